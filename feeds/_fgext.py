@@ -1,0 +1,74 @@
+"""feedgen extension for what feedgen 1.0 cannot express on its own (not public API)."""
+
+from __future__ import annotations
+
+from feedgen.ext.base import BaseEntryExtension, BaseExtension
+from lxml import etree
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+MEDIA_NS = "http://search.yahoo.com/mrss/"
+_XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+_ATOM_LINK = f"{{{ATOM_NS}}}link"
+_MEDIA_CONTENT = f"{{{MEDIA_NS}}}content"
+_MEDIA_DESCRIPTION = f"{{{MEDIA_NS}}}description"
+
+# Name the extension is registered under (the attribute on FeedGenerator / FeedEntry).
+NAME = "syn"
+
+
+class SynExtension(BaseExtension):
+    """Channel-level atom:link elements for RSS.
+
+    feedgen's RSS output keeps only rel="self" of the links it is given; WebSub discovery
+    needs rel="hub" and paging needs rel="next" / rel="first".
+    """
+
+    def __init__(self) -> None:
+        self.rss_links: list[tuple[str, str]] = []  # (rel, href)
+
+    def extend_ns(self) -> dict[str, str]:
+        return {}  # feedgen always declares the atom prefix in RSS
+
+    def extend_rss(self, rss_feed: etree._Element) -> etree._Element:
+        channel = rss_feed[0]
+        for rel, href in self.rss_links:
+            etree.SubElement(channel, _ATOM_LINK, href=href, rel=rel)
+        return rss_feed
+
+    def extend_atom(self, atom_feed: etree._Element) -> etree._Element:
+        return atom_feed
+
+
+class SynEntryExtension(BaseEntryExtension):
+    """Per-entry extras: xml:lang and extra links (Atom), image caption (both formats).
+
+    feedgen 1.0 drops rel, type and length from entry links (its loop variable shadows the
+    link dict), so every link besides the rel-less alternate one is written here.
+    """
+
+    def __init__(self) -> None:
+        self.lang: str | None = None
+        self.caption: str | None = None
+        self.atom_links: list[dict[str, str]] = []
+
+    def _add_caption(self, element: etree._Element) -> None:
+        # Runs after feedgen's media extension (registered first), so media:content exists.
+        content = element.find(_MEDIA_CONTENT)
+        if content is not None:
+            etree.SubElement(content, _MEDIA_DESCRIPTION, type="plain").text = self.caption
+
+    def extend_atom(self, entry: etree._Element) -> etree._Element:
+        if self.lang:
+            entry.set(_XML_LANG, self.lang)
+        for attrs in self.atom_links:
+            # feedgen writes Atom elements without a namespace and puts a literal xmlns
+            # attribute on <feed>; a namespaced tag here would get a stray ns0 prefix.
+            etree.SubElement(entry, "link", attrs)
+        if self.caption:
+            self._add_caption(entry)
+        return entry
+
+    def extend_rss(self, item: etree._Element) -> etree._Element:
+        if self.caption:
+            self._add_caption(item)
+        return item

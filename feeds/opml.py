@@ -1,0 +1,62 @@
+"""OPML 2.0 subscription lists (http://opml.org/spec2.opml)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from email.utils import format_datetime
+
+from lxml import etree
+
+from feeds.model import OutlineFeed
+from feeds.text import strip_xml_forbidden as _clean
+
+__all__ = ["render_opml", "OPML_DOCS"]
+
+OPML_DOCS = "http://opml.org/spec2.opml"
+
+
+def render_opml(
+    title: str,
+    outlines: Sequence[OutlineFeed],
+    *,
+    owner_name: str | None = None,
+    owner_email: str | None = None,
+    owner_id: str | None = None,
+    date_created: datetime | None = None,
+    docs: str = OPML_DOCS,
+) -> bytes:
+    """OPML 2.0 document (UTF-8 bytes) listing ``outlines``, in the given order.
+
+    ``date_created`` must be timezone-aware; it is written in RFC 822 form as the spec asks.
+    ``owner_id`` is the URL of a page where the owner can be contacted (OPML's ownerId).
+    """
+    root = etree.Element("opml", version="2.0")
+    head = etree.SubElement(root, "head")
+    etree.SubElement(head, "title").text = _clean(title)
+    if date_created is not None:
+        if date_created.tzinfo is None:
+            raise ValueError("date_created must be timezone-aware")
+        etree.SubElement(head, "dateCreated").text = format_datetime(date_created)
+    if owner_name:
+        etree.SubElement(head, "ownerName").text = _clean(owner_name)
+    if owner_email:
+        etree.SubElement(head, "ownerEmail").text = _clean(owner_email)
+    if owner_id:
+        etree.SubElement(head, "ownerId").text = _clean(owner_id)
+    if docs:
+        etree.SubElement(head, "docs").text = _clean(docs)
+    body = etree.SubElement(root, "body")
+    for feed in outlines:
+        # "text" is required on every outline; "title" repeats it as the spec's rss example
+        # does, since some readers look only at one of them.
+        outline = etree.SubElement(body, "outline", type=_clean(feed.type))
+        outline.set("text", _clean(feed.title))
+        outline.set("title", _clean(feed.title))
+        outline.set("xmlUrl", _clean(feed.xml_url))
+        outline.set("htmlUrl", _clean(feed.html_url))
+        if feed.description:
+            outline.set("description", _clean(feed.description))
+        if feed.language:
+            outline.set("language", _clean(feed.language))
+    return etree.tostring(root, encoding="UTF-8", xml_declaration=True, pretty_print=True)

@@ -1,0 +1,105 @@
+"""RSS 2.0 through feedgen, tuned to pass the W3C Feed Validation Service without warnings."""
+
+from __future__ import annotations
+
+from html import escape
+
+from feedgen.feed import FeedGenerator
+
+from feeds import _fgext
+from feeds._common import build_clean, image_type
+from feeds.model import Feed
+
+__all__ = ["render_rss"]
+
+
+def render_rss(feed: Feed) -> bytes:
+    """RSS 2.0 document (UTF-8 bytes) for ``feed``."""
+    return build_clean(_build, feed)
+
+
+def _build(feed: Feed) -> bytes:
+    fg = FeedGenerator()
+    fg.load_extension("dc", atom=False)
+    fg.load_extension("media", atom=False)
+    fg.register_extension(
+        _fgext.NAME, _fgext.SynExtension, _fgext.SynEntryExtension, atom=False, rss=True
+    )
+
+    fg.title(feed.title)
+    # RSS requires a non-empty channel description.
+    fg.description(feed.description or feed.title)
+    fg.link(href=feed.self_url, rel="self", type="application/rss+xml")
+    # feedgen's channel <link> is whichever link() came last: the home page must be last.
+    fg.link(href=feed.link, rel="alternate")
+    extra_links = fg.syn.rss_links
+    if feed.hub_url:
+        extra_links.append(("hub", feed.hub_url))
+    if feed.first_url:
+        extra_links.append(("first", feed.first_url))
+    if feed.next_url:
+        extra_links.append(("next", feed.next_url))
+    fg.lastBuildDate(feed.updated)
+    fg.generator(feed.generator)
+    if feed.language:
+        fg.language(feed.language)
+    if feed.ttl is not None:
+        fg.ttl(feed.ttl)
+    if feed.copyright:
+        fg.copyright(feed.copyright)
+    if feed.logo:
+        # The validator wants the image's title and link to match the channel's.
+        fg.image(url=feed.logo, title=feed.title, link=feed.link)
+    if feed.author is not None and feed.author.email:
+        # managingEditor must be an e-mail address, "addr (Name)" by convention.
+        fg.managingEditor(f"{feed.author.email} ({feed.author.name})")
+    default_creator = [feed.author.name] if feed.author is not None else []
+
+    for item in feed.items:
+        fe = fg.add_entry(order="append")
+        fe.title(item.title)
+        fe.link(href=item.url)
+        fe.guid(item.id, permalink=True)
+        fe.pubDate(item.published)
+        if item.summary:
+            # <description> is HTML to every reader; the summary is plain text.
+            fe.description(escape(item.summary, quote=False))
+        if item.content_html is not None:
+            # With a description set, feedgen writes this as content:encoded.
+            fe.content(item.content_html)
+        # RSS <author> must be an e-mail address; names go in dc:creator. RSS has no
+        # feed-level inheritance, so an item without authors carries the feed's.
+        creators = [a.name for a in item.authors] or default_creator
+        if creators:
+            fe.dc.dc_creator(creators)
+        if item.language:
+            fe.dc.dc_language(item.language)
+        for category in item.categories:
+            fe.category(term=category)
+        image = item.image
+        if image is not None:
+            mime = image_type(image)
+            if mime:
+                # RSS requires length; the validator asks for 0 when it is unknown.
+                fe.enclosure(image.url, str(image.length or 0), mime)
+            media = {"url": image.url, "medium": "image", "group": None}
+            if mime:
+                media["type"] = mime
+            if image.length:
+                media["fileSize"] = str(image.length)
+            thumb = {"url": image.url, "group": None}
+            if image.width:
+                media["width"] = thumb["width"] = str(image.width)
+            if image.height:
+                media["height"] = thumb["height"] = str(image.height)
+            # group=None: feedgen would otherwise wrap media:content in a media:group, and
+            # the validator rejects a group holding a single media:content.
+            fe.media.content(media)
+            fe.media.thumbnail(thumb)
+            if image.caption:
+                fe.syn.caption = image.caption
+    xml: bytes = fg.rss_str()
+    # Plain-text elements such as <title> draw a validator warning when "&" or "<" appear as
+    # the named entities; numeric references are the same XML and pass. Outside CDATA and
+    # comments (lxml writes neither here) "&amp;" and "&lt;" can only be these references.
+    return xml.replace(b"&amp;", b"&#x26;").replace(b"&lt;", b"&#x3C;")

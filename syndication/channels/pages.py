@@ -1,0 +1,133 @@
+"""Feed pages: the channel's stories as format-neutral feed dataclasses, paged by cursor.
+
+A cursor is the (published_at, id) of the last item of the previous page, so a page is one
+index range scan whatever the archive size, and walking pages while new stories arrive neither
+skips nor repeats anything (new stories go to the top, never between pages).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import quote
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+import feeds
+from syndication.channels.service import declared_language
+from syndication.config import Settings
+from syndication.filters import StoryFilter
+from syndication.models import Channel, Story
+from syndication.stories.schema import page_url
+
+_CURSOR_RE = re.compile(r"^(\d{1,19})-(\d{1,19})$")
+
+
+class BadCursor(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Cursor:
+    published_at: datetime
+    id: int
+
+    def encode(self) -> str:
+        micros = int(self.published_at.timestamp()) * 1_000_000 + self.published_at.microsecond
+        return f"{micros}-{self.id}"
+
+    @classmethod
+    def decode(cls, raw: str) -> Cursor:
+        match = _CURSOR_RE.match(raw)
+        if not match:
+            raise BadCursor("malformed cursor: expected the 'before' value of a next link")
+        micros, story_id = int(match[1]), int(match[2])
+        try:
+            when = datetime.fromtimestamp(micros // 1_000_000, UTC).replace(
+                microsecond=micros % 1_000_000
+            )
+        except (OverflowError, OSError, ValueError):
+            raise BadCursor("malformed cursor: date out of range") from None
+        return cls(when, story_id)
+
+
+def feed_url(settings: Settings, slug: str, fmt: str, before: Cursor | None = None) -> str:
+    url = f"{settings.base_url}/feeds/{slug}.{fmt}"
+    return f"{url}?before={quote(before.encode())}" if before else url
+
+
+def page_stories(
+    session: Session, channel: Channel, limit: int, before: Cursor | None
+) -> tuple[list[Story], Cursor | None]:
+    """One page of the channel's published stories, newest first, and the next page's cursor."""
+    query = select(Story).where(
+        Story.status == "published", StoryFilter.from_dict(channel.filter).sql()
+    )
+    if before is not None:
+        query = query.where(
+            Story.published_at <= before.published_at,
+            or_(
+                Story.published_at < before.published_at,
+                and_(Story.published_at == before.published_at, Story.id < before.id),
+            ),
+        )
+    rows = list(
+        session.scalars(query.order_by(Story.published_at.desc(), Story.id.desc()).limit(limit + 1))
+    )
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        return rows, Cursor(last.published_at, last.id)  # type: ignore[arg-type]
+    return rows, None
+
+
+def to_item(story: Story, settings: Settings, *, full: bool) -> feeds.Item:
+    permanent = page_url(settings, story.code)
+    image = None
+    if story.image and story.image.get("url"):
+        image = feeds.Image(**{k: story.image.get(k) for k in
+                               ("url", "type", "length", "width", "height", "caption")})
+    categories: list[str] = []
+    for term in ([story.section] if story.section else []) + list(story.tags):
+        if term not in categories:
+            categories.append(term)
+    published = story.published_at or story.updated_at
+    return feeds.Item(
+        id=permanent,
+        url=story.url or permanent,
+        title=story.title,
+        published=published,
+        updated=max(story.updated_at, published),
+        summary=story.summary or None,
+        content_html=(story.body_html or None) if full else None,
+        authors=tuple(feeds.Person(name=a) for a in story.authors),
+        categories=tuple(categories),
+        image=image,
+        language=story.language,
+    )
+
+
+def build_feed(
+    session: Session, settings: Settings, channel: Channel, fmt: str, before: Cursor | None
+) -> feeds.Feed:
+    limit = channel.limit or settings.feed_limit
+    stories, next_cursor = page_stories(session, channel, limit, before)
+    base = settings.base_url
+    return feeds.Feed(
+        title=channel.title,
+        link=channel.link or f"{base}/channels/{channel.slug}",
+        self_url=feed_url(settings, channel.slug, fmt, before),
+        updated=channel.changed_at,
+        description=channel.description or channel.title,
+        language=declared_language(channel, settings),
+        hub_url=f"{base}/hub",
+        first_url=feed_url(settings, channel.slug, fmt) if before else None,
+        next_url=feed_url(settings, channel.slug, fmt, next_cursor) if next_cursor else None,
+        author=feeds.Person(name=channel.title),
+        copyright=channel.copyright,
+        logo=channel.logo,
+        ttl=settings.feed_ttl,
+        items=[to_item(s, settings, full=channel.content == "full") for s in stories],
+    )

@@ -1,0 +1,38 @@
+"""The `syndication` command. One module per command; this one wires them into a group."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from syndication.cli.context import CliContext
+from syndication.config import ConfigError, load_settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """News syndication: stories in; RSS, Atom and JSON Feed out."""
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        click.echo(f"syndication: {exc}", err=True)
+        ctx.exit(2)
+    ctx.obj = CliContext(settings)
+
+
+def _register() -> None:
+    from syndication.cli import channel, import_, init, run
+
+    cli.add_command(init.init)
+    cli.add_command(run.run)
+    cli.add_command(channel.channel)
+    cli.add_command(import_.import_)
+
+
+_register()
+
+
+def main() -> None:
+    sys.exit(cli.main(prog_name="syndication", standalone_mode=True))

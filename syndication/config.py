@@ -1,0 +1,203 @@
+"""Settings: declared once with their defaults, read from TOML and the environment, validated.
+
+Order of precedence: built-in defaults (documented in config/default.toml), then the file named
+by SYNDICATION_CONFIG, then SYNDICATION_<NAME> environment variables, then explicit overrides
+(tests). A bad value raises ConfigError with one line naming the setting and the problem.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import langcodes
+
+ENV_PREFIX = "SYNDICATION_"
+
+
+class ConfigError(ValueError):
+    """An invalid setting; str() is the one line shown to the operator."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = ""
+    instance_path: str = ""
+    base_url: str = "http://127.0.0.1:8000"
+    timezone: str = "UTC"
+    default_language: str = "en"
+    feed_max_age: int = 60
+    feed_ttl: int = 15
+    feed_limit: int = 50
+    feed_cache_entries: int = 512
+    title_max: int = 500
+    summary_max: int = 5000
+    body_max: int = 1_000_000
+    code_start: int = 1_000_000
+    poll_interval: float = 1.0
+    workers: int = 0
+    log_level: str = "INFO"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def instance_dir(self) -> Path:
+        return Path(self.instance_path or "instance").resolve()
+
+    @property
+    def db_url(self) -> str:
+        """The effective database URL (embedded SQLite file when none is configured)."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.instance_dir / 'syndication.db'}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.db_url.startswith("sqlite")
+
+
+def _positive(name: str, value: int | float) -> None:
+    if value <= 0:
+        raise ConfigError(f"{name}: must be greater than 0, got {value}")
+
+
+def _check_base_url(value: str) -> None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"base_url: must be an absolute http(s) URL, got {value!r}")
+    if parts.query or parts.fragment or value.endswith("/"):
+        raise ConfigError(f"base_url: must have no query, fragment or trailing slash, got {value!r}")
+
+
+def _check_timezone(value: str) -> None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"timezone: unknown IANA time zone {value!r}") from None
+
+
+def _check_database_url(value: str) -> None:
+    if value and not value.startswith(("sqlite:", "postgresql")):
+        raise ConfigError(f"database_url: only sqlite:/// and postgresql+psycopg:// URLs are supported, got {value.split(':')[0]!r}")
+
+
+def _check_language(value: str) -> None:
+    if not langcodes.tag_is_valid(value):
+        raise ConfigError(f"default_language: not a valid BCP 47 language tag: {value!r}")
+
+
+def _check_log_level(value: str) -> None:
+    if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(f"log_level: must be DEBUG, INFO, WARNING or ERROR, got {value!r}")
+
+
+def _check_range(lo: float, hi: float) -> Callable[[str, float], None]:
+    def check(name: str, value: float) -> None:
+        if not lo <= value <= hi:
+            raise ConfigError(f"{name}: must be between {lo} and {hi}, got {value}")
+
+    return check
+
+
+_VALIDATORS: dict[str, Callable[..., None]] = {
+    "database_url": _check_database_url,
+    "base_url": _check_base_url,
+    "timezone": _check_timezone,
+    "default_language": _check_language,
+    "log_level": _check_log_level,
+}
+_NAMED_VALIDATORS: dict[str, Callable[[str, Any], None]] = {
+    "feed_max_age": _check_range(0, 31_536_000),
+    "feed_ttl": _check_range(1, 100_000),
+    "feed_limit": _check_range(1, 500),
+    "feed_cache_entries": _check_range(1, 1_000_000),
+    "title_max": _positive,
+    "summary_max": _positive,
+    "body_max": _positive,
+    "code_start": _check_range(1, 10**15),
+    "poll_interval": _check_range(0.05, 3600),
+    "workers": _check_range(0, 256),
+}
+
+
+def _coerce(name: str, kind: type, raw: Any, origin: str) -> Any:
+    """Turn a TOML or environment value into the declared type, or say why not."""
+    try:
+        if kind is bool:
+            if isinstance(raw, bool):
+                return raw
+            if str(raw).lower() in ("1", "true", "yes", "on"):
+                return True
+            if str(raw).lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if kind is int:
+            if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+                raise ValueError
+            return int(str(raw).strip())
+        if kind is float:
+            if isinstance(raw, bool):
+                raise ValueError
+            return float(str(raw).strip())
+        if not isinstance(raw, str):
+            raise ValueError
+        return raw.strip()
+    except ValueError:
+        raise ConfigError(f"{origin}: expected {kind.__name__}, got {raw!r}") from None
+
+
+_TYPES = {"str": str, "int": int, "float": float, "bool": bool}
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Read and validate every setting; raise ConfigError on the first bad one."""
+    environ = os.environ if environ is None else environ
+    declared = {f.name: _TYPES[f.type] if isinstance(f.type, str) else f.type for f in fields(Settings)}
+    values: dict[str, Any] = {}
+
+    config_file = environ.get(ENV_PREFIX + "CONFIG")
+    if config_file:
+        try:
+            data = tomllib.loads(Path(config_file).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"SYNDICATION_CONFIG: cannot read {config_file}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"SYNDICATION_CONFIG: {config_file} is not valid TOML: {exc}") from None
+        for key, raw in data.items():
+            if key not in declared:
+                raise ConfigError(f"{config_file}: unknown setting {key!r}")
+            values[key] = _coerce(key, declared[key], raw, f"{key} (in {config_file})")
+
+    for key, kind in declared.items():
+        env_name = ENV_PREFIX + key.upper()
+        if env_name in environ:
+            values[key] = _coerce(key, kind, environ[env_name], env_name)
+
+    for key, raw in (overrides or {}).items():
+        if key not in declared:
+            raise ConfigError(f"unknown setting {key!r}")
+        values[key] = _coerce(key, declared[key], raw, key)
+
+    settings = replace(Settings(), **values)
+    for key in declared:
+        value = getattr(settings, key)
+        try:
+            if key in _VALIDATORS:
+                _VALIDATORS[key](value)
+            if key in _NAMED_VALIDATORS:
+                _NAMED_VALIDATORS[key](key, value)
+        except ConfigError as exc:
+            env_name = ENV_PREFIX + key.upper()
+            where = f" (from {env_name})" if env_name in environ else ""
+            raise ConfigError(f"invalid setting {str(exc)}{where}") from None
+    return settings

@@ -1,0 +1,136 @@
+"""Database tables (SQLAlchemy 2 declarative). Schema changes go through Alembic migrations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes in, aware UTC datetimes out, on every engine.
+
+    SQLite has no time zone type: values are stored as naive UTC so that text order is time order.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Story(Base):
+    __tablename__ = "stories"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    # Identity of a story imported from a source without story codes (an RSS guid, say),
+    # so that a re-import updates it instead of creating a second one.
+    external_id: Mapped[str | None] = mapped_column(String(512), unique=True)
+    title: Mapped[str] = mapped_column(Text)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    body_html: Mapped[str] = mapped_column(Text, default="")
+    url: Mapped[str | None] = mapped_column(String(2048))  # None = the story's own page
+    authors: Mapped[list[str]] = mapped_column(JSON, default=list)
+    source: Mapped[str | None] = mapped_column(String(200))
+    section: Mapped[str | None] = mapped_column(String(200))
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    language: Mapped[str | None] = mapped_column(String(35))
+    image: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))
+    publish_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    # sha256 of the content fields: saving identical content creates no revision.
+    content_hash: Mapped[str] = mapped_column(String(64))
+
+    terms: Mapped[list[StoryTerm]] = relationship(
+        back_populates="story", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    __table_args__ = (
+        # Feed pages walk this index newest first: cost grows with the page, not the archive.
+        Index("ix_stories_feed", "status", "published_at", "id"),
+        Index("ix_stories_due", "status", "publish_at"),
+    )
+
+
+class StoryTerm(Base):
+    """Lower-cased filter keys of a story (section, tag, language, source, author).
+
+    Channel filters match these with an indexed EXISTS, whatever the kind.
+    """
+
+    __tablename__ = "story_terms"
+
+    story_id: Mapped[int] = mapped_column(
+        ForeignKey("stories.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+    story: Mapped[Story] = relationship(back_populates="terms")
+
+    __table_args__ = (Index("ix_story_terms_lookup", "kind", "value", "story_id"),)
+
+
+class Channel(Base):
+    __tablename__ = "channels"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(100), unique=True)
+    title: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(35))  # declared when the filter can't
+    link: Mapped[str | None] = mapped_column(String(2048))
+    copyright: Mapped[str | None] = mapped_column(String(500))
+    logo: Mapped[str | None] = mapped_column(String(2048))
+    filter: Mapped[dict[str, list[str]]] = mapped_column(JSON, default=dict)
+    limit: Mapped[int | None] = mapped_column(Integer)
+    content: Mapped[str] = mapped_column(String(16), default="full")
+    formats: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Grows by one whenever anything the channel shows (or just stopped showing) changes:
+    # rendered pages are cached under it, so a cache hit costs one indexed read of this row.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Sequence(Base):
+    """Named counters (story codes), portable across SQLite and PostgreSQL."""
+
+    __tablename__ = "sequences"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)

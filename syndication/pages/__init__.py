@@ -1,0 +1,1 @@
+"""Public HTML pages: the channel list, a channel's stories, a story's permanent page."""

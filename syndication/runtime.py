@@ -1,0 +1,35 @@
+"""What a running process shares: settings, the database, caches and the clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from flask import current_app
+
+from syndication.channels.cache import PageCache
+from syndication.config import Settings
+from syndication.db import Database
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    pages: PageCache
+    clock: Callable[[], datetime] = field(default=utcnow)
+
+    @classmethod
+    def create(cls, settings: Settings) -> Runtime:
+        return cls(settings=settings, db=Database(settings.db_url),
+                   pages=PageCache(settings.feed_cache_entries))
+
+
+def runtime() -> Runtime:
+    """The Runtime of the Flask app handling the current request."""
+    return current_app.extensions["syndication"]

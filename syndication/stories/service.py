@@ -1,0 +1,269 @@
+"""Story storage and life cycle. Knows nothing of HTTP: callers pass a Session and `now`.
+
+Every change that a feed could show bumps the version of the channels that show (or just stopped
+showing) the story, in the same transaction, so cached feed pages are invalidated exactly then.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from syndication.channels import service as channels
+from syndication.config import Settings
+from syndication.errors import Conflict, NotFound, ValidationError
+from syndication.filters import story_terms
+from syndication.models import Sequence, Story, StoryTerm
+from syndication.stories.schema import CONTENT_FIELDS, clean_story, finish_body, page_url
+
+Outcome = Literal["created", "updated", "unchanged"]
+# A "published" story dated this far in the future is really scheduled (clock skew allowance).
+FUTURE_SKEW = timedelta(seconds=60)
+_DEFAULTS: dict[str, Any] = {
+    "summary": "", "body_html": "", "url": None, "authors": [], "source": None, "section": None,
+    "tags": [], "language": None, "image": None,
+}
+
+
+def _content_hash(content: Mapping[str, Any]) -> str:
+    blob = json.dumps([content.get(k) for k in CONTENT_FIELDS], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _terms_of(story: Story) -> set[tuple[str, str]]:
+    return story_terms(section=story.section, tags=story.tags, language=story.language,
+                       source=story.source, authors=story.authors)
+
+
+def _visible(story: Story) -> bool:
+    return story.status == "published"
+
+
+def next_code(session: Session, settings: Settings) -> str:
+    """The next free numeric story code; the counter row is locked until commit."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(
+        insert(Sequence).values(name="story_code", value=settings.code_start).on_conflict_do_nothing()
+    )
+    row = session.execute(
+        select(Sequence).where(Sequence.name == "story_code").with_for_update()
+    ).scalar_one()
+    while True:
+        code = str(row.value)
+        row.value += 1
+        if session.scalar(select(Story.id).where(Story.code == code)) is None:
+            return code
+
+
+def get_story(session: Session, code: str) -> Story:
+    story = session.scalar(select(Story).where(Story.code == code))
+    if story is None:
+        raise NotFound(f"no story with code {code!r}")
+    return story
+
+
+class _Change:
+    """Remembers what a story looked like before a change, to find the channels it touches."""
+
+    def __init__(self, story: Story | None) -> None:
+        self.was_visible = story is not None and _visible(story)
+        self.terms = _terms_of(story) if story is not None and self.was_visible else set()
+
+    def finish(self, session: Session, story: Story, now: datetime) -> None:
+        after = _terms_of(story) if _visible(story) else set()
+        if self.was_visible or _visible(story):
+            channels.touch(session, self.terms, after, now)
+
+
+def _apply_content(story: Story, content: Mapping[str, Any], settings: Settings) -> bool:
+    """Set content fields; return True when the content really changed."""
+    merged = {k: content.get(k, getattr(story, k, None)) for k in CONTENT_FIELDS}
+    for key, default in _DEFAULTS.items():
+        if merged.get(key) is None and default is not None:
+            merged[key] = type(default)()
+    if merged["url"] == page_url(settings, story.code):
+        merged["url"] = None  # the default, stored as such so it follows the base URL
+    if "body_html" in content:
+        base = merged["url"] or page_url(settings, story.code)
+        merged["body_html"] = finish_body(merged["body_html"] or "", base)
+    digest = _content_hash(merged)
+    if digest == story.content_hash:
+        return False
+    for key, value in merged.items():
+        setattr(story, key, value)
+    story.content_hash = digest
+    story.terms = [StoryTerm(kind=k, value=val) for k, val in sorted(_terms_of(story))]
+    return True
+
+
+def _apply_status(story: Story, fields: Mapping[str, Any], status: str | None, now: datetime) -> bool:
+    """Move the story along its life cycle; return True when status or dates changed."""
+    before = (story.status, story.publish_at, story.published_at)
+    if "publish_at" in fields:
+        story.publish_at = fields["publish_at"]
+    if fields.get("published_at"):
+        story.published_at = fields["published_at"]
+    if status == "scheduled":
+        if story.publish_at is None:
+            raise ValidationError({"publish_at": "is required when status is scheduled"})
+        if story.publish_at <= now:
+            # Already due: publish now, dated as scheduled.
+            status = "published"
+            story.published_at = fields.get("published_at") or story.publish_at
+    if status == "published":
+        if story.published_at is None:
+            story.published_at = now
+        if story.published_at > now + FUTURE_SKEW:
+            story.publish_at, status = story.published_at, "scheduled"
+    if status is not None:
+        story.status = status
+    return (story.status, story.publish_at, story.published_at) != before
+
+
+def create_story(
+    session: Session, settings: Settings, data: Any, *, now: datetime, default_status: str = "draft"
+) -> Story:
+    fields = clean_story(data, settings)
+    story, _ = _save(session, settings, None, fields, now=now, default_status=default_status)
+    return story
+
+
+def update_story(
+    session: Session, settings: Settings, code: str, data: Any, *, now: datetime
+) -> tuple[Story, Outcome]:
+    """Partial update: only the fields given change."""
+    fields = clean_story(data, settings, partial=True)
+    if fields.get("code") not in (None, code):
+        raise ValidationError({"code": "cannot be changed"})
+    story = get_story(session, code)
+    return _save(session, settings, story, fields, now=now, default_status=None)
+
+
+def upsert_story(
+    session: Session, settings: Settings, data: Any, *, now: datetime,
+    default_status: str = "draft",
+) -> tuple[Story, Outcome]:
+    """Create or update by story code (else by external id): the import path, idempotent.
+
+    A record's own status wins; `default_status` applies to new stories without one, and to
+    existing drafts when it is "published". A retracted story is not revived without an
+    explicit status.
+    """
+    fields = clean_story(data, settings)
+    story = None
+    if fields.get("code"):
+        story = session.scalar(select(Story).where(Story.code == fields["code"]))
+    elif fields.get("external_id"):
+        story = session.scalar(select(Story).where(Story.external_id == fields["external_id"]))
+    if story is not None and fields.get("external_id") and story.external_id not in (
+        None, fields["external_id"]
+    ):
+        raise Conflict(f"story {story.code} belongs to another source record",
+                       {"code": "already used by a different source record"})
+    status = default_status
+    if story is not None and (default_status != "published" or story.status != "draft"):
+        status = None
+    return _save(session, settings, story, fields, now=now, default_status=status)
+
+
+def _save(
+    session: Session, settings: Settings, story: Story | None, fields: dict[str, Any], *,
+    now: datetime, default_status: str | None,
+) -> tuple[Story, Outcome]:
+    change = _Change(story)
+    created = story is None
+    if story is None:
+        code = fields.get("code") or next_code(session, settings)
+        story = Story(code=code, external_id=fields.get("external_id"), status="draft",
+                      created_at=now, updated_at=now, revision=1, content_hash="")
+        if session.scalar(select(Story.id).where(Story.code == code)) is not None:
+            raise Conflict(f"a story with code {code!r} already exists",
+                           {"code": "already exists"})
+        session.add(story)
+    elif fields.get("external_id") and story.external_id is None:
+        story.external_id = fields["external_id"]
+    content = {k: fields[k] for k in CONTENT_FIELDS if k in fields}
+    content_changed = _apply_content(story, content, settings)
+    status_changed = _apply_status(story, fields, fields.get("status") or default_status, now)
+    if created:
+        # An archive import keeps its own dates: the story was last changed when published.
+        if story.published_at and story.published_at < now:
+            story.updated_at = story.published_at
+    elif content_changed or status_changed:
+        if content_changed:
+            story.revision += 1
+        story.updated_at = now
+    else:
+        return story, "unchanged"
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise Conflict("the story conflicts with one already stored (duplicate code or source id)",
+                       {"code": "already exists"}) from exc
+    change.finish(session, story, now)
+    return story, "created" if created else "updated"
+
+
+def publish_story(session: Session, settings: Settings, code: str, *, now: datetime) -> Story:
+    story = get_story(session, code)
+    _save(session, settings, story, {}, now=now, default_status="published")
+    return story
+
+
+def retract_story(session: Session, settings: Settings, code: str, *, now: datetime) -> Story:
+    story = get_story(session, code)
+    if story.status not in ("published", "retracted"):
+        raise Conflict(f"story {code} is {story.status}; only published stories can be retracted",
+                       {"status": f"is {story.status}"})
+    _save(session, settings, story, {}, now=now, default_status="retracted")
+    return story
+
+
+def release_due(session: Session, settings: Settings, *, now: datetime, batch: int = 100) -> list[str]:
+    """Publish scheduled stories whose time has come, dated at their publish_at."""
+    due = session.scalars(
+        select(Story)
+        .where(Story.status == "scheduled", Story.publish_at <= now)
+        .order_by(Story.publish_at, Story.id)
+        .limit(batch)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for story in due:
+        _save(session, settings, story, {"published_at": story.publish_at}, now=now,
+              default_status="published")
+    return [s.code for s in due]
+
+
+def story_to_dict(story: Story, settings: Settings) -> dict[str, Any]:
+    """The story in the API / export schema (re-importable as is)."""
+    def iso(value: datetime | None) -> str | None:
+        return value.isoformat().replace("+00:00", "Z") if value else None
+
+    return {
+        "code": story.code,
+        "title": story.title,
+        "summary": story.summary,
+        "body_html": story.body_html,
+        "url": story.url or page_url(settings, story.code),
+        "page_url": page_url(settings, story.code),
+        "authors": list(story.authors),
+        "source": story.source,
+        "section": story.section,
+        "tags": list(story.tags),
+        "language": story.language,
+        "image": story.image,
+        "status": story.status,
+        "publish_at": iso(story.publish_at),
+        "published_at": iso(story.published_at),
+        "updated_at": iso(story.updated_at),
+        "revision": story.revision,
+    }

@@ -1,0 +1,135 @@
+"""Field checks shared by stories and channels: each returns the clean value or raises ValueError
+with the message that ends up next to the field."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import langcodes
+
+from feeds.text import strip_xml_forbidden
+
+_SPACES = re.compile(r"\s+")
+
+
+def text(value: Any, *, max_len: int, required: bool = False, single_line: bool = True) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    value = strip_xml_forbidden(value)
+    value = _SPACES.sub(" ", value).strip() if single_line else value.strip()
+    if required and not value:
+        raise ValueError("must not be empty")
+    if len(value) > max_len:
+        raise ValueError(f"must be at most {max_len} characters (got {len(value)})")
+    return value
+
+
+def optional_text(value: Any, *, max_len: int) -> str | None:
+    return text(value, max_len=max_len) or None
+
+
+def http_url(value: Any, *, required: bool = False) -> str | None:
+    if value is None or value == "":
+        if required:
+            raise ValueError("must not be empty")
+        return None
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    value = value.strip()
+    if len(value) > 2048:
+        raise ValueError("must be at most 2048 characters")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        raise ValueError("is not a valid URL") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an absolute http or https URL")
+    if any(c.isspace() or ord(c) < 32 for c in value):
+        raise ValueError("must not contain spaces or control characters")
+    return value
+
+
+def language(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not langcodes.tag_is_valid(value.strip()):
+        raise ValueError(f"is not a valid BCP 47 language tag: {value!r}")
+    return langcodes.standardize_tag(value.strip())
+
+
+def aware_datetime(value: Any) -> datetime | None:
+    """An ISO 8601 date-time with a time zone (or an aware datetime)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str):
+        raw = value.strip()
+        if raw.endswith(("Z", "z")):
+            raw = raw[:-1] + "+00:00"
+        try:
+            parsed = datetime.fromisoformat(raw)
+        except ValueError:
+            raise ValueError(f"is not an ISO 8601 date-time: {value!r}") from None
+    else:
+        raise ValueError("must be an ISO 8601 date-time string")
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise ValueError("must include a time zone offset (e.g. 2025-02-14T09:10:00+00:00)")
+    return parsed
+
+
+def string_list(value: Any, *, max_items: int, max_len: int) -> list[str]:
+    """A list of short strings; blanks dropped, duplicates (case-insensitive) dropped, order kept."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        raise ValueError("must be a list of strings")
+    out: list[str] = []
+    seen: set[str] = set()
+    for i, item in enumerate(value):
+        try:
+            clean = text(item, max_len=max_len)
+        except ValueError as exc:
+            raise ValueError(f"item {i}: {exc}") from None
+        if clean and clean.casefold() not in seen:
+            seen.add(clean.casefold())
+            out.append(clean)
+    if len(out) > max_items:
+        raise ValueError(f"must have at most {max_items} items")
+    return out
+
+
+def non_negative_int(value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError("must be a whole number")
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError("must be a whole number") from None
+    if number < 0 or number > 2**53:
+        raise ValueError("must be between 0 and 2^53")
+    return number
+
+
+class FieldErrors:
+    """Collects field errors so a caller sees every problem at once, not just the first."""
+
+    def __init__(self) -> None:
+        self.errors: dict[str, str] = {}
+
+    def check(self, name: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ValueError as exc:
+            self.errors[name] = str(exc)
+            return None
