@@ -76,3 +76,31 @@ def build_clean(build: Callable[[Feed], T], feed: Feed) -> T:
     except ValueError:  # UnicodeEncodeError is a ValueError
         return build(strip_feed(feed))
 
+
+_CDATA_OPEN = b"<![CDATA["
+_CDATA_CLOSE = b"]]>"
+
+
+def _hex_refs(xml: bytes) -> bytes:
+    return xml.replace(b"&amp;", b"&#x26;").replace(b"&lt;", b"&#x3C;")
+
+
+def hex_refs(xml: bytes) -> bytes:
+    """Write "&" and "<" as hexadecimal character references outside CDATA sections.
+
+    The W3C validator warns about "&amp;" / "&lt;" in plain-text elements such as <title> and
+    is quiet for "&#x26;" / "&#x3C;", which are the same XML. Outside CDATA (and comments and
+    processing instructions, which feeds do not contain) these two strings can only be
+    entity references, so a bytes replace is safe. CDATA sections, where they would be
+    literal text, are left alone; story bodies live there, so the replace touches little.
+    """
+    if _CDATA_OPEN not in xml:
+        return _hex_refs(xml)
+    pieces = xml.split(_CDATA_OPEN)
+    out = [_hex_refs(pieces[0])]
+    for piece in pieces[1:]:
+        # Up to the first "]]>" is CDATA text; after it, markup again. (lxml splits a "]]>"
+        # inside the text across two sections, so this holds.)
+        data, close, rest = piece.partition(_CDATA_CLOSE)
+        out += (_CDATA_OPEN, data, close, _hex_refs(rest))
+    return b"".join(out)

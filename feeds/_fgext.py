@@ -6,11 +6,8 @@ from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from lxml import etree
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
-MEDIA_NS = "http://search.yahoo.com/mrss/"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _ATOM_LINK = f"{{{ATOM_NS}}}link"
-_MEDIA_CONTENT = f"{{{MEDIA_NS}}}content"
-_MEDIA_DESCRIPTION = f"{{{MEDIA_NS}}}description"
 
 # Name the extension is registered under (the attribute on FeedGenerator / FeedEntry).
 NAME = "syn"
@@ -40,7 +37,7 @@ class SynExtension(BaseExtension):
 
 
 class SynEntryExtension(BaseEntryExtension):
-    """Per-entry extras: xml:lang and extra links (Atom), image caption (both formats).
+    """Per-entry extras for Atom: xml:lang, HTML content as CDATA, and links.
 
     feedgen 1.0 drops rel, type and length from entry links (its loop variable shadows the
     link dict), so every link besides the rel-less alternate one is written here.
@@ -48,27 +45,21 @@ class SynEntryExtension(BaseEntryExtension):
 
     def __init__(self) -> None:
         self.lang: str | None = None
-        self.caption: str | None = None
         self.atom_links: list[dict[str, str]] = []
-
-    def _add_caption(self, element: etree._Element) -> None:
-        # Runs after feedgen's media extension (registered first), so media:content exists.
-        content = element.find(_MEDIA_CONTENT)
-        if content is not None:
-            etree.SubElement(content, _MEDIA_DESCRIPTION, type="plain").text = self.caption
+        self.content_html: str | None = None
 
     def extend_atom(self, entry: etree._Element) -> etree._Element:
         if self.lang:
             entry.set(_XML_LANG, self.lang)
+        if self.content_html is not None:
+            # feedgen can only escape HTML content ("CDATA" would become the type attribute).
+            content = etree.SubElement(entry, "content", type="html")
+            content.text = etree.CDATA(self.content_html)
         for attrs in self.atom_links:
             # feedgen writes Atom elements without a namespace and puts a literal xmlns
             # attribute on <feed>; a namespaced tag here would get a stray ns0 prefix.
             etree.SubElement(entry, "link", attrs)
-        if self.caption:
-            self._add_caption(entry)
         return entry
 
     def extend_rss(self, item: etree._Element) -> etree._Element:
-        if self.caption:
-            self._add_caption(item)
         return item

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from feeds._common import strip_feed
@@ -30,6 +31,13 @@ def render_json(feed: Feed) -> bytes:
 
 def _dumps(feed: Feed) -> str:
     return json.dumps(_feed_object(feed), ensure_ascii=False, separators=(",", ":"))
+
+
+def _rfc3339(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        # Without an offset isoformat() is not RFC 3339; feedgen refuses these too.
+        raise ValueError("Datetime object has no timezone info")
+    return moment.isoformat()
 
 
 def _author(person: Person) -> dict[str, str]:
@@ -78,8 +86,8 @@ def _feed_object(feed: Feed) -> dict[str, Any]:
             # The main image goes in "image", not "attachments": readers treat attachments
             # as podcast-style enclosures.
             entry["image"] = item.image.url
-        entry["date_published"] = item.published.isoformat()
-        entry["date_modified"] = item.updated.isoformat()
+        entry["date_published"] = _rfc3339(item.published)
+        entry["date_modified"] = _rfc3339(item.updated)
         if item.authors:
             entry["authors"] = [_author(a) for a in item.authors]
         if item.categories:

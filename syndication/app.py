@@ -15,8 +15,9 @@ from syndication.runtime import Runtime
 def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     """Build the Flask app. Settings come from config and environment unless given."""
     settings = settings or load_settings(overrides)
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     app = Flask(__name__, instance_path=str(settings.instance_dir))
     app.config["MAX_CONTENT_LENGTH"] = 10 * 2**20
     app.extensions["syndication"] = Runtime.create(settings)
@@ -33,11 +34,17 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         if request.path.startswith("/api/"):
             from flask import jsonify
 
-            response = jsonify(error={"code": exc.name.lower().replace(" ", "_"),
-                                      "message": exc.description, "fields": {}})
+            response = jsonify(
+                error={
+                    "code": exc.name.lower().replace(" ", "_"),
+                    "message": exc.description,
+                    "fields": {},
+                }
+            )
             response.status_code = exc.code or 500
             return response
-        return Response(f"{exc.code} {exc.name}: {exc.description}\n", status=exc.code,
-                        mimetype="text/plain")
+        return Response(
+            f"{exc.code} {exc.name}: {exc.description}\n", status=exc.code, mimetype="text/plain"
+        )
 
     return app

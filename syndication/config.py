@@ -74,7 +74,9 @@ def _check_base_url(value: str) -> None:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(f"base_url: must be an absolute http(s) URL, got {value!r}")
     if parts.query or parts.fragment or value.endswith("/"):
-        raise ConfigError(f"base_url: must have no query, fragment or trailing slash, got {value!r}")
+        raise ConfigError(
+            f"base_url: must have no query, fragment or trailing slash, got {value!r}"
+        )
 
 
 def _check_timezone(value: str) -> None:
@@ -86,7 +88,10 @@ def _check_timezone(value: str) -> None:
 
 def _check_database_url(value: str) -> None:
     if value and not value.startswith(("sqlite:", "postgresql")):
-        raise ConfigError(f"database_url: only sqlite:/// and postgresql+psycopg:// URLs are supported, got {value.split(':')[0]!r}")
+        raise ConfigError(
+            "database_url: only sqlite:/// and postgresql+psycopg:// URLs are supported, "
+            f"got {value.split(':')[0]!r}"
+        )
 
 
 def _check_language(value: str) -> None:
@@ -162,7 +167,9 @@ def load_settings(
 ) -> Settings:
     """Read and validate every setting; raise ConfigError on the first bad one."""
     environ = os.environ if environ is None else environ
-    declared = {f.name: _TYPES[f.type] if isinstance(f.type, str) else f.type for f in fields(Settings)}
+    declared = {
+        f.name: _TYPES[f.type] if isinstance(f.type, str) else f.type for f in fields(Settings)
+    }
     values: dict[str, Any] = {}
 
     config_file = environ.get(ENV_PREFIX + "CONFIG")
@@ -170,9 +177,13 @@ def load_settings(
         try:
             data = tomllib.loads(Path(config_file).read_text(encoding="utf-8"))
         except OSError as exc:
-            raise ConfigError(f"SYNDICATION_CONFIG: cannot read {config_file}: {exc.strerror}") from None
+            raise ConfigError(
+                f"SYNDICATION_CONFIG: cannot read {config_file}: {exc.strerror}"
+            ) from None
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"SYNDICATION_CONFIG: {config_file} is not valid TOML: {exc}") from None
+            raise ConfigError(
+                f"SYNDICATION_CONFIG: {config_file} is not valid TOML: {exc}"
+            ) from None
         for key, raw in data.items():
             if key not in declared:
                 raise ConfigError(f"{config_file}: unknown setting {key!r}")

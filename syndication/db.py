@@ -27,8 +27,11 @@ def _sqlite_engine(url: str) -> Engine:
         url,
         # isolation_level=None hands transaction control to us (see _begin) instead of
         # pysqlite's own implicit, deferred BEGIN.
-        connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "isolation_level": None,
-                      "check_same_thread": False},
+        connect_args={
+            "timeout": BUSY_TIMEOUT_MS / 1000,
+            "isolation_level": None,
+            "check_same_thread": False,
+        },
         pool_size=8,
         max_overflow=16,
     )

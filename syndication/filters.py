@@ -29,7 +29,11 @@ def term_key(value: str) -> str:
 
 
 def story_terms(
-    *, section: str | None, tags: Iterable[str], language: str | None, source: str | None,
+    *,
+    section: str | None,
+    tags: Iterable[str],
+    language: str | None,
+    source: str | None,
     authors: Iterable[str],
 ) -> set[tuple[str, str]]:
     """The (kind, value) pairs a story can be matched on."""
@@ -71,7 +75,9 @@ class StoryFilter:
         ]
 
     def matches(self, terms: set[tuple[str, str]]) -> bool:
-        return all(any((kind, value) in terms for value in values) for kind, values in self._groups())
+        return all(
+            any((kind, value) in terms for value in values) for kind, values in self._groups()
+        )
 
     def sql(self) -> ColumnElement[bool]:
         """A WHERE clause over Story: one indexed EXISTS per kind in the filter."""

@@ -26,8 +26,11 @@ class Runtime:
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
-        return cls(settings=settings, db=Database(settings.db_url),
-                   pages=PageCache(settings.feed_cache_entries))
+        return cls(
+            settings=settings,
+            db=Database(settings.db_url),
+            pages=PageCache(settings.feed_cache_entries),
+        )
 
 
 def runtime() -> Runtime:

@@ -35,8 +35,13 @@ def release_due_stories(db: Database, settings: Settings) -> int:
 def start_scheduler(db: Database, settings: Settings) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone="UTC", daemon=True)
     scheduler.add_job(
-        release_due_stories, "interval", args=(db, settings), seconds=settings.poll_interval,
-        id="release_due", max_instances=1, coalesce=True,
+        release_due_stories,
+        "interval",
+        args=(db, settings),
+        seconds=settings.poll_interval,
+        id="release_due",
+        max_instances=1,
+        coalesce=True,
         misfire_grace_time=max(1, int(settings.poll_interval * 5)),
     )
     scheduler.start()

@@ -85,7 +85,7 @@ def aware_datetime(value: Any) -> datetime | None:
 
 
 def string_list(value: Any, *, max_items: int, max_len: int) -> list[str]:
-    """A list of short strings; blanks dropped, duplicates (case-insensitive) dropped, order kept."""
+    """A list of short strings; blanks and case-insensitive duplicates dropped, order kept."""
     if value is None:
         return []
     if isinstance(value, str):

@@ -23,7 +23,9 @@ from syndication.db import Database
 from syndication.models import Base
 from syndication.runtime import Runtime
 
-PG_URL = os.environ.get("SYNDICATION_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+PG_URL = os.environ.get(
+    "SYNDICATION_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
 BASE_URL = "http://news.example.test"
 
 
@@ -38,7 +40,9 @@ def _pg_database(worker_id: str) -> Iterator[str | None]:
     admin_url = _pg_driver_url(PG_URL)
     name = f"synd_test_{worker_id}"
     try:
-        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+        admin = create_engine(
+            admin_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
+        )
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             conn.execute(text(f'CREATE DATABASE "{name}"'))
@@ -89,8 +93,12 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path):
     return load_settings(
-        {"database_url": db_url, "base_url": BASE_URL, "instance_path": str(tmp_path / "instance"),
-         "timezone": "Europe/London"},
+        {
+            "database_url": db_url,
+            "base_url": BASE_URL,
+            "instance_path": str(tmp_path / "instance"),
+            "timezone": "Europe/London",
+        },
         environ={},
     )
 

@@ -53,8 +53,16 @@ def test_duplicate_code_is_a_conflict_and_stores_nothing(rt):
         ({"title": "T", "published_at": "yesterday"}, "published_at", "ISO 8601"),
         ({"title": "T", "status": "scheduled"}, "publish_at", "required"),
         ({"title": "T", "image": {"caption": "no url"}}, "image.url", "must not be empty"),
-        ({"title": "T", "image": {"url": "https://x.test/a.jpg", "length": -1}}, "image.length", "between"),
-        ({"title": "T", "image": {"url": "https://x.test/a.jpg", "type": "jpeg"}}, "image.type", "MIME"),
+        (
+            {"title": "T", "image": {"url": "https://x.test/a.jpg", "length": -1}},
+            "image.length",
+            "between",
+        ),
+        (
+            {"title": "T", "image": {"url": "https://x.test/a.jpg", "type": "jpeg"}},
+            "image.type",
+            "MIME",
+        ),
         ({"title": "T", "tags": "a" and 5}, "tags", "list of strings"),
         ({"title": "T", "code": "has space"}, "code", "letters, digits"),
         ({"title": "T", "titel": "typo"}, "titel", "unknown field"),
@@ -75,10 +83,14 @@ def test_every_bad_field_is_reported_at_once(rt):
 
 
 def test_html_is_sanitised_and_links_made_absolute_before_storing(rt):
-    body = ('<p onclick="x()">Hi <a href="/about">about</a> <img src="pic.jpg">'
-            '<script>alert(1)</script><a href="javascript:alert(1)">bad</a>\x01</p>')
+    body = (
+        '<p onclick="x()">Hi <a href="/about">about</a> <img src="pic.jpg">'
+        '<script>alert(1)</script><a href="javascript:alert(1)">bad</a>\x01</p>'
+    )
     with rt.db.write() as s:
-        story = create_story(s, rt.settings, {"title": "T", "code": "7", "body_html": body}, now=NOW)
+        story = create_story(
+            s, rt.settings, {"title": "T", "code": "7", "body_html": body}, now=NOW
+        )
     html = story.body_html
     assert "script" not in html and "onclick" not in html and "javascript:" not in html
     assert 'href="http://news.example.test/about"' in html
@@ -88,7 +100,9 @@ def test_html_is_sanitised_and_links_made_absolute_before_storing(rt):
 
 def test_revision_grows_only_on_real_content_change(rt):
     with rt.db.write() as s:
-        story = create_story(s, rt.settings, {"title": "T", "code": "9", "status": "published"}, now=NOW)
+        story = create_story(
+            s, rt.settings, {"title": "T", "code": "9", "status": "published"}, now=NOW
+        )
         assert story.revision == 1
     later = NOW + timedelta(hours=1)
     with rt.db.write() as s:
@@ -111,8 +125,12 @@ def test_publishing_without_date_takes_the_time_of_publishing(rt):
 def test_scheduled_story_is_released_at_its_publish_time(rt):
     due = NOW + timedelta(hours=2)
     with rt.db.write() as s:
-        create_story(s, rt.settings, {"title": "T", "code": "5", "status": "scheduled",
-                                      "publish_at": due.isoformat()}, now=NOW)
+        create_story(
+            s,
+            rt.settings,
+            {"title": "T", "code": "5", "status": "scheduled", "publish_at": due.isoformat()},
+            now=NOW,
+        )
         assert release_due(s, rt.settings, now=NOW) == []
     with rt.db.write() as s:
         assert release_due(s, rt.settings, now=due + timedelta(seconds=3)) == ["5"]
@@ -123,16 +141,24 @@ def test_scheduled_story_is_released_at_its_publish_time(rt):
 
 def test_scheduled_in_the_past_is_published_at_once(rt):
     with rt.db.write() as s:
-        story = create_story(s, rt.settings, {"title": "T", "status": "scheduled",
-                                              "publish_at": "2020-01-01T00:00:00Z"}, now=NOW)
+        story = create_story(
+            s,
+            rt.settings,
+            {"title": "T", "status": "scheduled", "publish_at": "2020-01-01T00:00:00Z"},
+            now=NOW,
+        )
     assert story.status == "published"
     assert story.published_at == datetime(2020, 1, 1, tzinfo=UTC)
 
 
 def test_published_with_future_date_is_scheduled(rt):
     with rt.db.write() as s:
-        story = create_story(s, rt.settings, {"title": "T", "status": "published",
-                                              "published_at": "2030-01-01T00:00:00+01:00"}, now=NOW)
+        story = create_story(
+            s,
+            rt.settings,
+            {"title": "T", "status": "published", "published_at": "2030-01-01T00:00:00+01:00"},
+            now=NOW,
+        )
     assert story.status == "scheduled"
     assert story.publish_at == datetime(2029, 12, 31, 23, 0, tzinfo=UTC)
 
@@ -161,8 +187,12 @@ def test_upsert_is_idempotent_by_code_and_by_external_id(rt):
 
 def test_export_reimports_unchanged(rt):
     with rt.db.write() as s:
-        story = create_story(s, rt.settings, {"title": "T", "body_html": "<p>x</p>",
-                                              "status": "published", "tags": ["x"]}, now=NOW)
+        story = create_story(
+            s,
+            rt.settings,
+            {"title": "T", "body_html": "<p>x</p>", "status": "published", "tags": ["x"]},
+            now=NOW,
+        )
         exported = story_to_dict(story, rt.settings)
     with rt.db.write() as s:
         assert upsert_story(s, rt.settings, exported, now=NOW + timedelta(days=1))[1] == "unchanged"
@@ -170,8 +200,12 @@ def test_export_reimports_unchanged(rt):
 
 def test_story_changes_bump_only_the_channels_that_show_it(rt):
     with rt.db.write() as s:
-        create_channel(s, {"slug": "sport", "title": "Sport", "filter": {"sections": ["Sport"]}}, now=NOW)
-        create_channel(s, {"slug": "arts", "title": "Arts", "filter": {"sections": ["arts"]}}, now=NOW)
+        create_channel(
+            s, {"slug": "sport", "title": "Sport", "filter": {"sections": ["Sport"]}}, now=NOW
+        )
+        create_channel(
+            s, {"slug": "arts", "title": "Arts", "filter": {"sections": ["arts"]}}, now=NOW
+        )
         create_channel(s, {"slug": "all", "title": "All"}, now=NOW)
     with rt.db.write() as s:
         create_story(s, rt.settings, {"title": "Draft", "code": "1", "section": "sport"}, now=NOW)

@@ -87,8 +87,12 @@ def to_item(story: Story, settings: Settings, *, full: bool) -> feeds.Item:
     permanent = page_url(settings, story.code)
     image = None
     if story.image and story.image.get("url"):
-        image = feeds.Image(**{k: story.image.get(k) for k in
-                               ("url", "type", "length", "width", "height", "caption")})
+        image = feeds.Image(
+            **{
+                k: story.image.get(k)
+                for k in ("url", "type", "length", "width", "height", "caption")
+            }
+        )
     categories: list[str] = []
     for term in ([story.section] if story.section else []) + list(story.tags):
         if term not in categories:

@@ -17,7 +17,6 @@ from syndication.runtime import runtime
 bp = Blueprint("feeds", __name__)
 
 
-
 def _plain(status: int, message: str) -> Response:
     return Response(message + "\n", status=status, mimetype="text/plain")
 

@@ -21,14 +21,27 @@ from syndication.models import Channel
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MAX_LIMIT = 500
 CONTENT_MODES = ("full", "summary")
-FIELDS = ("slug", "title", "description", "language", "link", "copyright", "logo", "filter",
-          "limit", "content", "formats")
+FIELDS = (
+    "slug",
+    "title",
+    "description",
+    "language",
+    "link",
+    "copyright",
+    "logo",
+    "filter",
+    "limit",
+    "content",
+    "formats",
+)
 
 
 def _slug(value: Any) -> str:
     if not isinstance(value, str) or not SLUG_RE.match(value) or len(value) > 100:
-        raise ValueError("must be lowercase letters, digits and single dashes (at most 100), "
-                         f"e.g. 'world-news'; got {value!r}")
+        raise ValueError(
+            "must be lowercase letters, digits and single dashes (at most 100), "
+            f"e.g. 'world-news'; got {value!r}"
+        )
     return value
 
 
@@ -138,7 +151,9 @@ def create_channel(session: Session, data: Any, *, now: datetime) -> Channel:
     try:
         session.flush()
     except IntegrityError as exc:
-        raise Conflict(f"channel {fields['slug']!r} already exists", {"slug": "already exists"}) from exc
+        raise Conflict(
+            f"channel {fields['slug']!r} already exists", {"slug": "already exists"}
+        ) from exc
     return channel
 
 
@@ -163,7 +178,9 @@ def delete_channel(session: Session, slug: str) -> None:
 
 
 def touch(
-    session: Session, before: Iterable[tuple[str, str]], after: Iterable[tuple[str, str]],
+    session: Session,
+    before: Iterable[tuple[str, str]],
+    after: Iterable[tuple[str, str]],
     now: datetime,
 ) -> list[int]:
     """Bump the channels whose filter matches a story as it was or as it is now."""

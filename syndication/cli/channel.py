@@ -30,8 +30,13 @@ def channel() -> None:
 @click.option("--link", help="Home page of the channel (default: its page on this service).")
 @click.option("--copyright", "copyright_", help="Copyright line.")
 @click.option("--logo", help="Absolute URL of a logo image.")
-@click.option("--format", "formats", multiple=True, type=click.Choice(["rss", "atom", "json"]),
-              help="Enabled format (repeatable; default all three).")
+@click.option(
+    "--format",
+    "formats",
+    multiple=True,
+    type=click.Choice(["rss", "atom", "json"]),
+    help="Enabled format (repeatable; default all three).",
+)
 @click.pass_obj
 def add(ctx: CliContext, slug: str, **opts: object) -> None:
     """Create channel SLUG. Repeated filter options of one kind are ORed, kinds are ANDed."""
@@ -46,8 +51,11 @@ def add(ctx: CliContext, slug: str, **opts: object) -> None:
         "limit": opts["limit"],
         "content": opts["content"],
         "formats": list(opts["formats"]) or None,  # type: ignore[call-overload]
-        "filter": {k: list(opts[k]) for k in ("sections", "tags", "languages", "sources", "authors")  # type: ignore[call-overload]
-                   if opts[k]},
+        "filter": {
+            k: list(opts[k])
+            for k in ("sections", "tags", "languages", "sources", "authors")  # type: ignore[call-overload]
+            if opts[k]
+        },
     }
     data = {k: v for k, v in data.items() if v is not None}
     try:
@@ -71,8 +79,10 @@ def list_(ctx: CliContext) -> None:
         click.echo("no channels")
     for row in rows:
         flt = ", ".join(f"{k}={'|'.join(v)}" for k, v in row["filter"].items()) or "every story"
-        click.echo(f"{row['slug']}\t{row['title']}\t[{flt}]\t{row['language']}\t"
-                   f"{row['content']}\tlimit {row['limit']}")
+        click.echo(
+            f"{row['slug']}\t{row['title']}\t[{flt}]\t{row['language']}\t"
+            f"{row['content']}\tlimit {row['limit']}"
+        )
         for url in row["feeds"].values():
             click.echo(f"\t{url}")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import calendar
-import hashlib
 import html
 import io
 import re
@@ -17,7 +16,7 @@ from urllib.parse import urlsplit
 import feedparser
 import langcodes
 
-from syndication.imports.records import Record, failed
+from syndication.imports.records import Record, content_identity, failed
 
 _HTML_TYPES = {"text/html", "application/xhtml+xml"}
 _MARKUP = re.compile(r"<[A-Za-z!/]")
@@ -47,7 +46,7 @@ def parse_feed(raw: bytes, where: str, *, source: str | None = None) -> Iterator
         if language and "language" not in data:
             data["language"] = language
         if "external_id" not in data:
-            data["external_id"] = _fallback_id(data)
+            data["external_id"] = content_identity("feed", data)
         yield Record(location=f"{where}: item {number}", data=data)
 
 
@@ -143,13 +142,6 @@ def _story_code(value: str) -> str | None:
         return None
     match = _STORY_PATH.search(parts.path)
     return match.group(1) if match else None
-
-
-def _fallback_id(data: dict[str, Any]) -> str:
-    # An item with neither guid nor link: identify it by what a reader would see, so a
-    # re-import of the same feed updates instead of duplicating.
-    key = "\n".join(str(data.get(k, "")) for k in ("source", "title", "published_at"))
-    return "feed:" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
 
 
 def _iso_utc(stamp: time.struct_time) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,3 +26,13 @@ class Record:
 
 def failed(location: str, reason: str) -> Record:
     return Record(location=location, data=None, error=reason)
+
+
+def content_identity(kind: str, data: dict[str, Any]) -> str:
+    """An external id for a record that has neither story code nor id of its own.
+
+    It names the story by what a reader sees (source, title, date), so importing the same
+    file twice updates the story instead of duplicating it.
+    """
+    key = "\n".join(str(data.get(k, "")) for k in ("source", "title", "published_at"))
+    return f"{kind}:" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from syndication.config import Settings
 from syndication.db import Database
 from syndication.errors import ServiceError
-from syndication.imports.records import Record
+from syndication.imports.records import Record, content_identity
 from syndication.runtime import utcnow
 from syndication.stories.service import upsert_story
 
@@ -84,6 +84,11 @@ def import_records(
             if on_record:
                 on_record(record, "failed")
             continue
+        if not record.data.get("code") and not record.data.get("external_id"):
+            # Without either, a second import could not find the story again.
+            record = replace(
+                record, data={**record.data, "external_id": content_identity("record", record.data)}
+            )
         batch.append(record)
         if len(batch) >= BATCH:
             flush()

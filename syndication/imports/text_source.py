@@ -15,7 +15,6 @@ error Record naming the line; the others still come through.
 
 from __future__ import annotations
 
-import hashlib
 import html
 import re
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from syndication.imports.records import Record, failed
+from syndication.imports.records import Record, content_identity, failed
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _SEPARATOR = re.compile(r"^\s*---\s*$")
@@ -118,7 +117,7 @@ def _article(lines: list[Line], *, tz: ZoneInfo, source: str | None) -> dict[str
     if effective_source:
         data["source"] = effective_source
     if "code" not in data:
-        data["external_id"] = _text_identity(data)
+        data["external_id"] = content_identity("text", data)
     return data
 
 
@@ -194,13 +193,6 @@ def _is_marker(text: str) -> bool:
 
 def _same_name(a: str, b: str) -> bool:
     return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
-
-
-def _text_identity(data: dict[str, Any]) -> str:
-    # No story code: identify the article by what it says it is, so importing the same
-    # export twice updates the story instead of duplicating it.
-    key = "\n".join(str(data.get(k, "")) for k in ("source", "title", "published_at"))
-    return "text:" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
 
 
 def _clip(text: str, limit: int = 60) -> str:

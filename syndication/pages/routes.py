@@ -37,10 +37,17 @@ def channel_page(slug: str) -> str:
             channel = get_channel(session, slug)
         except NotFound:
             abort(404, f"no channel {slug!r}")
-        stories, _ = feed_pages.page_stories(session, channel, channel.limit or rt.settings.feed_limit, None)
-        return render_template("channel.html", channel=channel, stories=stories,
-                               language=declared_language(channel, rt.settings),
-                               settings=rt.settings, tz=rt.settings.tz)
+        stories, _ = feed_pages.page_stories(
+            session, channel, channel.limit or rt.settings.feed_limit, None
+        )
+        return render_template(
+            "channel.html",
+            channel=channel,
+            stories=stories,
+            language=declared_language(channel, rt.settings),
+            settings=rt.settings,
+            tz=rt.settings.tz,
+        )
 
 
 @bp.get("/stories/<code>")

@@ -1,1 +1,1 @@
-"""Stories: validation, storage and the status life cycle (draft, scheduled, published, retracted)."""
+"""Stories: validation, storage and the life cycle (draft, scheduled, published, retracted)."""

@@ -14,7 +14,15 @@ from syndication.errors import ValidationError
 STATUSES = ("draft", "scheduled", "published", "retracted")
 # A change to any of these is a new revision; status and dates are not content.
 CONTENT_FIELDS = (
-    "title", "summary", "body_html", "url", "authors", "source", "section", "tags", "language",
+    "title",
+    "summary",
+    "body_html",
+    "url",
+    "authors",
+    "source",
+    "section",
+    "tags",
+    "language",
     "image",
 )
 WRITABLE = CONTENT_FIELDS + ("code", "external_id", "status", "publish_at", "published_at")
@@ -36,7 +44,9 @@ def _code(value: Any) -> str | None:
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str) or not CODE_RE.match(value.strip()):
-        raise ValueError("must be 1-64 letters, digits, '-' or '_', starting with a letter or digit")
+        raise ValueError(
+            "must be 1-64 letters, digits, '-' or '_', starting with a letter or digit"
+        )
     return value.strip()
 
 
@@ -60,7 +70,9 @@ def _image(value: Any, errors: v.FieldErrors) -> dict[str, Any] | None:
     if unknown:
         errors.errors["image"] = f"unknown keys: {', '.join(sorted(unknown))}"
         return None
-    image: dict[str, Any] = {"url": errors.check("image.url", v.http_url, value.get("url"), required=True)}
+    image: dict[str, Any] = {
+        "url": errors.check("image.url", v.http_url, value.get("url"), required=True)
+    }
     caption = errors.check("image.caption", v.optional_text, value.get("caption"), max_len=1000)
     mime = value.get("type")
     if mime not in (None, ""):
@@ -83,7 +95,9 @@ def clean_story(data: Any, settings: Settings, *, partial: bool = False) -> dict
     With partial=False a title is required. Raises ValidationError listing every bad field.
     """
     if not isinstance(data, Mapping):
-        raise ValidationError({"": "a story must be a JSON object"}, "a story must be a JSON object")
+        raise ValidationError(
+            {"": "a story must be a JSON object"}, "a story must be a JSON object"
+        )
     errors = v.FieldErrors()
     out: dict[str, Any] = {}
     for key in data:
@@ -94,11 +108,13 @@ def clean_story(data: Any, settings: Settings, *, partial: bool = False) -> dict
         return key in data
 
     if has("title") or not partial:
-        out["title"] = errors.check("title", v.text, data.get("title"), max_len=settings.title_max,
-                                    required=True)
+        out["title"] = errors.check(
+            "title", v.text, data.get("title"), max_len=settings.title_max, required=True
+        )
     if has("summary"):
-        out["summary"] = errors.check("summary", v.text, data["summary"],
-                                      max_len=settings.summary_max, single_line=False)
+        out["summary"] = errors.check(
+            "summary", v.text, data["summary"], max_len=settings.summary_max, single_line=False
+        )
     if has("body_html"):
         body = data["body_html"]
         if body is not None and not isinstance(body, str):
@@ -110,8 +126,9 @@ def clean_story(data: Any, settings: Settings, *, partial: bool = False) -> dict
     if has("url"):
         out["url"] = errors.check("url", v.http_url, data["url"])
     if has("authors"):
-        out["authors"] = errors.check("authors", v.string_list, data["authors"], max_items=50,
-                                      max_len=200)
+        out["authors"] = errors.check(
+            "authors", v.string_list, data["authors"], max_items=50, max_len=200
+        )
     for key in ("source", "section"):
         if has(key):
             out[key] = errors.check(key, v.optional_text, data[key], max_len=200)
@@ -124,15 +141,20 @@ def clean_story(data: Any, settings: Settings, *, partial: bool = False) -> dict
     if has("code"):
         out["code"] = errors.check("code", _code, data["code"])
     if has("external_id"):
-        out["external_id"] = errors.check("external_id", v.optional_text, data["external_id"],
-                                          max_len=512)
+        out["external_id"] = errors.check(
+            "external_id", v.optional_text, data["external_id"], max_len=512
+        )
     if has("status"):
         out["status"] = errors.check("status", _status, data["status"])
     for key in ("publish_at", "published_at"):
         if has(key):
             out[key] = errors.check(key, v.aware_datetime, data[key])
 
-    if out.get("status") == "scheduled" and not out.get("publish_at") and "publish_at" not in errors.errors:
+    if (
+        out.get("status") == "scheduled"
+        and not out.get("publish_at")
+        and "publish_at" not in errors.errors
+    ):
         errors.errors["publish_at"] = "is required when status is scheduled"
     if errors.errors:
         raise ValidationError(errors.errors)

@@ -28,8 +28,15 @@ Outcome = Literal["created", "updated", "unchanged"]
 # A "published" story dated this far in the future is really scheduled (clock skew allowance).
 FUTURE_SKEW = timedelta(seconds=60)
 _DEFAULTS: dict[str, Any] = {
-    "summary": "", "body_html": "", "url": None, "authors": [], "source": None, "section": None,
-    "tags": [], "language": None, "image": None,
+    "summary": "",
+    "body_html": "",
+    "url": None,
+    "authors": [],
+    "source": None,
+    "section": None,
+    "tags": [],
+    "language": None,
+    "image": None,
 }
 
 
@@ -39,8 +46,13 @@ def _content_hash(content: Mapping[str, Any]) -> str:
 
 
 def _terms_of(story: Story) -> set[tuple[str, str]]:
-    return story_terms(section=story.section, tags=story.tags, language=story.language,
-                       source=story.source, authors=story.authors)
+    return story_terms(
+        section=story.section,
+        tags=story.tags,
+        language=story.language,
+        source=story.source,
+        authors=story.authors,
+    )
 
 
 def _visible(story: Story) -> bool:
@@ -52,7 +64,9 @@ def next_code(session: Session, settings: Settings) -> str:
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     session.execute(
-        insert(Sequence).values(name="story_code", value=settings.code_start).on_conflict_do_nothing()
+        insert(Sequence)
+        .values(name="story_code", value=settings.code_start)
+        .on_conflict_do_nothing()
     )
     row = session.execute(
         select(Sequence).where(Sequence.name == "story_code").with_for_update()
@@ -105,7 +119,9 @@ def _apply_content(story: Story, content: Mapping[str, Any], settings: Settings)
     return True
 
 
-def _apply_status(story: Story, fields: Mapping[str, Any], status: str | None, now: datetime) -> bool:
+def _apply_status(
+    story: Story, fields: Mapping[str, Any], status: str | None, now: datetime
+) -> bool:
     """Move the story along its life cycle; return True when status or dates changed."""
     before = (story.status, story.publish_at, story.published_at)
     if "publish_at" in fields:
@@ -149,7 +165,11 @@ def update_story(
 
 
 def upsert_story(
-    session: Session, settings: Settings, data: Any, *, now: datetime,
+    session: Session,
+    settings: Settings,
+    data: Any,
+    *,
+    now: datetime,
     default_status: str = "draft",
 ) -> tuple[Story, Outcome]:
     """Create or update by story code (else by external id): the import path, idempotent.
@@ -164,11 +184,15 @@ def upsert_story(
         story = session.scalar(select(Story).where(Story.code == fields["code"]))
     elif fields.get("external_id"):
         story = session.scalar(select(Story).where(Story.external_id == fields["external_id"]))
-    if story is not None and fields.get("external_id") and story.external_id not in (
-        None, fields["external_id"]
+    if (
+        story is not None
+        and fields.get("external_id")
+        and story.external_id not in (None, fields["external_id"])
     ):
-        raise Conflict(f"story {story.code} belongs to another source record",
-                       {"code": "already used by a different source record"})
+        raise Conflict(
+            f"story {story.code} belongs to another source record",
+            {"code": "already used by a different source record"},
+        )
     status = default_status
     if story is not None and (default_status != "published" or story.status != "draft"):
         status = None
@@ -176,18 +200,29 @@ def upsert_story(
 
 
 def _save(
-    session: Session, settings: Settings, story: Story | None, fields: dict[str, Any], *,
-    now: datetime, default_status: str | None,
+    session: Session,
+    settings: Settings,
+    story: Story | None,
+    fields: dict[str, Any],
+    *,
+    now: datetime,
+    default_status: str | None,
 ) -> tuple[Story, Outcome]:
     change = _Change(story)
     created = story is None
     if story is None:
         code = fields.get("code") or next_code(session, settings)
-        story = Story(code=code, external_id=fields.get("external_id"), status="draft",
-                      created_at=now, updated_at=now, revision=1, content_hash="")
+        story = Story(
+            code=code,
+            external_id=fields.get("external_id"),
+            status="draft",
+            created_at=now,
+            updated_at=now,
+            revision=1,
+            content_hash="",
+        )
         if session.scalar(select(Story.id).where(Story.code == code)) is not None:
-            raise Conflict(f"a story with code {code!r} already exists",
-                           {"code": "already exists"})
+            raise Conflict(f"a story with code {code!r} already exists", {"code": "already exists"})
         session.add(story)
     elif fields.get("external_id") and story.external_id is None:
         story.external_id = fields["external_id"]
@@ -207,8 +242,10 @@ def _save(
     try:
         session.flush()
     except IntegrityError as exc:
-        raise Conflict("the story conflicts with one already stored (duplicate code or source id)",
-                       {"code": "already exists"}) from exc
+        raise Conflict(
+            "the story conflicts with one already stored (duplicate code or source id)",
+            {"code": "already exists"},
+        ) from exc
     change.finish(session, story, now)
     return story, "created" if created else "updated"
 
@@ -222,13 +259,17 @@ def publish_story(session: Session, settings: Settings, code: str, *, now: datet
 def retract_story(session: Session, settings: Settings, code: str, *, now: datetime) -> Story:
     story = get_story(session, code)
     if story.status not in ("published", "retracted"):
-        raise Conflict(f"story {code} is {story.status}; only published stories can be retracted",
-                       {"status": f"is {story.status}"})
+        raise Conflict(
+            f"story {code} is {story.status}; only published stories can be retracted",
+            {"status": f"is {story.status}"},
+        )
     _save(session, settings, story, {}, now=now, default_status="retracted")
     return story
 
 
-def release_due(session: Session, settings: Settings, *, now: datetime, batch: int = 100) -> list[str]:
+def release_due(
+    session: Session, settings: Settings, *, now: datetime, batch: int = 100
+) -> list[str]:
     """Publish scheduled stories whose time has come, dated at their publish_at."""
     due = session.scalars(
         select(Story)
@@ -238,13 +279,20 @@ def release_due(session: Session, settings: Settings, *, now: datetime, batch: i
         .with_for_update(skip_locked=True)
     ).all()
     for story in due:
-        _save(session, settings, story, {"published_at": story.publish_at}, now=now,
-              default_status="published")
+        _save(
+            session,
+            settings,
+            story,
+            {"published_at": story.publish_at},
+            now=now,
+            default_status="published",
+        )
     return [s.code for s in due]
 
 
 def story_to_dict(story: Story, settings: Settings) -> dict[str, Any]:
     """The story in the API / export schema (re-importable as is)."""
+
     def iso(value: datetime | None) -> str | None:
         return value.isoformat().replace("+00:00", "Z") if value else None
 

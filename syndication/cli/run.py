@@ -1,0 +1,101 @@
+"""`syndication run`: migrate, optionally load the demo archive, then serve with granian.
+
+Granian (Rust HTTP server, WSGI interface) was chosen by measurement: see bench/RESULTS.md.
+The scheduler runs in exactly one process of its own beside the web workers, never one per
+worker, so periodic jobs never run twice.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sys
+
+import click
+
+from syndication.cli.context import CliContext
+from syndication.config import Settings, load_settings
+
+
+def scheduler_process() -> None:
+    """Entry point of the scheduler process: run the jobs until told to stop."""
+    import logging
+    import threading
+
+    from syndication.db import Database
+    from syndication.scheduler import start_scheduler
+
+    settings = load_settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s scheduler: %(message)s"
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    db = Database(settings.db_url)
+    scheduler = start_scheduler(db, settings)
+    stop.wait()
+    scheduler.shutdown(wait=True)
+    db.dispose()
+
+
+def _workers(settings: Settings) -> int:
+    return settings.workers or os.cpu_count() or 1
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--demo", is_flag=True, help="Load the sample archive into an empty database.")
+@click.pass_obj
+def run(ctx: CliContext, host: str, port: int, demo: bool) -> None:
+    """Serve the web service and run the scheduler (production server, embedded defaults)."""
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    settings = ctx.settings
+    if "SYNDICATION_BASE_URL" not in os.environ and "SYNDICATION_CONFIG" not in os.environ:
+        # Without a configured public URL, links point at where we actually listen.
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        os.environ["SYNDICATION_BASE_URL"] = f"http://{shown}:{port}"
+        settings = load_settings()
+    db = ctx.db  # migrates the schema
+    if demo:
+        from syndication.demo.archive import load_demo
+        from syndication.runtime import utcnow
+
+        loaded = load_demo(db, settings, now=utcnow())
+        if loaded:
+            click.echo(f"demo archive loaded: {loaded[0]} channels, {loaded[1]} stories")
+        else:
+            click.echo("demo archive not loaded: the database already has content")
+    db.dispose()
+
+    base = settings.base_url
+    click.echo(f"syndication serving on http://{host}:{port} with {_workers(settings)} workers")
+    click.echo(f"  channels:      {base}/")
+    click.echo(f"  all feeds:     {base}/feeds.opml")
+    click.echo(f"  a feed:        {base}/feeds/<channel>.rss | .atom | .json")
+    click.echo(f"  health:        {base}/healthz")
+    sys.stdout.flush()
+
+    scheduler = multiprocessing.get_context("spawn").Process(
+        target=scheduler_process, name="syndication-scheduler", daemon=False
+    )
+    scheduler.start()
+    try:
+        Granian(
+            "syndication.app:create_app",
+            factory=True,
+            address=host,
+            port=port,
+            interface=Interfaces.WSGI,
+            workers=_workers(settings),
+            blocking_threads=1,
+            backlog=2048,
+            log_level="warning" if settings.log_level.upper() != "DEBUG" else "debug",
+        ).serve()
+    finally:
+        scheduler.terminate()
+        scheduler.join(timeout=10)
