@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import os
 import statistics
 import subprocess
@@ -38,6 +39,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.http_harness import (
@@ -61,10 +63,12 @@ from bench.http_harness import (
 # why): 2 granian worker processes, 4 blocking (Python) threads each.
 PROD_GRANIAN = {"workers": 2, "blocking_threads": 4}
 
-OUR_APP_FACTORY = "syndication:create_app"
+# The brief names `syndication.create_app`; today the factory lives in
+# syndication.app (wsgi.py: `from syndication.app import create_app`).
+OUR_APP_FACTORIES = ("syndication:create_app", "syndication.app:create_app")
 BARE_APP_FACTORY = "bench.bare_app:create_app"
 SLUG = "bench"
-N_STORIES = 30
+N_STORIES = 20
 BASE_URL = "http://127.0.0.1:8000"
 
 
@@ -83,18 +87,42 @@ def syndication_cli(*args: str, check: bool = True) -> subprocess.CompletedProce
     return proc
 
 
-def add_stories(instance_dir: Path, slug: str, n: int) -> None:
-    """TODO(hook): publish ``n`` stories into channel ``slug``.
+def story_records(n: int) -> list[dict[str, object]]:
+    """``n`` published stories of news-like size (title, lead, a few paragraphs)."""
+    start = datetime(2025, 1, 1, 6, 0, tzinfo=UTC)
+    para = (
+        "<p>Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor "
+        "incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam, quis nostrud "
+        "exercitation ullamco laboris nisi ut aliquip ex ea commodo consequat.</p>"
+    )
+    return [
+        {
+            "title": f"Story number {i}: the council approves the new bridge",
+            "summary": "The vote ends two years of debate over the crossing's cost and route.",
+            "body_html": para * 2,
+            "authors": ["A. Reporter"],
+            "section": "world",
+            "tags": ["bench", "infrastructure"],
+            "language": "en",
+            "source": "Bench Gazette",
+            "status": "published",
+            "published_at": (start + timedelta(hours=i)).isoformat(),
+        }
+        for i in range(n)
+    ]
 
-    A feed with no items is a few hundred bytes and would not represent a real
-    cache hit (~20 KB of RSS is what the baseline in bench/wsgi_servers.py
-    uses).  Fill this in with whatever the app offers, e.g. a CLI command
-    (``syndication story add ...``), an ingest of an RSS/Atom file through the
-    feeds parser, or direct use of the service layer inside
-    ``create_app().app_context()``.  Until then the benchmark still runs, and
-    prints a warning with the body size.
+
+def add_stories(instance_dir: Path, slug: str, n: int) -> None:
+    """Publish ``n`` stories through ``syndication import`` (JSON Lines).
+
+    HOOK: if the import format or command changes, adapt this (or pass
+    ``--prepare module:function``).  The feed should be a realistic size
+    (~20 KB of RSS, like the baseline in bench/wsgi_servers.py); a feed with
+    no items is a few hundred bytes and the benchmark then prints a warning.
     """
-    return None
+    path = instance_dir / "stories.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in story_records(n)) + "\n")
+    syndication_cli("import", str(path), "--publish")
 
 
 def prepare_instance(instance_dir: Path) -> str:
@@ -107,6 +135,17 @@ def prepare_instance(instance_dir: Path) -> str:
     syndication_cli("channel", "add", SLUG, "--title", "Bench channel")
     add_stories(instance_dir, SLUG, N_STORIES)
     return f"/feeds/{SLUG}.rss"
+
+
+def our_app_factory() -> str:
+    for spec in OUR_APP_FACTORIES:
+        module, _, attr = spec.partition(":")
+        try:
+            if hasattr(importlib.import_module(module), attr):
+                return spec
+        except ImportError:
+            continue
+    raise RuntimeError(f"none of {OUR_APP_FACTORIES} is importable")
 
 
 def load_callable(spec: str) -> Callable[[Path], str]:
@@ -237,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
                 return granian_cmd(BARE_APP_FACTORY, p, factory=True, **PROD_GRANIAN)
 
         else:
-            our_factory = OUR_APP_FACTORY
+            our_factory = our_app_factory()
             run_argv = syndication_run_argv
             prepare = load_callable(args.prepare) if args.prepare else prepare_instance
             url_path = prepare(instance)

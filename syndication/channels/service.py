@@ -179,17 +179,20 @@ def delete_channel(session: Session, slug: str) -> None:
 
 def touch(
     session: Session,
-    before: Iterable[tuple[str, str]],
-    after: Iterable[tuple[str, str]],
+    before: Iterable[tuple[str, str]] | None,
+    after: Iterable[tuple[str, str]] | None,
     now: datetime,
 ) -> list[int]:
-    """Bump the channels whose filter matches a story as it was or as it is now."""
-    before, after = set(before), set(after)
+    """Bump the channels whose filter matches a story as it was or as it is now.
+
+    None means "not visible then"; an empty set is a visible story without any terms, which
+    a channel with an empty filter still shows.
+    """
+    states = [set(terms) for terms in (before, after) if terms is not None]
     ids = [
         channel_id
         for channel_id, raw_filter in session.execute(select(Channel.id, Channel.filter))
-        if (before and StoryFilter.from_dict(raw_filter).matches(before))
-        or (after and StoryFilter.from_dict(raw_filter).matches(after))
+        if any(StoryFilter.from_dict(raw_filter).matches(terms) for terms in states)
     ]
     if ids:
         session.execute(

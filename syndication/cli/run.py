@@ -30,6 +30,8 @@ def scheduler_process() -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s scheduler: %(message)s"
     )
+    # APScheduler logs every run of every job at INFO: keep its warnings, drop the chatter.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

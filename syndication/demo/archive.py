@@ -492,10 +492,11 @@ def load_demo(db: Database, settings: Settings, *, now: datetime) -> tuple[int, 
             if (session.scalar(select(Story.id).limit(1)) is not None
                     or session.scalar(select(Channel.id).limit(1)) is not None):
                 return None
-            for record in channels:
-                create_channel(session, record, now=now)
+            # Stories first: with no channel yet, no story has a channel version to bump.
             for record in stories:
                 create_story(session, settings, record, now=now)
+            for record in channels:
+                create_channel(session, record, now=now)
     except Conflict:
         # Another process filled the database between our check and our writes.
         return None

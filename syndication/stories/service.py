@@ -90,10 +90,10 @@ class _Change:
 
     def __init__(self, story: Story | None) -> None:
         self.was_visible = story is not None and _visible(story)
-        self.terms = _terms_of(story) if story is not None and self.was_visible else set()
+        self.terms = _terms_of(story) if story is not None and self.was_visible else None
 
     def finish(self, session: Session, story: Story, now: datetime) -> None:
-        after = _terms_of(story) if _visible(story) else set()
+        after = _terms_of(story) if _visible(story) else None
         if self.was_visible or _visible(story):
             channels.touch(session, self.terms, after, now)
 

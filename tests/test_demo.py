@@ -1,0 +1,89 @@
+"""The demo archive: loads once into an empty database, and every channel serves a valid feed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import feedparser
+from sqlalchemy import func, select
+
+from syndication.channels.service import create_channel
+from syndication.demo.archive import SCHEDULED_IN, demo_stories, load_demo
+from syndication.models import Channel, Story
+
+NOW = datetime(2025, 2, 14, 9, 10, tzinfo=UTC)
+
+
+def _counts(rt) -> tuple[int, int, int]:
+    with rt.db.read() as s:
+        return (
+            s.scalar(select(func.count()).select_from(Channel)),
+            s.scalar(select(func.count()).select_from(Story)),
+            s.scalar(select(func.sum(Channel.version))),
+        )
+
+
+def test_loads_once_into_an_empty_database(rt):
+    loaded = load_demo(rt.db, rt.settings, now=NOW)
+    assert loaded is not None
+    channels, stories = loaded
+    assert channels >= 7
+    assert 150 <= stories <= 250
+    counts = _counts(rt)
+    assert counts[:2] == (channels, stories)
+
+    assert load_demo(rt.db, rt.settings, now=NOW + timedelta(hours=1)) is None
+    assert _counts(rt) == counts
+
+
+def test_does_nothing_when_a_channel_exists(rt):
+    with rt.db.write() as s:
+        create_channel(s, {"slug": "mine", "title": "Mine"}, now=NOW)
+    assert load_demo(rt.db, rt.settings, now=NOW) is None
+    assert _counts(rt)[:2] == (1, 0)
+
+
+def test_archive_shape(rt):
+    load_demo(rt.db, rt.settings, now=NOW)
+    with rt.db.read() as s:
+        stories = list(s.scalars(select(Story)))
+        rtl = s.scalar(select(Channel).where(Channel.language == "ar"))
+    by_status = {st: [x for x in stories if x.status == st] for st in
+                 ("published", "draft", "scheduled")}
+    assert len(by_status["draft"]) >= 2
+    [scheduled] = by_status["scheduled"]
+    assert scheduled.publish_at == NOW + SCHEDULED_IN
+    published = by_status["published"]
+    assert all(NOW - timedelta(days=61) <= x.published_at < NOW for x in published)
+    assert {x.section for x in published} >= {"world", "business", "science", "sport"}
+    arabic = [x for x in published if x.language == "ar"]
+    assert arabic and all("\u0600" <= x.title[0] <= "\u06ff" for x in arabic)
+    assert rtl is not None and rtl.filter == {"languages": ["ar"]}
+    assert any(x.image and "length" not in x.image for x in published)
+    assert any(x.image and "length" in x.image for x in published)
+    # Relative links in bodies were made absolute against the story page.
+    linked = [x for x in published if "<a " in x.body_html]
+    assert linked
+    assert all('href="http://news.example.test/' in x.body_html for x in linked)
+
+
+def test_same_now_same_archive():
+    assert demo_stories(NOW) == demo_stories(NOW)
+    later = demo_stories(NOW + timedelta(days=1))
+    assert [r["title"] for r in later] == [r["title"] for r in demo_stories(NOW)]
+
+
+def test_every_channel_feed_parses_with_items(rt, client):
+    load_demo(rt.db, rt.settings, now=NOW)
+    with rt.db.read() as s:
+        slugs = list(s.scalars(select(Channel.slug)))
+    assert "arabic" in slugs
+    for slug in slugs:
+        response = client.get(f"/feeds/{slug}.rss")
+        assert response.status_code == 200, slug
+        parsed = feedparser.parse(response.data)
+        assert not parsed.bozo, (slug, parsed.get("bozo_exception"))
+        assert parsed.entries, slug
+        if slug == "arabic":
+            assert parsed.feed.language == "ar"
+            assert all(e.title and "\u0600" <= e.title[0] <= "\u06ff" for e in parsed.entries)
