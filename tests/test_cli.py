@@ -43,9 +43,25 @@ def test_init_is_idempotent(invoke):
 
 
 def test_channel_add_list_remove(invoke):
-    added = invoke("channel", "add", "uk-sport", "--title", "UK Sport", "--section", "sport",
-                   "--language", "en-GB", "--tag", "football", "--tag", "rugby", "--limit", "20",
-                   "--content", "summary")
+    added = invoke(
+        "channel",
+        "add",
+        "uk-sport",
+        "--title",
+        "UK Sport",
+        "--section",
+        "sport",
+        "--language",
+        "en-GB",
+        "--tag",
+        "football",
+        "--tag",
+        "rugby",
+        "--limit",
+        "20",
+        "--content",
+        "summary",
+    )
     assert added.exit_code == 0, added.output
     assert "http://news.example.test/feeds/uk-sport.rss" in added.output
     listed = invoke("channel", "list")
@@ -64,8 +80,9 @@ def test_channel_add_list_remove(invoke):
 
 def test_feed_language_declares_when_filter_does_not(invoke, app, client):
     invoke("channel", "add", "mixed", "--title", "Mixed", "--feed-language", "fr")
-    invoke("channel", "add", "arabic", "--title", "Arabic", "--language", "ar",
-           "--feed-language", "fr")
+    invoke(
+        "channel", "add", "arabic", "--title", "Arabic", "--language", "ar", "--feed-language", "fr"
+    )
     assert feedparser.parse(client.get("/feeds/mixed.rss").data).feed.language == "fr"
     assert feedparser.parse(client.get("/feeds/arabic.rss").data).feed.language == "ar"
 
@@ -164,22 +181,40 @@ def test_concurrent_imports_and_server_writes_never_hit_database_is_locked(invok
     files = []
     for n in range(2):
         path = tmp_path / f"batch{n}.jsonl"
-        path.write_text("".join(
-            json.dumps({"code": f"{n}-{i}", "title": f"Story {n}/{i}", "status": "published",
-                        "tags": ["load"], "body_html": "<p>x</p>" * 20}) + "\n"
-            for i in range(400)
-        ))
+        path.write_text(
+            "".join(
+                json.dumps(
+                    {
+                        "code": f"{n}-{i}",
+                        "title": f"Story {n}/{i}",
+                        "status": "published",
+                        "tags": ["load"],
+                        "body_html": "<p>x</p>" * 20,
+                    }
+                )
+                + "\n"
+                for i in range(400)
+            )
+        )
         files.append(path)
     env = {**os.environ, **invoke.env}
-    procs = [subprocess.Popen([sys.executable, "-m", "syndication", "import", str(p)], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for p in files]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "syndication", "import", str(p)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for p in files
+    ]
     from syndication.stories.service import create_story
 
     for i in range(100):  # the "server": short write transactions meanwhile
         with rt.db.write() as s:
-            create_story(s, rt.settings, {"title": f"live {i}", "status": "published"},
-                         now=datetime.now(UTC))
+            create_story(
+                s, rt.settings, {"title": f"live {i}", "status": "published"}, now=datetime.now(UTC)
+            )
     for proc in procs:
         out, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err

@@ -80,10 +80,18 @@ def test_unknown_key_in_config_file(tmp_path):
 
 
 def test_bad_setting_stops_startup_with_one_line(tmp_path):
-    env = {"PATH": "/usr/bin:/bin", "SYNDICATION_TIMEZONE": "Nowhere/Land",
-           "SYNDICATION_INSTANCE_PATH": str(tmp_path)}
-    done = subprocess.run([sys.executable, "-m", "syndication", "init"], env=env,
-                          capture_output=True, text=True, timeout=60)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "SYNDICATION_TIMEZONE": "Nowhere/Land",
+        "SYNDICATION_INSTANCE_PATH": str(tmp_path),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "syndication", "init"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from syndication.channels.service import create_channel
 from syndication.demo.archive import SCHEDULED_IN, demo_stories, load_demo
 from syndication.models import Channel, Story
+from syndication.stories.service import release_due
 
 NOW = datetime(2025, 2, 14, 9, 10, tzinfo=UTC)
 
@@ -87,3 +88,15 @@ def test_every_channel_feed_parses_with_items(rt, client):
         if slug == "arabic":
             assert parsed.feed.language == "ar"
             assert all(e.title and "\u0600" <= e.title[0] <= "\u06ff" for e in parsed.entries)
+
+
+def test_scheduled_story_is_released_on_time(rt):
+    load_demo(rt.db, rt.settings, now=NOW)
+    with rt.db.write() as s:
+        assert release_due(s, rt.settings, now=NOW + SCHEDULED_IN - timedelta(seconds=1)) == []
+    with rt.db.write() as s:
+        released = release_due(s, rt.settings, now=NOW + SCHEDULED_IN)
+    assert len(released) == 1
+    with rt.db.read() as s:
+        story = s.scalar(select(Story).where(Story.code == released[0]))
+    assert story.status == "published" and story.published_at == NOW + SCHEDULED_IN

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 from sqlalchemy import and_, or_, select
@@ -22,7 +22,12 @@ from syndication.filters import StoryFilter
 from syndication.models import Channel, Story
 from syndication.stories.schema import page_url
 
-_CURSOR_RE = re.compile(r"^(\d{1,19})-(\d{1,19})$")
+# ASCII digits only (\d takes any script's digits) and matched whole (re.fullmatch: "$" would
+# accept a trailing newline). Microseconds since the epoch may be negative (archives before 1970).
+_CURSOR_RE = re.compile(r"(-?[0-9]{1,19})-([0-9]{1,19})")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_MAX_ID = 2**63 - 1  # BIGINT; a larger id overflows SQLite's INTEGER
 
 
 class BadCursor(ValueError):
@@ -35,19 +40,19 @@ class Cursor:
     id: int
 
     def encode(self) -> str:
-        micros = int(self.published_at.timestamp()) * 1_000_000 + self.published_at.microsecond
+        micros = (self.published_at - _EPOCH) // _MICROSECOND
         return f"{micros}-{self.id}"
 
     @classmethod
     def decode(cls, raw: str) -> Cursor:
-        match = _CURSOR_RE.match(raw)
+        match = _CURSOR_RE.fullmatch(raw)
         if not match:
             raise BadCursor("malformed cursor: expected the 'before' value of a next link")
         micros, story_id = int(match[1]), int(match[2])
+        if story_id > _MAX_ID:
+            raise BadCursor("malformed cursor: id out of range")
         try:
-            when = datetime.fromtimestamp(micros // 1_000_000, UTC).replace(
-                microsecond=micros % 1_000_000
-            )
+            when = _EPOCH + micros * _MICROSECOND
         except (OverflowError, OSError, ValueError):
             raise BadCursor("malformed cursor: date out of range") from None
         return cls(when, story_id)
