@@ -296,7 +296,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"  WARNING: the feed is only {len(body)} B - fill add_stories() / --prepare "
                 "so it has realistic items (~20 KB)"
             )
-        env = bench_env({"BENCH_BODY_FILE": str(body_file), "BENCH_CONTENT_TYPE": ctype})
+        # SYNDICATION_WORKERS pins `syndication run` to 2 workers on any machine.
+        env = bench_env(
+            {
+                "BENCH_BODY_FILE": str(body_file),
+                "BENCH_CONTENT_TYPE": ctype,
+                "SYNDICATION_WORKERS": "2",
+            }
+        )
 
         ts = targets(url_path, our_factory, run_argv)
         runs: dict[str, list[float]] = {t.key: [] for t in ts}

@@ -38,7 +38,8 @@ def _pg_driver_url(url: str) -> str:
 def _pg_database(worker_id: str) -> Iterator[str | None]:
     """A migrated PostgreSQL database of this worker's own, or the reason there is none."""
     admin_url = _pg_driver_url(PG_URL)
-    name = f"synd_test_{worker_id}"
+    # The pid keeps concurrent test runs on one server (two checkouts, say) out of each other's way.
+    name = f"synd_test_{worker_id}_{os.getpid()}"
     try:
         admin = create_engine(
             admin_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 import feeds
 from syndication.channels.service import declared_language
@@ -67,8 +67,12 @@ def page_stories(
     session: Session, channel: Channel, limit: int, before: Cursor | None
 ) -> tuple[list[Story], Cursor | None]:
     """One page of the channel's published stories, newest first, and the next page's cursor."""
-    query = select(Story).where(
-        Story.status == "published", StoryFilter.from_dict(channel.filter).sql()
+    query = (
+        select(Story)
+        .where(Story.status == "published", StoryFilter.from_dict(channel.filter).sql())
+        # Pages never read story.terms (the filter matches them in SQL): skip the model's
+        # selectin load, a second query and ~9 ORM objects per story (4x the page query's time).
+        .options(lazyload(Story.terms))
     )
     if before is not None:
         query = query.where(

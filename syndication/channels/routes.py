@@ -15,6 +15,7 @@ from syndication.models import Channel
 from syndication.runtime import runtime
 
 bp = Blueprint("feeds", __name__)
+FORMAT_NAMES = {"rss": "RSS", "atom": "Atom", "json": "JSON Feed"}
 
 
 def _plain(status: int, message: str) -> Response:
@@ -76,7 +77,7 @@ def opml() -> Response:
         channels = list_channels(session)
         outlines = [
             feeds.OutlineFeed(
-                title=f"{c.title} ({fmt.upper() if fmt != 'json' else 'JSON Feed'})",
+                title=f"{c.title} ({FORMAT_NAMES[fmt]})",
                 xml_url=feed_pages.feed_url(rt.settings, c.slug, fmt),
                 html_url=c.link or f"{base}/channels/{c.slug}",
                 type="rss" if fmt in ("rss", "atom") else "json",
