@@ -37,6 +37,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -209,6 +210,9 @@ def fetch_reference(our_factory: str, url_path: str) -> tuple[bytes, str]:
     port = free_port()
     argv = granian_cmd(our_factory, port, factory=True, **PROD_GRANIAN)
     with Server("ours (reference fetch)", argv, port, ready_path=url_path) as srv:
+        # Let every worker finish booting: granian loses a SIGTERM that reaches a
+        # worker while it is still loading the app (see bench/RESULTS.md).
+        time.sleep(1.0)
         status, _, first = http_get(srv.url(url_path))
         status2, headers, body = http_get(srv.url(url_path))
     if status != 200 or status2 != 200:

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
+from syndication.channels.fastpath import FeedFastPath
 from syndication.config import Settings, load_settings
 from syndication.runtime import Runtime
 
@@ -20,13 +21,14 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     )
     app = Flask(__name__, instance_path=str(settings.instance_dir))
     app.config["MAX_CONTENT_LENGTH"] = 10 * 2**20
-    app.extensions["syndication"] = Runtime.create(settings)
+    rt = app.extensions["syndication"] = Runtime.create(settings)
 
     from syndication.channels.routes import bp as feeds_bp
     from syndication.pages.routes import bp as pages_bp
 
     app.register_blueprint(feeds_bp)
     app.register_blueprint(pages_bp)
+    app.wsgi_app = FeedFastPath(app.wsgi_app, rt)  # type: ignore[method-assign]
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:

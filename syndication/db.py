@@ -9,9 +9,11 @@ the timeout; an immediate one simply waits its turn. Readers use plain deferred 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -69,6 +71,8 @@ class Database:
         self.read_engine = self.engine.execution_options(readonly=True)
         self._writer = sessionmaker(self.engine, expire_on_commit=False)
         self._reader = sessionmaker(self.read_engine, expire_on_commit=False)
+        self._local = threading.local()
+        self._raw: list[Any] = []
 
     @contextmanager
     def write(self) -> Iterator[Session]:
@@ -80,6 +84,42 @@ class Database:
     def read(self) -> Iterator[Session]:
         with self._reader() as session, session.begin():
             yield session
+
+    def fetch_one(self, sql: str, params: Sequence[Any]) -> tuple | None:
+        """One row of a tiny read query, on a connection this thread keeps for itself.
+
+        For the hottest path only (the feed cache check): it skips the session, the pool and
+        statement compilation, which cost far more than the query. The connection is in
+        autocommit mode, so every call sees the latest committed data. `sql` uses `?`
+        placeholders on either engine.
+        """
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._open_raw()
+        try:
+            cur = conn.cursor()
+            cur.execute(sql if self.is_sqlite else sql.replace("?", "%s"), params)
+            row = cur.fetchone()
+            cur.close()
+            return row
+        except Exception:
+            # A broken connection (server restart…) is dropped; the next call opens another.
+            self._local.conn = None
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001 - it is being thrown away anyway
+                pass
+            raise
+
+    def _open_raw(self) -> Any:
+        fairy = self.engine.raw_connection()
+        fairy.detach()  # ours for good: the pool must not hand it to anyone else
+        conn = fairy.dbapi_connection
+        if not self.is_sqlite:
+            conn.autocommit = True
+        self._local.conn = conn
+        self._raw.append(conn)
+        return conn
 
     def migrate(self) -> None:
         """Create or upgrade the schema to the newest revision (idempotent)."""
@@ -93,4 +133,11 @@ class Database:
         return "alembic_version" in inspect(self.engine).get_table_names()
 
     def dispose(self) -> None:
+        for conn in self._raw:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001, S110 - closing on the way out; nothing to do
+                pass
+        self._raw.clear()
+        self._local = threading.local()
         self.engine.dispose()

@@ -45,13 +45,23 @@ STORIES = [
 def newsroom(rt):
     with rt.db.write() as s:
         for i, (code, section, tags, language, source, authors) in enumerate(STORIES):
-            create_story(s, rt.settings, {
-                "code": code, "title": code.upper(), "section": section, "tags": tags,
-                "language": language, "source": source, "authors": authors,
-                "published_at": NOW - timedelta(hours=10 - i),
-            }, now=NOW - timedelta(hours=10 - i), default_status="published")
-        create_story(s, rt.settings, {"code": "z", "title": "Draft", "section": "World"},
-                     now=NOW)
+            create_story(
+                s,
+                rt.settings,
+                {
+                    "code": code,
+                    "title": code.upper(),
+                    "section": section,
+                    "tags": tags,
+                    "language": language,
+                    "source": source,
+                    "authors": authors,
+                    "published_at": NOW - timedelta(hours=10 - i),
+                },
+                now=NOW - timedelta(hours=10 - i),
+                default_status="published",
+            )
+        create_story(s, rt.settings, {"code": "z", "title": "Draft", "section": "World"}, now=NOW)
     return rt
 
 
@@ -87,8 +97,11 @@ def test_filters(client, rt, newsroom, filter_, expected):
 def test_filter_decides_which_channels_a_change_touches(client, rt, newsroom):
     """The Python-side match (which cached pages to drop) agrees with the SQL one."""
     filters = {
-        "all": {}, "world": {"sections": ["WORLD"]}, "en": {"languages": ["en"]},
-        "eco-eu": {"tags": ["economy"], "sections": ["business"]}, "sport": {"sections": ["Sport"]},
+        "all": {},
+        "world": {"sections": ["WORLD"]},
+        "en": {"languages": ["en"]},
+        "eco-eu": {"tags": ["economy"], "sections": ["business"]},
+        "sport": {"sections": ["Sport"]},
     }
     for slug, filter_ in filters.items():
         add_channel(rt, {"slug": slug, "title": slug, "filter": filter_}, now=NOW)
@@ -178,8 +191,12 @@ def test_update_validates_and_keeps_the_slug(rt):
 
 def test_update_without_a_change_keeps_the_version(rt):
     add_channel(rt, {"slug": "world", "title": "World", "filter": {"sections": ["World"]}})
-    edit_channel(rt, "world", {"title": "World", "filter": {"sections": ["World"]}},
-                 now=NOW + timedelta(hours=1))
+    edit_channel(
+        rt,
+        "world",
+        {"title": "World", "filter": {"sections": ["World"]}},
+        now=NOW + timedelta(hours=1),
+    )
     with rt.db.read() as s:
         channel = get_channel(s, "world")
         assert (channel.version, channel.changed_at) == (1, NOW)
@@ -217,8 +234,15 @@ def test_declared_language(rt, channel, expected):
 
 def test_defaults_description_and_link(client, rt):
     add_channel(rt, {"slug": "plain", "title": "Plain & Simple"})
-    add_channel(rt, {"slug": "custom", "title": "Custom", "description": "About custom things",
-                     "link": "https://partner.example.test/custom?a=1&b=2"})
+    add_channel(
+        rt,
+        {
+            "slug": "custom",
+            "title": "Custom",
+            "description": "About custom things",
+            "link": "https://partner.example.test/custom?a=1&b=2",
+        },
+    )
     rss = client.get("/feeds/plain.rss").data
     assert xml_tree(rss).findtext("channel/description") == "Plain & Simple"
     plain = parse_xml(rss).feed
@@ -234,7 +258,8 @@ def test_defaults_description_and_link(client, rt):
     assert custom["description"] == "About custom things"
     assert custom["home_page_url"] == "https://partner.example.test/custom?a=1&b=2"
     assert parse_xml(client.get("/feeds/custom.rss").data).feed.link == (
-        "https://partner.example.test/custom?a=1&b=2")
+        "https://partner.example.test/custom?a=1&b=2"
+    )
     with rt.db.read() as s:
         d = channel_to_dict(get_channel(s, "plain"), rt.settings)
     assert d["description"] == "Plain & Simple"
@@ -247,8 +272,13 @@ def test_feed_limit_setting_applies_without_a_channel_limit(client, rt):
     add_channel(rt, {"slug": "all", "title": "All"})
     with rt.db.write() as s:
         for i in range(rt.settings.feed_limit + 3):
-            create_story(s, rt.settings, {"title": f"S{i}", "published_at": NOW},
-                         now=NOW, default_status="published")
+            create_story(
+                s,
+                rt.settings,
+                {"title": f"S{i}", "published_at": NOW},
+                now=NOW,
+                default_status="published",
+            )
     doc = parse_json(client.get("/feeds/all.json").data)
     assert len(doc["items"]) == rt.settings.feed_limit
     assert "next_url" in doc

@@ -37,9 +37,13 @@ def archive(rt) -> list[str]:
         for i in range(COUNT):
             # Groups of five share the same instant (and some groups straddle page boundaries).
             published = NOW - timedelta(days=10) + timedelta(minutes=i // 5)
-            story = create_story(s, rt.settings, {"code": f"p{i:03d}", "title": f"Story {i}",
-                                                  "published_at": published},
-                                 now=published, default_status="published")
+            story = create_story(
+                s,
+                rt.settings,
+                {"code": f"p{i:03d}", "title": f"Story {i}", "published_at": published},
+                now=published,
+                default_status="published",
+            )
             codes.append(story.code)
     return codes
 
@@ -97,8 +101,11 @@ def test_walk_while_stories_are_published(client, rt, archive, fmt):
         # Newer than anything at the start of the walk; two share an instant.
         for j in range(2):
             when = NOW + timedelta(minutes=page)
-            new_codes.append(add_story(rt, {"code": f"n{page:02d}{j}", "title": "New",
-                                            "published_at": when}, now=when))
+            new_codes.append(
+                add_story(
+                    rt, {"code": f"n{page:02d}{j}", "title": "New", "published_at": when}, now=when
+                )
+            )
 
     seen, _ = _walk(client, fmt, between=publish_more)
     original = [page_url(c) for c in reversed(archive)]
@@ -114,8 +121,10 @@ def test_walk_while_stories_are_published(client, rt, archive, fmt):
 def test_json_next_url_pages_share_a_tie(client, rt):
     """Ten stories at the very same instant still page cleanly with limit 3."""
     add_channel(rt, {"slug": "all", "title": "All", "limit": 3}, now=NOW - timedelta(days=1))
-    codes = [add_story(rt, {"code": f"t{i}", "title": f"T{i}", "published_at": NOW}, now=NOW)
-             for i in range(10)]
+    codes = [
+        add_story(rt, {"code": f"t{i}", "title": f"T{i}", "published_at": NOW}, now=NOW)
+        for i in range(10)
+    ]
     url, seen = feed_url("all", "json"), []
     while url:
         doc = parse_json(client.get(url.removeprefix(BASE)).data)
@@ -156,8 +165,14 @@ def test_malformed_cursor_is_400_plain_text(client, small):
 
 
 def test_extreme_but_valid_cursors_answer_a_page(client, small):
-    for before in ["0-0", "1-1", "253402300799999999-1", "9223372036854-1",
-                   "-62135596800000000-1", "-1-9223372036854775807"]:
+    for before in [
+        "0-0",
+        "1-1",
+        "253402300799999999-1",
+        "9223372036854-1",
+        "-62135596800000000-1",
+        "-1-9223372036854775807",
+    ]:
         response = client.get("/feeds/all.json", query_string={"before": before})
         assert response.status_code == 200, (before, response.data)
         assert isinstance(parse_json(response.data)["items"], list)
@@ -173,7 +188,9 @@ def test_walk_through_stories_before_1970(client, rt, fmt):
     codes = []
     for i, year in enumerate((1955, 1965, 1969, 1970, 1971)):
         when = datetime(year, 12, 31, 23, 59, 59, 500_000, tzinfo=UTC)
-        codes += [add_story(rt, {"code": f"old{i}{j}", "title": f"{year}", "published_at": when},
-                            now=NOW) for j in range(2)]
+        codes += [
+            add_story(rt, {"code": f"old{i}{j}", "title": f"{year}", "published_at": when}, now=NOW)
+            for j in range(2)
+        ]
     seen, _ = _walk(client, fmt)
     assert seen == [page_url(c) for c in reversed(codes)]

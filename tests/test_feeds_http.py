@@ -13,6 +13,7 @@ import re
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 
+import feedparser
 import pytest
 from lxml import etree
 
@@ -68,34 +69,70 @@ def hostile(rt):
     add_channel(rt, {"slug": "world", "title": "World & <News>"}, now=DAY_BEFORE)
     add_channel(rt, {"slug": "brief", "title": "Brief", "content": "summary"}, now=DAY_BEFORE)
     add_channel(rt, {"slug": "rss-only", "title": "Only RSS", "formats": ["rss"]}, now=DAY_BEFORE)
-    add_story(rt, {
-        "code": "amp-1", "title": AMP_TITLE_IN,
-        "summary": f"Tom & Jerry <b>x</b> a < b{FORBIDDEN}",
-        "body_html": HOSTILE_BODY,
-        "section": "World", "tags": ["Politics & Law", "Tech"],
-        "authors": ["Zo\u00eb O'Brien", "\u0633\u0627\u0631\u0629"],
-        "image": {"url": "https://cdn.example.test/a.jpg", "type": "image/jpeg",
-                  "length": 12345, "width": 800, "height": 600, "caption": "A & <B>"},
-        "published_at": NOW - timedelta(hours=3),
-    }, now=NOW - timedelta(hours=3))
-    add_story(rt, {
-        "code": "rtl-2", "title": RTL_TITLE, "language": "ar",
-        "summary": "\u0646\u0635 \u0642\u0635\u064a\u0631",
-        "body_html": "<p>\u0646\u0635</p>",
-        "url": "https://partner.example.test/a?id=1&x=2",
-        "image": {"url": "https://cdn.example.test/b.png"},  # no type, no length
-        "published_at": NOW - timedelta(hours=2),
-    }, now=NOW - timedelta(hours=2))
-    add_story(rt, {"code": "bare-3", "title": "Plain", "published_at": NOW - timedelta(hours=1)},
-              now=NOW - timedelta(hours=1))
-    add_story(rt, {"code": "gone-4", "title": "Retracted", "section": "World"},
-              now=NOW - timedelta(hours=4))
+    add_story(
+        rt,
+        {
+            "code": "amp-1",
+            "title": AMP_TITLE_IN,
+            "summary": f"Tom & Jerry <b>x</b> a < b{FORBIDDEN}",
+            "body_html": HOSTILE_BODY,
+            "section": "World",
+            "tags": ["Politics & Law", "Tech"],
+            "authors": ["Zo\u00eb O'Brien", "\u0633\u0627\u0631\u0629"],
+            "image": {
+                "url": "https://cdn.example.test/a.jpg",
+                "type": "image/jpeg",
+                "length": 12345,
+                "width": 800,
+                "height": 600,
+                "caption": "A & <B>",
+            },
+            "published_at": NOW - timedelta(hours=3),
+        },
+        now=NOW - timedelta(hours=3),
+    )
+    add_story(
+        rt,
+        {
+            "code": "rtl-2",
+            "title": RTL_TITLE,
+            "language": "ar",
+            "summary": "\u0646\u0635 \u0642\u0635\u064a\u0631",
+            "body_html": "<p>\u0646\u0635</p>",
+            "url": "https://partner.example.test/a?id=1&x=2",
+            "image": {"url": "https://cdn.example.test/b.png"},  # no type, no length
+            "published_at": NOW - timedelta(hours=2),
+        },
+        now=NOW - timedelta(hours=2),
+    )
+    add_story(
+        rt,
+        {"code": "bare-3", "title": "Plain", "published_at": NOW - timedelta(hours=1)},
+        now=NOW - timedelta(hours=1),
+    )
+    add_story(
+        rt,
+        {"code": "gone-4", "title": "Retracted", "section": "World"},
+        now=NOW - timedelta(hours=4),
+    )
     with rt.db.write() as s:
         retract_story(s, rt.settings, "gone-4", now=NOW - timedelta(minutes=30))
-    add_story(rt, {"code": "future-5", "title": "Future", "published_at": NOW + timedelta(days=2)},
-              now=NOW)
-    add_story(rt, {"code": "sched-6", "title": "Scheduled", "status": "scheduled",
-                   "publish_at": NOW + timedelta(days=1)}, now=NOW, status="draft")
+    add_story(
+        rt,
+        {"code": "future-5", "title": "Future", "published_at": NOW + timedelta(days=2)},
+        now=NOW,
+    )
+    add_story(
+        rt,
+        {
+            "code": "sched-6",
+            "title": "Scheduled",
+            "status": "scheduled",
+            "publish_at": NOW + timedelta(days=1),
+        },
+        now=NOW,
+        status="draft",
+    )
     add_story(rt, {"code": "draft-7", "title": "Draft"}, now=NOW, status="draft")
     return rt
 
@@ -128,18 +165,24 @@ def test_rss_hostile_channel(client, hostile):
     assert [e.title for e in parsed.entries] == ["Plain", RTL_TITLE, AMP_TITLE]
     bare, rtl, amp = parsed.entries
     assert [e.link for e in parsed.entries] == [
-        page_url("bare-3"), "https://partner.example.test/a?id=1&x=2", page_url("amp-1")]
+        page_url("bare-3"),
+        "https://partner.example.test/a?id=1&x=2",
+        page_url("amp-1"),
+    ]
     assert [struct_dt(e.published_parsed) for e in parsed.entries] == [
-        NOW - timedelta(hours=h) for h in (1, 2, 3)]
+        NOW - timedelta(hours=h) for h in (1, 2, 3)
+    ]
     # content:encoded holds the sanitised body, with absolute links.
     _check_body(amp.content[0].value)
     assert "Tom &amp; Jerry &lt;b&gt;x&lt;/b&gt; a &lt; b" == amp.summary
     assert [t.term for t in amp.tags] == ["World", "Politics & Law", "Tech"]
     assert amp.enclosures == [
-        {"href": "https://cdn.example.test/a.jpg", "length": "12345", "type": "image/jpeg"}]
+        {"href": "https://cdn.example.test/a.jpg", "length": "12345", "type": "image/jpeg"}
+    ]
     assert amp.media_content[0]["url"] == "https://cdn.example.test/a.jpg"
     assert rtl.enclosures[0]["href"] == "https://cdn.example.test/b.png"
     assert rtl.enclosures[0]["type"] == "image/png"  # inferred from the URL
+    assert rtl.enclosures[0]["length"] == "0"  # RSS requires one; 0 = unknown
     assert "content" in rtl and rtl.content[0].value == "<p>\u0646\u0635</p>"
     assert "enclosures" not in bare or bare.enclosures == []
     assert "content" not in bare and "tags" not in bare
@@ -149,7 +192,9 @@ def test_rss_hostile_channel(client, hostile):
     amp_item = items[2]
     assert amp_item.find("guid").get("isPermaLink") == "true"
     assert [c.text for c in amp_item.findall("dc:creator", NS)] == [
-        "Zo\u00eb O'Brien", "\u0633\u0627\u0631\u0629"]
+        "Zo\u00eb O'Brien",
+        "\u0633\u0627\u0631\u0629",
+    ]
     assert items[1].find("dc:language", NS).text == "ar"
     assert amp_item.find("content:encoded", NS) is not None
     # The canonical URL is the link, never the guid.
@@ -170,17 +215,23 @@ def test_atom_hostile_channel(client, hostile):
     bare, rtl, amp = parsed.entries
     assert rtl.link == "https://partner.example.test/a?id=1&x=2"
     assert [struct_dt(e.published_parsed) for e in parsed.entries] == [
-        NOW - timedelta(hours=h) for h in (1, 2, 3)]
+        NOW - timedelta(hours=h) for h in (1, 2, 3)
+    ]
     assert [struct_dt(e.updated_parsed) for e in parsed.entries] == [
-        NOW - timedelta(hours=h) for h in (1, 2, 3)]
+        NOW - timedelta(hours=h) for h in (1, 2, 3)
+    ]
     _check_body(amp.content[0].value)
     assert rtl.content[0].value == "<p>\u0646\u0635</p>"
     assert rtl.content[0].language == "ar"
     assert [t.term for t in amp.tags] == ["World", "Politics & Law", "Tech"]
     assert [a.name for a in amp.authors] == ["Zo\u00eb O'Brien", "\u0633\u0627\u0631\u0629"]
-    assert {"href": "https://cdn.example.test/a.jpg", "type": "image/jpeg",
-            "length": "12345"}.items() <= amp.enclosures[0].items()
+    assert {
+        "href": "https://cdn.example.test/a.jpg",
+        "type": "image/jpeg",
+        "length": "12345",
+    }.items() <= amp.enclosures[0].items()
     assert rtl.enclosures[0]["href"] == "https://cdn.example.test/b.png"
+    assert "length" not in rtl.enclosures[0]  # unknown, so left out
     assert "content" not in bare
     root = xml_tree(response.data)
     entries = root.findall("atom:entry", NS)
@@ -220,6 +271,18 @@ def test_json_hostile_channel(client, hostile):
     assert bare["content_text"] == ""
 
 
+@pytest.mark.parametrize("fmt", ["rss", "atom"])
+def test_image_caption_never_poses_as_content(client, hostile, fmt):
+    """Captions stay out of feeds: feedparser (and readers built on it) reads a
+    media:description as the entry's content, so a caption would be shown as the story."""
+    response = _get(client, f"/feeds/world.{fmt}")
+    root = xml_tree(response.data)
+    item = root.findall("channel/item")[2] if fmt == "rss" else root.findall("atom:entry", NS)[2]
+    assert item.findall(".//media:description", NS) == []
+    entry = feedparser.parse(response.data).entries[2]
+    assert all("A & <B>" not in c.value for c in entry.get("content", []))
+
+
 def test_next_url_in_json_with_small_limit(client, rt, hostile):
     edit_channel(rt, "world", {"limit": 2}, now=NOW)
     doc = parse_json(_get(client, "/feeds/world.json").data)
@@ -228,6 +291,44 @@ def test_next_url_in_json_with_small_limit(client, rt, hostile):
     page2 = parse_json(_get(client, doc["next_url"].removeprefix(BASE)).data)
     assert [i["id"] for i in page2["items"]] == [page_url("amp-1")]
     assert page2["feed_url"] == doc["next_url"]
+
+
+MARKUP_TITLE = "<b>Bold</b> & <i>it</i> &lt;x&gt; ]]> end"
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_markup_lookalikes_round_trip(client, rt, fmt):
+    """Plain text that looks like markup, entities or a CDATA end stays exactly that text; a body
+    holding "]]>" survives the CDATA section it is written in."""
+    add_channel(rt, {"slug": "world", "title": "W"}, now=DAY_BEFORE)
+    add_story(
+        rt,
+        {
+            "code": "m1",
+            "title": MARKUP_TITLE,
+            "summary": "a </p> b ]]> c",
+            "body_html": "<p>x ]]&gt; y</p><pre>]]></pre>",
+        },
+    )
+    add_story(
+        rt,
+        {"code": "m2", "title": "Body only", "body_html": "<p>Only body</p>"},
+        now=NOW + timedelta(seconds=1),
+    )
+    body = _get(client, f"/feeds/world.{fmt}").data
+    if fmt == "json":
+        items = parse_json(body)["items"]
+        assert items[1]["title"] == MARKUP_TITLE
+        assert items[1]["summary"] == "a </p> b ]]> c"
+        assert items[1]["content_html"] == "<p>x ]]&gt; y</p><pre>]]&gt;</pre>"
+        assert items[0]["content_html"] == "<p>Only body</p>"
+        return
+    body_only, markup = parse_xml(body).entries
+    assert markup.title == MARKUP_TITLE
+    assert markup.content[0].value == "<p>x ]]&gt; y</p><pre>]]&gt;</pre>"
+    # A story with a body but no summary still carries its body (RSS: in <description>).
+    shown = body_only.content[0].value if "content" in body_only else body_only.summary
+    assert shown == "<p>Only body</p>"
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -260,8 +361,9 @@ def test_headers_and_self_hub_links(client, rt, hostile, fmt, paged):
     assert response.headers["Content-Type"] == CONTENT_TYPES[fmt]
     assert response.headers["Cache-Control"] == "public, max-age=60"
     header_links = dict(
-        (rel, href) for href, rel in re.findall(r'<([^>]+)>;\s*rel="([^"]+)"',
-                                                 response.headers["Link"]))
+        (rel, href)
+        for href, rel in re.findall(r'<([^>]+)>;\s*rel="([^"]+)"', response.headers["Link"])
+    )
     assert header_links == {"hub": f"{BASE}/hub", "self": BASE + url}
     doc_links = links(response.data, fmt)
     assert doc_links["self"] == BASE + url
@@ -288,15 +390,19 @@ def test_max_age_follows_the_setting(settings, hostile):
 
 @pytest.fixture
 def sections(rt):
-    add_channel(rt, {"slug": "world", "title": "World", "filter": {"sections": ["World"]}},
-                now=DAY_BEFORE)
-    add_channel(rt, {"slug": "sport", "title": "Sport", "filter": {"sections": ["Sport"]}},
-                now=DAY_BEFORE)
+    add_channel(
+        rt, {"slug": "world", "title": "World", "filter": {"sections": ["World"]}}, now=DAY_BEFORE
+    )
+    add_channel(
+        rt, {"slug": "sport", "title": "Sport", "filter": {"sections": ["Sport"]}}, now=DAY_BEFORE
+    )
     add_channel(rt, {"slug": "all", "title": "All"}, now=DAY_BEFORE)
-    add_story(rt, {"code": "w1", "title": "World one", "section": "World"},
-              now=NOW - timedelta(hours=2))
-    add_story(rt, {"code": "s1", "title": "Sport one", "section": "Sport"},
-              now=NOW - timedelta(hours=1))
+    add_story(
+        rt, {"code": "w1", "title": "World one", "section": "World"}, now=NOW - timedelta(hours=2)
+    )
+    add_story(
+        rt, {"code": "s1", "title": "Sport one", "section": "Sport"}, now=NOW - timedelta(hours=1)
+    )
     return rt
 
 
@@ -352,8 +458,9 @@ def test_retraction_moves_the_dates_of_channels_that_showed_it(client, rt, secti
 def test_channel_filter_edit_changes_etag(client, rt, sections):
     etag, _, body = _validators(client, "sport", "json")
     assert item_ids(body, "json") == [page_url("s1")]
-    edit_channel(rt, "sport", {"filter": {"sections": ["Sport", "World"]}},
-                 now=NOW + timedelta(hours=3))
+    edit_channel(
+        rt, "sport", {"filter": {"sections": ["Sport", "World"]}}, now=NOW + timedelta(hours=3)
+    )
     etag2, modified2, body2 = _validators(client, "sport", "json")
     assert etag2 != etag
     assert http_date(modified2) == NOW + timedelta(hours=3)
@@ -402,15 +509,20 @@ def test_conditional_get(client, rt, fmt):
     assert _get(client, url, **{"If-Modified-Since": later}).status_code == 304
 
     assert _get(client, url, **{"If-None-Match": '"stale"'}).status_code == 200
-    assert _get(client, url, **{"If-None-Match": f'W/{etag}'}).status_code in (200, 304)
+    # If-None-Match compares weakly (RFC 9110 13.1.2); "*" matches any current representation.
+    assert _get(client, url, **{"If-None-Match": f"W/{etag}"}).status_code == 304
+    assert _get(client, url, **{"If-None-Match": f'"stale", {etag}'}).status_code == 304
+    assert _get(client, url, **{"If-None-Match": "*"}).status_code == 304
+    assert not_modified.headers["Cache-Control"] == "public, max-age=60"
     earlier = "Sat, 01 Mar 2025 11:59:59 GMT"
     assert _get(client, url, **{"If-Modified-Since": earlier}).status_code == 200
     # If-None-Match wins over If-Modified-Since (RFC 9110 13.2.2).
     both = _get(client, url, **{"If-None-Match": '"stale"', "If-Modified-Since": modified})
     assert both.status_code == 200 and both.data == first.data
 
-    add_story(rt, {"code": "c2", "title": "Two", "section": "News"},
-              now=changed_at + timedelta(minutes=1))
+    add_story(
+        rt, {"code": "c2", "title": "Two", "section": "News"}, now=changed_at + timedelta(minutes=1)
+    )
     after = _get(client, url, **{"If-None-Match": etag, "If-Modified-Since": modified})
     assert after.status_code == 200
     assert after.headers["ETag"] != etag
@@ -456,8 +568,9 @@ def test_opml_lists_every_channel_and_format(client, rt, hostile):
     expected = set()
     for slug, formats in (("brief", FORMATS), ("rss-only", ("rss",)), ("world", FORMATS)):
         for fmt in formats:
-            expected.add((feed_url(slug, fmt), f"{BASE}/channels/{slug}",
-                          "json" if fmt == "json" else "rss"))
+            expected.add(
+                (feed_url(slug, fmt), f"{BASE}/channels/{slug}", "json" if fmt == "json" else "rss")
+            )
     assert got == expected
     assert len(outlines) == 7
     assert all(o.get("text") for o in outlines)
@@ -506,3 +619,27 @@ def test_cache_entries_are_bounded(settings, hostile):
         assert json.loads(bodies["json"])["items"]
     finally:
         app.extensions["syndication"].db.dispose()
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_cache_hit_at_the_wsgi_layer_answers_like_the_route(client, rt, hostile, fmt):
+    """The first request renders through the Flask route, the next ones are served by the
+    WSGI fast path from the cache: the same bytes and the same headers either way."""
+    rt.pages.clear()
+    miss = client.get(f"/feeds/world.{fmt}")
+    hit = client.get(f"/feeds/world.{fmt}")
+    assert len(rt.pages) == 1
+    assert miss.status_code == hit.status_code == 200
+    assert miss.data == hit.data
+    assert sorted(miss.headers.items()) == sorted(hit.headers.items())
+    etag = hit.headers["ETag"]
+    for headers in ({"If-None-Match": etag}, {"If-Modified-Since": hit.headers["Last-Modified"]}):
+        rt.pages.clear()
+        slow = client.get(f"/feeds/world.{fmt}", headers=headers)
+        fast = client.get(f"/feeds/world.{fmt}", headers=headers)
+        assert slow.status_code == fast.status_code == 304
+        assert slow.data == fast.data == b""
+        assert sorted(slow.headers.items()) == sorted(fast.headers.items())
+    head = client.head(f"/feeds/world.{fmt}")
+    assert head.status_code == 200 and head.data == b""
+    assert head.headers["Content-Length"] == str(len(hit.data))
