@@ -64,13 +64,16 @@ def _build(feed: Feed) -> bytes:
         fe.published(item.published)
         # Written without rel or type (see _fgext): a rel-less link is the alternate one.
         fe.link(href=item.url, rel="alternate")
-        if item.summary:
-            if "</" in item.summary:
+        # An entry with neither summary nor content has no text at all, which readers show
+        # as blank and the validator flags ("Missing textual content"): the title is its text.
+        summary = item.summary or (item.title if item.content_html is None else None)
+        if summary:
+            if "</" in summary:
                 # Plain text that reads like HTML end tags draws a validator warning when
                 # declared as text; escaped and declared as html it says the same.
-                fe.summary(escape(item.summary, quote=False), type="html")
+                fe.summary(escape(summary, quote=False), type="html")
             else:
-                fe.summary(item.summary)  # type="text", the default
+                fe.summary(summary)  # type="text", the default
         if item.content_html is not None:
             # Written by _fgext as CDATA: feedgen would escape it, bigger and slower.
             fe.syn.content_html = item.content_html
