@@ -107,7 +107,8 @@ def opml() -> Response:
             for fmt in c.formats
         ]
         newest = max((c.changed_at for c in channels), default=None)
-    body = feeds.render_opml("Channels", outlines, date_created=newest)
+    # No <docs>: optional in OPML 2.0, and the W3C validator (OPML 1.0 rules) rejects it.
+    body = feeds.render_opml("Channels", outlines, date_created=newest, docs="")
     response = Response(body, content_type="text/x-opml; charset=utf-8")
     response.set_etag(hashlib.sha256(body).hexdigest()[:32])
     if newest:
