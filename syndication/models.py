@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -134,3 +135,41 @@ class Sequence(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger)
+
+
+class Link(Base):
+    """A short link: a story's News Link, or an admin's link to any http(s) URL."""
+
+    __tablename__ = "links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Generated (4-8 characters of an unambiguous alphabet) or a custom slug; never reused.
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    story_id: Mapped[int | None] = mapped_column(
+        ForeignKey("stories.id", ondelete="CASCADE"), unique=True
+    )
+    target_url: Mapped[str | None] = mapped_column(String(2048))  # None for a story's link
+    title: Mapped[str | None] = mapped_column(String(500))
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    max_visits: Mapped[int | None] = mapped_column(Integer)
+    # Human visits flushed so far: what max_visits is measured against (bots don't count).
+    human_visits: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Deleting keeps the row as a tombstone, so that the code is never handed out again.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Visit(Base):
+    """One request of a short link (or a scan of its QR code)."""
+
+    __tablename__ = "visits"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    link_id: Mapped[int] = mapped_column(ForeignKey("links.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    medium: Mapped[str] = mapped_column(String(8))  # "link" or "qr"
+    is_bot: Mapped[bool] = mapped_column(Boolean)
+    referrer_host: Mapped[str | None] = mapped_column(String(255))
+
+    __table_args__ = (Index("ix_visits_link_at", "link_id", "at"),)

@@ -21,6 +21,7 @@ from syndication.channels import service as channels
 from syndication.config import Settings
 from syndication.errors import Conflict, NotFound, ValidationError
 from syndication.filters import story_terms
+from syndication.links.service import ensure_story_link
 from syndication.models import Sequence, Story, StoryTerm
 from syndication.stories.schema import CONTENT_FIELDS, clean_story, finish_body, page_url
 
@@ -246,6 +247,9 @@ def _save(
             "the story conflicts with one already stored (duplicate code or source id)",
             {"code": "already exists"},
         ) from exc
+    if story.status == "published":
+        # The News Link is made on first publication and stays for the life of the story.
+        ensure_story_link(session, story, now)
     change.finish(session, story, now)
     return story, "created" if created else "updated"
 

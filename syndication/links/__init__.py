@@ -1,0 +1,1 @@
+"""Short links ("News Link"), their visits, and QR codes that open them."""
