@@ -7,10 +7,10 @@ Create Date: 2026-11-25 09:47:48.596896
 
 from datetime import UTC, datetime
 
-from alembic import op
 import sqlalchemy as sa
-import syndication.models
+from alembic import op
 
+import syndication.models
 
 revision = "0002"
 down_revision = "0001"
