@@ -10,6 +10,8 @@ from werkzeug.exceptions import HTTPException
 
 from syndication.channels.fastpath import FeedFastPath
 from syndication.config import Settings, load_settings
+from syndication.links.qr_fastpath import EXTENSION_KEY as QR_KEY
+from syndication.links.qr_fastpath import QrFastPath, QrStore
 from syndication.runtime import Runtime
 
 
@@ -24,11 +26,17 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     rt = app.extensions["syndication"] = Runtime.create(settings)
 
     from syndication.channels.routes import bp as feeds_bp
+    from syndication.links.qr_routes import bp as qr_bp
+    from syndication.links.routes import bp as links_bp
     from syndication.pages.routes import bp as pages_bp
 
     app.register_blueprint(feeds_bp)
     app.register_blueprint(pages_bp)
+    app.register_blueprint(links_bp)
+    app.register_blueprint(qr_bp)
     app.wsgi_app = FeedFastPath(app.wsgi_app, rt)  # type: ignore[method-assign]
+    qr_store = app.extensions[QR_KEY] = QrStore()
+    app.wsgi_app = QrFastPath(app.wsgi_app, qr_store)  # type: ignore[method-assign]
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:

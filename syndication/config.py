@@ -43,6 +43,9 @@ class Settings:
     poll_interval: float = 1.0
     workers: int = 0
     log_level: str = "INFO"
+    link_redirect_status: int = 302
+    link_utm: str = ""
+    visit_flush_interval: float = 2.0
 
     @property
     def tz(self) -> ZoneInfo:
@@ -112,7 +115,28 @@ def _check_range(lo: float, hi: float) -> Callable[[str, float], None]:
     return check
 
 
+def _check_redirect_status(value: int) -> None:
+    if value not in (301, 302, 307, 308):
+        raise ConfigError(f"link_redirect_status: must be 301, 302, 307 or 308, got {value}")
+
+
+def _check_utm(value: str) -> None:
+    from urllib.parse import parse_qsl
+
+    try:
+        pairs = parse_qsl(value.replace("{medium}", "link"), strict_parsing=True) if value else []
+    except ValueError:
+        raise ConfigError(
+            f"link_utm: not a query string like utm_source=x&utm_medium=y: {value!r}"
+        ) from None
+    bad = [k for k, _ in pairs if not k.startswith("utm_")]
+    if bad:
+        raise ConfigError(f"link_utm: only utm_* parameters are allowed, got {', '.join(bad)}")
+
+
 _VALIDATORS: dict[str, Callable[..., None]] = {
+    "link_redirect_status": _check_redirect_status,
+    "link_utm": _check_utm,
     "database_url": _check_database_url,
     "base_url": _check_base_url,
     "timezone": _check_timezone,
@@ -130,6 +154,7 @@ _NAMED_VALIDATORS: dict[str, Callable[[str, Any], None]] = {
     "code_start": _check_range(1, 10**15),
     "poll_interval": _check_range(0.05, 3600),
     "workers": _check_range(0, 256),
+    "visit_flush_interval": _check_range(0.05, 60),
 }
 
 

@@ -11,6 +11,7 @@ from flask import current_app
 from syndication.channels.cache import PageCache
 from syndication.config import Settings
 from syndication.db import Database
+from syndication.links.visits import VisitBuffer
 
 
 def utcnow() -> datetime:
@@ -22,14 +23,17 @@ class Runtime:
     settings: Settings
     db: Database
     pages: PageCache
+    visits: VisitBuffer
     clock: Callable[[], datetime] = field(default=utcnow)
 
     @classmethod
     def create(cls, settings: Settings) -> Runtime:
+        db = Database(settings.db_url)
         return cls(
             settings=settings,
-            db=Database(settings.db_url),
+            db=db,
             pages=PageCache(settings.feed_cache_entries),
+            visits=VisitBuffer(db, settings.visit_flush_interval),
         )
 
 

@@ -109,7 +109,9 @@ def app(settings):
     app = create_app(settings)
     app.config["TESTING"] = True
     yield app
-    app.extensions["syndication"].db.dispose()
+    rt = app.extensions["syndication"]
+    rt.visits.close()
+    rt.db.dispose()
 
 
 @pytest.fixture

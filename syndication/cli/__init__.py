@@ -23,12 +23,13 @@ def cli(ctx: click.Context) -> None:
 
 
 def _register() -> None:
-    from syndication.cli import channel, import_, init, run
+    from syndication.cli import channel, import_, init, links, run
 
     cli.add_command(init.init)
     cli.add_command(run.run)
     cli.add_command(channel.channel)
     cli.add_command(import_.import_)
+    cli.add_command(links.links)
 
 
 _register()

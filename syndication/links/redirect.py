@@ -1,0 +1,83 @@
+"""Resolving a short link: one indexed query, a decision, a visit recorded in memory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from syndication.config import Settings
+from syndication.links.bots import is_bot
+from syndication.links.visits import PendingVisit, VisitBuffer
+
+LOOKUP_SQL = (
+    "SELECT l.id, l.target_url, l.valid_until, l.max_visits, l.human_visits, l.deleted_at,"
+    " s.status, s.url, s.code"
+    " FROM links l LEFT JOIN stories s ON s.id = l.story_id WHERE l.code = ?"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    status: int  # a redirect status, or 404 / 410
+    location: str | None = None
+    reason: str = ""
+
+
+def _as_utc(value: datetime | str | None) -> datetime | None:
+    """SQLite hands raw columns over as naive UTC text, PostgreSQL as aware datetimes."""
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
+def with_utm(url: str, utm: str, medium: str) -> str:
+    """Append the configured utm_* parameters that the target does not already carry."""
+    if not utm:
+        return url
+    parts = urlsplit(url)
+    existing = {k for k, _ in parse_qsl(parts.query, keep_blank_values=True)}
+    extra = [(k, v) for k, v in parse_qsl(utm.replace("{medium}", medium)) if k not in existing]
+    if not extra:
+        return url
+    query = f"{parts.query}&{urlencode(extra)}" if parts.query else urlencode(extra)
+    return urlunsplit(parts._replace(query=query))
+
+
+def resolve(
+    row: tuple | None,
+    settings: Settings,
+    buffer: VisitBuffer,
+    *,
+    medium: str,
+    user_agent: str,
+    referrer: str | None,
+    now: datetime,
+) -> Outcome:
+    """Decide what a request for a short link gets, and record the visit if it is let through."""
+    if row is None:
+        return Outcome(404, reason="There is no short link with this code.")
+    link_id, target, valid_until, max_visits, human_visits, deleted_at, status, url, code = row
+    if deleted_at is not None:
+        return Outcome(410, reason="This short link has been removed.")
+    if code is not None:  # a story's News Link
+        if status == "retracted":
+            return Outcome(410, reason="This story has been retracted.")
+        if status != "published":
+            return Outcome(404, reason="There is no such story.")
+        target = url or f"{settings.base_url}/stories/{code}"
+    expiry = _as_utc(valid_until)
+    if expiry is not None and now >= expiry:
+        return Outcome(410, reason="This short link has expired.")
+    # Once used up, a link is gone for everyone; bots only never use it up themselves.
+    if max_visits is not None and human_visits + buffer.pending_humans(link_id) >= max_visits:
+        return Outcome(410, reason="This short link has been used up.")
+    bot = is_bot(user_agent)
+    host = None
+    if referrer:
+        try:
+            host = (urlsplit(referrer).hostname or "")[:255] or None
+        except ValueError:
+            host = None
+    buffer.record(PendingVisit(link_id, now, medium, bot, host))
+    return Outcome(settings.link_redirect_status, with_utm(target, settings.link_utm, medium))
