@@ -76,8 +76,9 @@ class Story(Base):
     # sha256 of the content fields: saving identical content creates no revision.
     content_hash: Mapped[str] = mapped_column(String(64))
 
+    # Loaded only when touched (on writes): pages match terms in SQL and never read them.
     terms: Mapped[list[StoryTerm]] = relationship(
-        back_populates="story", cascade="all, delete-orphan", lazy="selectin"
+        back_populates="story", cascade="all, delete-orphan"
     )
 
     __table_args__ = (

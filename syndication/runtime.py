@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from flask import current_app
 
 from syndication.channels.cache import PageCache
+from syndication.channels.pages import ItemCache
 from syndication.config import Settings
 from syndication.db import Database
 from syndication.links.visits import VisitBuffer
@@ -24,6 +25,7 @@ class Runtime:
     db: Database
     pages: PageCache
     visits: VisitBuffer
+    items: ItemCache
     clock: Callable[[], datetime] = field(default=utcnow)
 
     @classmethod
@@ -34,6 +36,7 @@ class Runtime:
             db=db,
             pages=PageCache(settings.feed_cache_entries),
             visits=VisitBuffer(db, settings.visit_flush_interval),
+            items=ItemCache(settings.feed_cache_entries * 50),
         )
 
 

@@ -248,9 +248,12 @@ def test_alternate_links_only_for_channels_that_show_the_story(rt, client) -> No
     add_channel(rt, {"slug": "all", "title": "Everything", "formats": ["atom"]})
     add_channel(
         rt,
-        {"slug": "local-fr", "title": "Local FR", "filter": {"sections": ["local"],
-                                                             "languages": ["fr"]}},
-    )  # fmt: skip
+        {
+            "slug": "local-fr",
+            "title": "Local FR",
+            "filter": {"sections": ["local"], "languages": ["fr"]},
+        },
+    )
     add_channel(rt, {"slug": "en", "title": "English", "filter": {"languages": ["en"]}})
     code = add_story(rt, {"title": "Fair", "section": "local", "language": "en-GB"})
     doc = _page(client, f"/stories/{code}")
@@ -330,9 +333,15 @@ def channel_stories(rt) -> list[str]:
     """Seven stories in 'world' (pairs share their time), as codes, newest first."""
     add_channel(
         rt,
-        {"slug": "world", "title": "World news", "description": "All over", "limit": 3,
-         "filter": {"sections": ["world"]}, "formats": ["rss", "json"]},
-    )  # fmt: skip
+        {
+            "slug": "world",
+            "title": "World news",
+            "description": "All over",
+            "limit": 3,
+            "filter": {"sections": ["world"]},
+            "formats": ["rss", "json"],
+        },
+    )
     add_story(rt, {"code": "other", "title": "Not world", "section": "sport"})
     add_story(rt, {"code": "draft", "title": "Draft", "section": "world"}, status="draft")
     codes = []
@@ -341,9 +350,14 @@ def channel_stories(rt) -> list[str]:
         codes.append(
             add_story(
                 rt,
-                {"code": f"w{i}", "title": f"World {i}", "summary": f"Summary {i}",
-                 "section": "world", "published_at": when.isoformat()},
-            )  # fmt: skip
+                {
+                    "code": f"w{i}",
+                    "title": f"World {i}",
+                    "summary": f"Summary {i}",
+                    "section": "world",
+                    "published_at": when.isoformat(),
+                },
+            )
         )
     # Newest first; within one instant the higher id first (the feeds' order).
     return sorted(codes, key=lambda c: (-(int(c[1:]) // 2), -int(c[1:])))
@@ -422,6 +436,12 @@ def test_home_lists_channels(rt, client) -> None:
     assert _get(client, f"{BASE}/feeds.opml").status_code == 200
 
 
+def test_home_marks_each_channel_language(rt, client) -> None:
+    add_channel(rt, {"slug": "arabic", "title": "عربي", "filter": {"languages": ["ar"]}})
+    item = _page(client, "/").xpath("//li[contains(@class, 'channel')]")[0]
+    assert item.get("lang") == "ar" and item.get("dir") == "rtl"
+
+
 def test_home_without_channels(client) -> None:
     doc = _page(client, "/")
     assert "No channels yet" in _text(doc.xpath("//main")[0])
@@ -434,9 +454,13 @@ def test_pages_fetch_nothing_from_other_sites(rt, client, story) -> None:
     add_channel(rt, {"slug": "local", "title": "Local", "filter": {"sections": ["local"]}})
     own = add_story(
         rt,
-        {"title": "Own URL", "section": "local", "url": "https://publisher.example/a",
-         "image": "https://cdn.publisher.example/a.jpg"},
-    )  # fmt: skip
+        {
+            "title": "Own URL",
+            "section": "local",
+            "url": "https://publisher.example/a",
+            "image": "https://cdn.publisher.example/a.jpg",
+        },
+    )
     allowed_by_story = {
         story: {"https://images.example.org/bridge.jpg"},
         own: {"https://publisher.example/a", "https://cdn.publisher.example/a.jpg"},

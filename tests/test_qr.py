@@ -164,10 +164,10 @@ BAD = [
     ("fg=zzz", "fg"),
     ("fg=12345", "fg"),
     ("bg=%23ffffff0", "bg"),
-    ("fg=777777&bg=888888", "fg"),  # contrast 1.22:1
+    ("fg=777777&bg=888888", "fg"),  # contrast 1.26:1
     ("fg=ffffff&bg=000000", "fg"),  # fg lighter than bg
     ("fg=abcdef&bg=abcdef", "fg"),
-    ("size=64&margin=16", "size"),  # 21+ modules and 2 x 16 of margin do not fit in 64 pixels
+    ("size=64&margin=16&ecc=H", "size"),  # 37 modules + 2 x 16 of margin > 64 pixels
     ("colour=red", "colour"),  # unknown parameters are refused, not ignored
 ]
 
@@ -194,7 +194,7 @@ def test_contrast_ratio_is_wcag2():
     assert qr.contrast_ratio("000000", "ffffff") == pytest.approx(21.0)
     assert qr.contrast_ratio("ffffff", "000000") == pytest.approx(21.0)
     assert qr.contrast_ratio("777777", "ffffff") == pytest.approx(4.48, abs=0.01)
-    assert qr.contrast_ratio("777777", "888888") == pytest.approx(1.22, abs=0.01)
+    assert qr.contrast_ratio("777777", "888888") == pytest.approx(1.26, abs=0.01)
     assert qr.parse_params({"fg": "949494"}).fg == "949494"  # 3.03:1 on white: enough
     with pytest.raises(qr.QrParamError):
         qr.parse_params({"fg": "959595"})  # 2.97:1

@@ -36,7 +36,6 @@ def cached_page(rt: Runtime, slug: str, fmt: str, raw_before: str | None) -> Pag
     return rt.pages.get((channel_id, version, fmt, raw_before))
 
 
-
 class FeedFastPath:
     def __init__(self, app: Callable[..., Iterable[bytes]], rt: Runtime) -> None:
         self.app = app

@@ -41,7 +41,7 @@ def _render(
         channel = session.get(Channel, channel_id)
         if channel is None:  # removed between the two reads
             raise LookupError
-        feed_doc = feed_pages.build_feed(session, rt.settings, channel, fmt, before)
+        feed_doc = feed_pages.build_feed(session, rt.settings, channel, fmt, before, rt.items)
         version, changed_at = channel.version, channel.changed_at
     body = feeds.render(feed_doc, fmt)
     settings = rt.settings

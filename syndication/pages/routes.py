@@ -76,6 +76,7 @@ def home() -> Response:
                 "url": view.channel_url(rt.settings, c.slug),
                 "feeds": view.channel_feeds(rt.settings, c),
                 "lang": declared_language(c, rt.settings),
+                "rtl": view.is_rtl(declared_language(c, rt.settings)),
             }
             for c in list_channels(session)
         ]
