@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from syndication.channels.fastpath import FeedFastPath
@@ -13,6 +14,8 @@ from syndication.config import Settings, load_settings
 from syndication.links.qr_fastpath import EXTENSION_KEY as QR_KEY
 from syndication.links.qr_fastpath import QrFastPath, QrStore
 from syndication.runtime import Runtime
+
+_QR_PATH = re.compile(r"/s/[^/]+/qr\.[a-z]+")
 
 
 def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
@@ -29,6 +32,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     from syndication.links.qr_routes import bp as qr_bp
     from syndication.links.routes import bp as links_bp
     from syndication.pages.routes import bp as pages_bp
+    from syndication.pages.routes import error_page
 
     app.register_blueprint(feeds_bp)
     app.register_blueprint(pages_bp)
@@ -40,10 +44,11 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
-        # Public routes answer errors in plain text; the JSON API (later) answers JSON.
-        if request.path.startswith("/api/"):
-            from flask import jsonify
-
+        """One error policy, whichever layer raised: JSON for the API, plain text for
+        machine-read documents (feeds, OPML, QR images), an HTML page for people."""
+        status = exc.code or 500
+        path = request.path
+        if path.startswith("/api/"):
             response = jsonify(
                 error={
                     "code": exc.name.lower().replace(" ", "_"),
@@ -51,10 +56,16 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
                     "fields": {},
                 }
             )
-            response.status_code = exc.code or 500
-            return response
-        return Response(
-            f"{exc.code} {exc.name}: {exc.description}\n", status=exc.code, mimetype="text/plain"
-        )
+            response.status_code = status
+        elif path.startswith("/feeds") or _QR_PATH.fullmatch(path):
+            response = Response(
+                f"{status} {exc.name}: {exc.description}\n", status=status, mimetype="text/plain"
+            )
+        else:
+            response = error_page(status, exc.name, exc.description or exc.name)
+        for key, value in exc.get_headers():  # Allow on a 405, for one
+            if key.lower() != "content-type":
+                response.headers[key] = value
+        return response
 
     return app

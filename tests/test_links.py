@@ -323,3 +323,15 @@ def test_cli_links_add_and_list(db_url, tmp_path):
     assert bad.exit_code == 1 and "url:" in bad.output
     listed = CliRunner().invoke(cli, ["links", "list"], env=env)
     assert "promo\t0\thttps://example.org/" in listed.output
+
+
+def test_unknown_and_gone_links_are_html_pages(client, rt):
+    expired = _link(rt, valid_until=(datetime.now(UTC) - timedelta(seconds=1)).isoformat())
+    for path, status, words in ((f"/s/{expired}", 410, "expired"), ("/s/zzzz9", 404, "no short")):
+        r = _get(client, path)
+        assert r.status_code == status
+        assert r.mimetype == "text/html"
+        assert words in r.get_data(as_text=True).lower()
+    wrong = client.post(f"/s/{expired}")
+    assert wrong.status_code == 405 and wrong.mimetype == "text/html"
+    assert "GET" in wrong.headers["Allow"]

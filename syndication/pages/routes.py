@@ -1,13 +1,12 @@
 """Public HTML pages: the channel list, a channel's stories, a story's permanent page.
 
-Errors on these pages are HTML pages too (the blueprint's own handler); /feeds keeps plain text.
+Errors on these pages are HTML pages too (see error_page, used by the app's error handler).
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, render_template, request
 from sqlalchemy import select
-from werkzeug.exceptions import HTTPException
 
 from syndication.channels import pages as feed_pages
 from syndication.channels.service import declared_language, get_channel, list_channels
@@ -39,15 +38,6 @@ def error_page(status: int, title: str, message: str) -> Response:
         lang="en",
     )
     return _page(body, status)
-
-
-@bp.errorhandler(HTTPException)
-def _http_error(exc: HTTPException) -> Response:
-    response = error_page(exc.code or 500, exc.name, exc.description or exc.name)
-    for key, value in exc.get_headers():  # Allow on a 405, for one
-        if key.lower() != "content-type":
-            response.headers[key] = value
-    return response
 
 
 def _render(template: str, **values) -> Response:
