@@ -36,6 +36,25 @@ def image_type(image: Image) -> str | None:
     return _IMAGE_TYPES.get(path[dot + 1 :].lower())
 
 
+def media_attrs(image: Image, mime: str | None) -> tuple[dict[str, object], dict[str, object]]:
+    """feedgen arguments of media:content and media:thumbnail for a story image.
+
+    group=None: feedgen would otherwise wrap media:content in a media:group, and the validator
+    rejects a group holding a single media:content.
+    """
+    media: dict[str, object] = {"url": image.url, "medium": "image", "group": None}
+    if mime:
+        media["type"] = mime
+    if image.length:
+        media["fileSize"] = str(image.length)
+    thumb: dict[str, object] = {"url": image.url, "group": None}
+    if image.width:
+        media["width"] = thumb["width"] = str(image.width)
+    if image.height:
+        media["height"] = thumb["height"] = str(image.height)
+    return media, thumb
+
+
 def person_dict(person: Person) -> dict[str, str]:
     """A Person as feedgen's author dict (name, email, uri), without empty keys."""
     out = {"name": person.name}

@@ -7,7 +7,7 @@ from html import escape
 from feedgen.feed import FeedGenerator
 
 from feeds import _fgext
-from feeds._common import build_clean, hex_refs, image_type, person_dict
+from feeds._common import build_clean, hex_refs, image_type, media_attrs, person_dict
 from feeds.model import Feed
 
 __all__ = ["render_atom"]
@@ -92,17 +92,7 @@ def _build(feed: Feed) -> bytes:
             if image.length:
                 enclosure["length"] = str(image.length)
             fe.syn.atom_links.append(enclosure)
-            media = {"url": image.url, "medium": "image", "group": None}
-            if mime:
-                media["type"] = mime
-            if image.length:
-                media["fileSize"] = str(image.length)
-            thumb = {"url": image.url, "group": None}
-            if image.width:
-                media["width"] = thumb["width"] = str(image.width)
-            if image.height:
-                media["height"] = thumb["height"] = str(image.height)
-            # group=None keeps media:content out of a one-element media:group.
+            media, thumb = media_attrs(image, mime)
             fe.media.content(media)
             fe.media.thumbnail(thumb)
     return hex_refs(fg.atom_str())

@@ -7,7 +7,7 @@ from html import escape
 from feedgen.feed import FeedGenerator
 
 from feeds import _fgext
-from feeds._common import build_clean, hex_refs, image_type
+from feeds._common import build_clean, hex_refs, image_type, media_attrs
 from feeds.model import Feed
 
 __all__ = ["render_rss"]
@@ -82,18 +82,7 @@ def _build(feed: Feed) -> bytes:
             if mime:
                 # RSS requires length; the validator asks for 0 when it is unknown.
                 fe.enclosure(image.url, str(image.length or 0), mime)
-            media = {"url": image.url, "medium": "image", "group": None}
-            if mime:
-                media["type"] = mime
-            if image.length:
-                media["fileSize"] = str(image.length)
-            thumb = {"url": image.url, "group": None}
-            if image.width:
-                media["width"] = thumb["width"] = str(image.width)
-            if image.height:
-                media["height"] = thumb["height"] = str(image.height)
-            # group=None: feedgen would otherwise wrap media:content in a media:group, and
-            # the validator rejects a group holding a single media:content.
+            media, thumb = media_attrs(image, mime)
             fe.media.content(media)
             fe.media.thumbnail(thumb)
     return hex_refs(fg.rss_str())

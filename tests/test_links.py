@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -23,7 +21,7 @@ from syndication.links.codes import ALPHABET
 from syndication.links.service import create_link, story_link
 from syndication.models import Link, Visit
 from syndication.stories.service import create_story, retract_story, update_story
-from tests.test_run import _free_port, _wait_for
+from tests.servers import free_port, start_run
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0"
 SLACK = "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)"
@@ -238,7 +236,7 @@ def test_exact_counts_under_concurrent_load(app, rt):
 def test_counts_survive_a_restart(db_url, tmp_path, rt):
     """Visits still buffered when the server is stopped are flushed on the way out."""
     code = _link(rt)
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "SYNDICATION_DATABASE_URL": db_url,
@@ -246,15 +244,8 @@ def test_counts_survive_a_restart(db_url, tmp_path, rt):
         "SYNDICATION_WORKERS": "2",
         "SYNDICATION_VISIT_FLUSH_INTERVAL": "60",
     }  # only the shutdown flush can write them
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "syndication", "run", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_run(env, port)
     try:
-        _wait_for(f"http://127.0.0.1:{port}/healthz", proc)
         with requests.Session() as session:
             for _ in range(60):
                 r = session.get(

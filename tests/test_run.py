@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,29 +14,11 @@ import feedparser
 import requests
 
 from syndication.stories.service import create_story
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_for(url: str, proc: subprocess.Popen, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited: {proc.communicate()}")
-        try:
-            requests.get(url, timeout=1)
-            return
-        except requests.ConnectionError:
-            time.sleep(0.2)
-    raise AssertionError(f"{url} did not answer in {timeout}s")
+from tests.servers import free_port, start_run
 
 
 def test_run_serves_feeds_and_releases_scheduled_stories(db_url, tmp_path, rt):
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
@@ -54,15 +35,8 @@ def test_run_serves_feeds_and_releases_scheduled_stories(db_url, tmp_path, rt):
         capture_output=True,
         timeout=60,
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "syndication", "run", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_run(env, port)
     try:
-        _wait_for(f"{base}/healthz", proc)
         # Scheduled by another process (this test) two seconds from now.
         due = datetime.now(UTC) + timedelta(seconds=2)
         with rt.db.write() as s:

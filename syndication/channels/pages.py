@@ -60,6 +60,11 @@ class Cursor:
         return cls(when, story_id)
 
 
+def parse_before(raw: str | None) -> Cursor | None:
+    """The `before` query parameter of a page: None for the first page; BadCursor if malformed."""
+    return None if raw is None else Cursor.decode(raw)
+
+
 def feed_url(settings: Settings, slug: str, fmt: str, before: Cursor | None = None) -> str:
     url = f"{settings.base_url}/feeds/{slug}.{fmt}"
     return f"{url}?before={quote(before.encode())}" if before else url

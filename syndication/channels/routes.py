@@ -66,12 +66,10 @@ def feed(slug: str, fmt: str) -> Response:
     if fmt not in feeds.CONTENT_TYPES:
         return _plain(404, f"unknown feed format {fmt!r}: use rss, atom or json")
     raw_before = request.args.get("before")
-    before = None
-    if raw_before is not None:
-        try:
-            before = feed_pages.Cursor.decode(raw_before)
-        except feed_pages.BadCursor as exc:
-            return _plain(400, str(exc))
+    try:
+        before = feed_pages.parse_before(raw_before)
+    except feed_pages.BadCursor as exc:
+        return _plain(400, str(exc))
     head = rt.db.fetch_one(HEAD_SQL, (slug,))
     if head is None:
         return _plain(404, f"no channel {slug!r}")

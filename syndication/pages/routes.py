@@ -83,12 +83,10 @@ def channel_page(slug: str) -> Response:
     rt = runtime()
     settings = rt.settings
     raw_before = request.args.get("before")
-    before = None
-    if raw_before is not None:
-        try:
-            before = feed_pages.Cursor.decode(raw_before)
-        except feed_pages.BadCursor as exc:
-            return error_page(400, "Bad request", f"{exc}.")
+    try:
+        before = feed_pages.parse_before(raw_before)
+    except feed_pages.BadCursor as exc:
+        return error_page(400, "Bad request", f"{exc}.")
     with rt.db.read() as session:
         try:
             channel = get_channel(session, slug)
