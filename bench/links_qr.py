@@ -43,6 +43,7 @@ from pathlib import Path
 
 from flask import Flask, Response
 
+from bench.http_cache_hit import PROD_GRANIAN, syndication_cli, syndication_run_argv
 from bench.http_harness import (
     HOST,
     LoadSpec,
@@ -55,10 +56,8 @@ from bench.http_harness import (
     granian_cmd,
     nginx_static,
     parse_wrk,
-    venv_tool,
     wrk_binary,
 )
-from bench.http_cache_hit import PROD_GRANIAN, syndication_cli, syndication_run_argv
 
 BASE_URL = "http://127.0.0.1:8000"
 TARGET_URL = "https://www.example.com/news/2025/06/council-approves-the-new-bridge?ref=home"
@@ -118,7 +117,7 @@ def raw_get(port: int, path: str) -> tuple[int, dict[str, str], bytes]:
     try:
         conn.request("GET", path, headers={"User-Agent": BROWSER_UA})
         resp = conn.getresponse()
-        return resp.status, dict(resp.getheaders()), resp.read()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
     finally:
         conn.close()
 
@@ -226,7 +225,9 @@ def visits(db_path: Path, code: str) -> tuple[int, int, int]:
             "JOIN links l ON l.id = v.link_id WHERE l.code = ?",
             (code,),
         ).fetchone()
-        (humans,) = conn.execute("SELECT human_visits FROM links WHERE code = ?", (code,)).fetchone()
+        (humans,) = conn.execute(
+            "SELECT human_visits FROM links WHERE code = ?", (code,)
+        ).fetchone()
     conn.close()
     return n, bots, humans
 
@@ -283,7 +284,12 @@ class Target:
 
 
 def count_check(
-    label: str, argv_of: Callable[[int], list[str]], env: dict[str, str], db: Path, code: str, n: int
+    label: str,
+    argv_of: Callable[[int], list[str]],
+    env: dict[str, str],
+    db: Path,
+    code: str,
+    n: int,
 ) -> tuple[str, ...]:
     before = visits(db, code)[0]
     port = free_port()
@@ -344,7 +350,12 @@ def main(argv: list[str] | None = None) -> int:
         # --- reference responses from our app
         port = free_port()
         env_ours = bench_env({"SYNDICATION_WORKERS": "2"})
-        ref = start("ours (reference)", granian_cmd(OUR_FACTORY, port, factory=True, **PROD_GRANIAN), port, env_ours)
+        ref = start(
+            "ours (reference)",
+            granian_cmd(OUR_FACTORY, port, factory=True, **PROD_GRANIAN),
+            port,
+            env_ours,
+        )
         try:
             r_status, r_headers, _ = raw_get(port, f"/s/{CODE_WRK}")
             q_path = f"/s/{CODE_QR}/qr.png"
@@ -353,10 +364,10 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             ref.stop()
             ref.cleanup()
-        location = r_headers.get("Location", "")
+        location = r_headers.get("location", "")
         if r_status != 302 or q_status != 200 or q2_status != 200 or q_body != q_body2:
             raise RuntimeError(f"reference fetch: redirect {r_status}, qr {q_status}/{q2_status}")
-        q_type = q_headers.get("Content-Type", "image/png")
+        q_type = q_headers.get("content-type", "image/png")
         qr_file = instance / "qr.png"
         qr_file.write_bytes(q_body)
         env_bare = bench_env(
@@ -368,16 +379,21 @@ def main(argv: list[str] | None = None) -> int:
         )
         # the bare redirect must be the same response (status, Location)
         port = free_port()
-        bare = start("bare (reference)", granian_cmd(BARE_FACTORY, port, factory=True, **PROD_GRANIAN), port, env_bare)
+        bare = start(
+            "bare (reference)",
+            granian_cmd(BARE_FACTORY, port, factory=True, **PROD_GRANIAN),
+            port,
+            env_bare,
+        )
         try:
             b_status, b_headers, _ = raw_get(port, f"/s/{CODE_WRK}")
             bq_status, bq_headers, bq_body = raw_get(port, q_path)
         finally:
             bare.stop()
             bare.cleanup()
-        assert b_status == 302 and b_headers.get("Location") == location, (b_status, b_headers)
+        assert b_status == 302 and b_headers.get("location") == location, (b_status, b_headers)
         assert bq_status == 200 and bq_body == q_body, bq_status
-        assert bq_headers.get("Content-Type") == q_type, bq_headers
+        assert bq_headers.get("content-type") == q_type, bq_headers
         print(
             f"redirect: 302 -> {location} (ours {len(r_headers)} headers, bare {len(b_headers)}); "
             f"QR: {len(q_body)} B {q_type}; wrk -t{spec.threads} -c{spec.connections} "
@@ -440,7 +456,7 @@ def main(argv: list[str] | None = None) -> int:
                 env = env_bare if t.key.startswith("bare") else env_ours
                 before = visits(db, t.count_code)[0] if t.count_code else 0
                 port = free_port()
-                srv = start(t.label, t.build(port), port, env)
+                srv = start(t.key, t.build(port), port, env)
                 try:
                     st, _, body = raw_get(port, t.path)  # warms the QR cache
                     load = run_load(srv.url(t.path), spec)
@@ -450,17 +466,22 @@ def main(argv: list[str] | None = None) -> int:
                 res = load.main
                 runs[t.key].append(res.rps)
                 bad = res.non_2xx + load.warmup.non_2xx
-                note = f"  !! non-2xx/3xx {bad}, socket errors {res.socket_errors}" if bad or res.socket_errors else ""
+                note = (
+                    f"  !! non-2xx/3xx {bad}, socket errors {res.socket_errors}"
+                    if bad or res.socket_errors
+                    else ""
+                )
                 print(f"  [{rnd + 1}] {t.label:<42} {res.rps:>9.0f} req/s{note}", flush=True)
                 if t.count_code:
                     counted = visits(db, t.count_code)[0] - before
                     sent = load.completed + (1 if st == 302 else 0)
                     diff = counted - sent
-                    ok = 0 <= diff <= 2 * spec.connections
+                    bound = 2 * spec.connections  # in flight at each of the 2 cut-offs
+                    ok = 0 <= diff <= bound
                     wrk_checks.append(
                         f"  [{rnd + 1}] {t.label}: wrk completed {sent} (+1 check request), "
                         f"visits {counted}, diff {diff:+d} "
-                        f"({'within in-flight bound' if ok else 'OUT OF BOUND'} 0..{2 * spec.connections})"
+                        f"({'within' if ok else 'OUT OF'} in-flight bound 0..{bound})"
                     )
                     print(wrk_checks[-1], flush=True)
 
@@ -474,7 +495,9 @@ def main(argv: list[str] | None = None) -> int:
                 CODE_COUNT,
                 args.count,
             ),
-            count_check("`syndication run`", syndication_run_argv, env_ours, db, CODE_COUNT_RUN, args.count),
+            count_check(
+                "`syndication run`", syndication_run_argv, env_ours, db, CODE_COUNT_RUN, args.count
+            ),
         ]
 
     med = {k: statistics.median(v) for k, v in runs.items()}
@@ -522,7 +545,13 @@ def main(argv: list[str] | None = None) -> int:
                     for label, sent, redirects, counted, bots, verdict in count_rows
                 ],
                 *[
-                    (f"3a. cold render {label} (median of {args.renders})", "", f"{cold:.1f} ms", "", "")
+                    (
+                        f"3a. cold render {label} (median of {args.renders})",
+                        "",
+                        f"{cold:.1f} ms",
+                        "",
+                        "",
+                    )
                     for label, cold, _ in renders
                 ],
                 (
