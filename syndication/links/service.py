@@ -113,6 +113,36 @@ def create_link(session: Session, data: Any, *, now: datetime) -> Link:
     return link
 
 
+def update_link(session: Session, code: str, data: Any) -> Link:
+    """Change an admin link's target, title, tags or limits. A story's News Link follows its
+    story and only takes title and tags; the code itself never changes."""
+    fields = clean_link(data, partial=True)
+    link = get_link(session, code)
+    if fields.get("slug") not in (None, link.code):
+        raise ValidationError({"slug": "cannot be changed: printed codes must keep working"})
+    if link.story_id is not None and {"url", "valid_until", "max_visits"} & fields.keys():
+        raise ValidationError({"url": "a story's News Link follows the story; edit the story"})
+    if "url" in fields:
+        link.target_url = fields["url"]
+    for key in ("title", "tags", "valid_until", "max_visits"):
+        if key in fields:
+            setattr(link, key, fields[key] if key != "tags" else (fields[key] or []))
+    session.flush()
+    return link
+
+
+def delete_link(session: Session, code: str, *, now: datetime) -> None:
+    """Remove an admin link: it answers 410 from now on and its code is never handed out again.
+    A story's News Link goes with its story (retract the story instead)."""
+    link = get_link(session, code)
+    if link.story_id is not None:
+        raise Conflict(
+            "a story's News Link cannot be deleted; retract the story instead",
+            {"code": "belongs to a story"},
+        )
+    link.deleted_at = now
+
+
 def get_link(session: Session, code: str) -> Link:
     link = session.scalar(select(Link).where(Link.code == code, Link.deleted_at.is_(None)))
     if link is None:

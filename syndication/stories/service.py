@@ -20,10 +20,16 @@ from sqlalchemy.orm import Session
 from syndication.channels import service as channels
 from syndication.config import Settings
 from syndication.errors import Conflict, NotFound, ValidationError
-from syndication.filters import story_terms
+from syndication.filters import story_terms, term_key
 from syndication.links.service import ensure_story_link
-from syndication.models import Sequence, Story, StoryTerm
-from syndication.stories.schema import CONTENT_FIELDS, clean_story, finish_body, page_url
+from syndication.models import Link, Sequence, Story, StoryTerm
+from syndication.stories.schema import (
+    CONTENT_FIELDS,
+    STATUSES,
+    clean_story,
+    finish_body,
+    page_url,
+)
 
 Outcome = Literal["created", "updated", "unchanged"]
 # A "published" story dated this far in the future is really scheduled (clock skew allowance).
@@ -319,3 +325,60 @@ def story_to_dict(story: Story, settings: Settings) -> dict[str, Any]:
         "updated_at": iso(story.updated_at),
         "revision": story.revision,
     }
+
+
+LIST_FILTERS = ("status", "section", "tag", "language", "source", "q")
+
+
+def list_stories(
+    session: Session, filters: Mapping[str, str], *, limit: int = 50, after: int | None = None
+) -> tuple[list[Story], int | None]:
+    """Stories newest first (by id: creation order, stable for paging), filtered; returns the
+    page and the id to pass as `after` for the next one (None on the last page).
+
+    Filters: status, section, tag, language (matches en-GB for en), source (case-insensitive),
+    q (text in the title).
+    """
+    query = select(Story)
+    status = filters.get("status")
+    if status:
+        if status not in STATUSES:
+            raise ValidationError({"status": f"must be one of {', '.join(STATUSES)}"})
+        query = query.where(Story.status == status)
+    for key, kind in (
+        ("section", "section"),
+        ("tag", "tag"),
+        ("language", "language"),
+        ("source", "source"),
+    ):
+        value = filters.get(key)
+        if value:
+            query = query.where(
+                Story.terms.any((StoryTerm.kind == kind) & (StoryTerm.value == term_key(value)))
+            )
+    text = filters.get("q")
+    if text:
+        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(Story.title.ilike(f"%{escaped}%", escape="\\"))
+    if after is not None:
+        query = query.where(Story.id < after)
+    rows = list(session.scalars(query.order_by(Story.id.desc()).limit(limit + 1)))
+    if len(rows) > limit:
+        rows = rows[:limit]
+        return rows, rows[-1].id
+    return rows, None
+
+
+def delete_story(session: Session, code: str) -> None:
+    """Delete a draft. Anything ever published stays (retract it instead): its code, page and
+    News Link have been seen by readers."""
+    story = get_story(session, code)
+    if (
+        story.status != "draft"
+        or session.scalar(select(Link.id).where(Link.story_id == story.id)) is not None
+    ):
+        raise Conflict(
+            f"story {code} is {story.status}; only drafts can be deleted",
+            {"status": f"is {story.status}"},
+        )
+    session.delete(story)
