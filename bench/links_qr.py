@@ -1,6 +1,6 @@
 """Short links and QR codes: redirect throughput, visit counting, QR render and cache hit.
 
-    .venv/bin/python -m bench.links_qr                 # ~3 min, 2 interleaved rounds
+    .venv/bin/python -m bench.links_qr                 # ~3 min, 3 interleaved rounds
     .venv/bin/python -m bench.links_qr --rounds 1      # ~1.5 min
 
 Everything on 127.0.0.1; wrk -t2 -c64 with a browser User-Agent, warm-up then a
@@ -14,7 +14,8 @@ fixed duration, rounds interleaved, median per row.  Printed from ONE run:
    N requests) against /s/<code>; the server is then stopped gracefully
    (SIGTERM, so the shutdown flush writes the buffers) and the visits of that
    link are read from SQLite and compared with the number of 302s received.
-   Done for granian (PROD flags) and for ``syndication run``.  The wrk runs are
+   Done for granian (PROD flags) and for ``syndication run``; 20,000 requests
+   (~5 s) so that both the periodic flushes and the shutdown flush take part.  The wrk runs are
    cross-checked too (visits vs wrk's completed requests, warm-up included),
    but wrk cannot count exactly: requests in flight at the cut-off are served
    and counted by us but not reported by wrk (at most one per connection).
@@ -296,6 +297,8 @@ def count_check(
     srv = start(label, argv_of(port), port, env)
     try:
         gen = generate(port, f"/s/{code}", n)
+        time.sleep(0.2)
+        periodic = visits(db, code)[0] - before  # written by the periodic flushes
     finally:
         srv.stop()
     after, bots, humans = visits(db, code)
@@ -309,7 +312,8 @@ def count_check(
     print(
         f"  count check, {label}: sent {gen.sent} in {gen.seconds:.1f}s "
         f"({gen.sent / gen.seconds:.0f}/s), 302: {redirects}, other: {others or 0}, "
-        f"visits in DB: {counted} (bots {bots}, links.human_visits {humans}), "
+        f"visits in DB: {counted} ({periodic} by periodic flushes, {counted - periodic} at "
+        f"shutdown; bots {bots}, links.human_visits {humans}), "
         f"server stopped in {srv.stop_seconds:.1f}s rc={srv.exit_code} -> {verdict}",
         flush=True,
     )
@@ -321,12 +325,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--rounds", type=int, default=2, help="interleaved rounds; median reported")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds; median reported")
     ap.add_argument("--duration", type=float, default=4.0)
     ap.add_argument("--warmup", type=float, default=1.0)
     ap.add_argument("--connections", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2, help="wrk threads")
-    ap.add_argument("--count", type=int, default=5000, help="requests of the count check")
+    ap.add_argument(
+        "--count", type=int, default=20000, help="requests of the count check (spans flushes)"
+    )
     ap.add_argument("--renders", type=int, default=15, help="cold renders per QR row")
     args = ap.parse_args(argv)
     spec = LoadSpec(
