@@ -6,11 +6,13 @@ import logging
 import re
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
+from syndication.api.common import error_response as api_error_response
 from syndication.channels.fastpath import FeedFastPath
 from syndication.config import Settings, load_settings
+from syndication.links.fastpath import RedirectFastPath
 from syndication.links.qr_fastpath import EXTENSION_KEY as QR_KEY
 from syndication.links.qr_fastpath import QrFastPath, QrStore
 from syndication.runtime import Runtime
@@ -25,9 +27,21 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     app = Flask(__name__, instance_path=str(settings.instance_dir))
-    app.config["MAX_CONTENT_LENGTH"] = 10 * 2**20
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body
     rt = app.extensions["syndication"] = Runtime.create(settings)
 
+    from syndication.auth import access
+    from syndication.auth import session as auth_session
+
+    auth_session.configure(app, settings)
+    # The one guard: every endpoint not declared @public is authenticated and its role checked
+    # here, before any view parses its input (auth/access.py). Registered first, so it also
+    # runs before any other before_request hook.
+    app.before_request(access.guard)
+    access.declare(app, "static", access.PUBLIC)
+
+    from syndication.admin.routes import bp as admin_bp
+    from syndication.auth.routes import bp as auth_bp
     from syndication.channels.routes import bp as feeds_bp
     from syndication.links.qr_routes import bp as qr_bp
     from syndication.links.routes import bp as links_bp
@@ -38,7 +52,13 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(pages_bp)
     app.register_blueprint(links_bp)
     app.register_blueprint(qr_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(admin_bp)
+    from syndication.api import init_api
+
+    init_api(app)
     app.wsgi_app = FeedFastPath(app.wsgi_app, rt)  # type: ignore[method-assign]
+    app.wsgi_app = RedirectFastPath(app.wsgi_app, rt)  # type: ignore[method-assign]
     qr_store = app.extensions[QR_KEY] = QrStore()
     app.wsgi_app = QrFastPath(app.wsgi_app, qr_store)  # type: ignore[method-assign]
 
@@ -49,14 +69,8 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         status = exc.code or 500
         path = request.path
         if path.startswith("/api/"):
-            response = jsonify(
-                error={
-                    "code": exc.name.lower().replace(" ", "_"),
-                    "message": exc.description,
-                    "fields": {},
-                }
-            )
-            response.status_code = status
+            # Field errors of the API's request parsing (webargs 422) become field paths.
+            response = api_error_response(exc)
         elif path.startswith("/feeds") or _QR_PATH.fullmatch(path):
             response = Response(
                 f"{status} {exc.name}: {exc.description}\n", status=status, mimetype="text/plain"

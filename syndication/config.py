@@ -39,6 +39,7 @@ class Settings:
     title_max: int = 500
     summary_max: int = 5000
     body_max: int = 1_000_000
+    max_body: int = 10_485_760
     code_start: int = 1_000_000
     poll_interval: float = 1.0
     workers: int = 0
@@ -46,6 +47,7 @@ class Settings:
     link_redirect_status: int = 302
     link_utm: str = ""
     visit_flush_interval: float = 2.0
+    secret_key: str = ""
 
     @property
     def tz(self) -> ZoneInfo:
@@ -134,7 +136,15 @@ def _check_utm(value: str) -> None:
         raise ConfigError(f"link_utm: only utm_* parameters are allowed, got {', '.join(bad)}")
 
 
+def _check_secret_key(value: str) -> None:
+    if value and len(value) < 32:
+        raise ConfigError(
+            f"secret_key: must be at least 32 characters (random), got {len(value)}"
+        )
+
+
 _VALIDATORS: dict[str, Callable[..., None]] = {
+    "secret_key": _check_secret_key,
     "link_redirect_status": _check_redirect_status,
     "link_utm": _check_utm,
     "database_url": _check_database_url,
@@ -151,6 +161,7 @@ _NAMED_VALIDATORS: dict[str, Callable[[str, Any], None]] = {
     "title_max": _positive,
     "summary_max": _positive,
     "body_max": _positive,
+    "max_body": _check_range(1024, 2**31),
     "code_start": _check_range(1, 10**15),
     "poll_interval": _check_range(0.05, 3600),
     "workers": _check_range(0, 256),

@@ -174,3 +174,77 @@ class Visit(Base):
     referrer_host: Mapped[str | None] = mapped_column(String(255))
 
     __table_args__ = (Index("ix_visits_link_at", "link_id", "at"),)
+
+
+class ApiToken(Base):
+    """A bearer token for the API. Only the SHA-256 of the token is stored (auth/tokens.py)."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # hex SHA-256
+    # The first characters of the token ("syn_AbC123"): enough to tell tokens apart in a list,
+    # far too few to guess the rest from.
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class User(Base):
+    """A person who signs in to the web admin (auth/users.py)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(150), unique=True)  # stored lower-cased
+    role: Mapped[str] = mapped_column(String(16))
+    # "scrypt$n=…,r=…,p=…$<salt>$<hash>": the parameters travel with the hash.
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LoginFailure(Base):
+    """One failed sign-in, keyed by username ("user") and by client address ("address").
+
+    In the database so that every worker process counts the same failures.
+    """
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    key: Mapped[str] = mapped_column(String(255))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_login_failures_key", "kind", "key", "at"),
+        Index("ix_login_failures_at", "at"),
+    )
+
+
+class IdempotencyKey(Base):
+    """The first answer to a POST sent with an `Idempotency-Key` header, per caller and key,
+    replayed when the same request comes again (api/idempotency.py). Kept for 24 hours."""
+
+    __tablename__ = "idempotency_keys"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    principal: Mapped[str] = mapped_column(String(64))  # "token:3", "user:1"
+    key: Mapped[str] = mapped_column(String(255))
+    # SHA-256 of method, path and body: the same key with another request is refused.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int | None] = mapped_column(Integer)  # None while the first is under way
+    headers: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    body: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ux_idempotency_keys_principal_key", "principal", "key", unique=True),
+        Index("ix_idempotency_keys_expires_at", "expires_at"),
+    )

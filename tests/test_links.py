@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from syndication.app import create_app
+from syndication.auth.tokens import create_token
 from syndication.cli import cli
 from syndication.errors import Conflict, ValidationError
 from syndication.links.codes import ALPHABET
@@ -270,6 +271,9 @@ def test_stats_api_and_cli(client, rt, db_url, tmp_path):
     _get(client, f"/s/{code}?m=qr")
     _get(client, f"/s/{code}", ua=SLACK)
     rt.visits.flush()
+    with rt.db.write() as s:  # the stats API needs a reader token (tests/test_auth.py)
+        _, token = create_token(s, "stats", "reader", now=NOW)
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
     data = client.get(f"/api/v1/links/{code}/stats?days=7").get_json()
     assert len(data["days"]) == 7
     today = data["days"][-1]
@@ -283,7 +287,7 @@ def test_stats_api_and_cli(client, rt, db_url, tmp_path):
     assert data["total"] == {"visits": 4, "link": 3, "qr": 1, "human": 3, "bot": 1}
     assert data["top_referrers"] == [{"host": "a.example", "visits": 2}]
     assert client.get("/api/v1/links/nope/stats").status_code == 404
-    assert client.get(f"/api/v1/links/{code}/stats?days=0").status_code == 400
+    assert client.get(f"/api/v1/links/{code}/stats?days=0").status_code == 422
     env = {"SYNDICATION_DATABASE_URL": db_url, "SYNDICATION_INSTANCE_PATH": str(tmp_path)}
     out = CliRunner().invoke(cli, ["links", "stats", code], env=env)
     assert out.exit_code == 0
@@ -326,3 +330,20 @@ def test_unknown_and_gone_links_are_html_pages(client, rt):
     wrong = client.post(f"/s/{expired}")
     assert wrong.status_code == 405 and wrong.mimetype == "text/html"
     assert "GET" in wrong.headers["Allow"]
+
+
+def test_redirect_fast_path_answers_like_the_route(app, client, rt):
+    """Redirects are answered before Flask; the Flask route behind it decides the same way."""
+    from flask import Flask
+    from werkzeug.test import Client
+
+    route_only = Client(lambda environ, start: Flask.wsgi_app(app, environ, start))
+    code = _link(rt)
+    for query in ("", "?m=qr", "?m=qr&utm_x=1"):
+        fast = _get(client, f"/s/{code}{query}")
+        slow = route_only.get(f"/s/{code}{query}", headers={"User-Agent": BROWSER})
+        assert fast.status_code == slow.status_code == 302
+        for header in ("Location", "Cache-Control"):
+            assert fast.headers[header] == slow.headers[header]
+    assert _count(rt, code) == 6
+    assert _count(rt, code, medium="qr") == 4

@@ -12,6 +12,7 @@ import json
 from flask import Blueprint, Response, request
 
 import feeds
+from syndication.auth.access import public
 from syndication.channels import pages as feed_pages
 from syndication.channels.cache import Page
 from syndication.channels.fastpath import HEAD_SQL
@@ -61,6 +62,7 @@ def _render(
 
 
 @bp.get("/feeds/<slug>.<fmt>")
+@public
 def feed(slug: str, fmt: str) -> Response:
     rt = runtime()
     if fmt not in feeds.CONTENT_TYPES:
@@ -87,6 +89,7 @@ def feed(slug: str, fmt: str) -> Response:
 
 
 @bp.get("/feeds.opml")
+@public
 def opml() -> Response:
     rt = runtime()
     base = rt.settings.base_url

@@ -23,13 +23,15 @@ def cli(ctx: click.Context) -> None:
 
 
 def _register() -> None:
-    from syndication.cli import channel, import_, init, links, run
+    from syndication.cli import channel, import_, init, links, run, token, user
 
     cli.add_command(init.init)
     cli.add_command(run.run)
     cli.add_command(channel.channel)
     cli.add_command(import_.import_)
     cli.add_command(links.links)
+    cli.add_command(token.token)
+    cli.add_command(user.user)
 
 
 _register()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, request
 
+from syndication.auth.access import public
 from syndication.links.qr import QrParamError, parse_query, render_png, render_svg
 from syndication.links.qr_fastpath import CONTENT_TYPES, EXTENSION_KEY, QrImage, QrStore
 from syndication.links.service import short_url
@@ -25,6 +26,7 @@ def _plain(status: int, message: str) -> Response:
 
 
 @bp.get("/s/<code>/qr.<fmt>")
+@public
 def qr_image(code: str, fmt: str) -> Response:
     if fmt not in CONTENT_TYPES:
         return _plain(404, f"unknown QR format {fmt!r}: use svg or png")

@@ -1,25 +1,30 @@
-"""Short link routes: the redirect /s/<code>, and visit statistics in the API."""
+"""Short link routes: the redirect /s/<code> (the API's /api/v1/links lives in api/links.py).
+
+Redirects are mostly answered by links/fastpath.py before Flask; this route answers the rest
+(the error pages) and anything the middleware is bypassed for, with the same decision.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, jsonify, request
+from flask import Blueprint, Response, abort, request
 
-from syndication.errors import NotFound
+from syndication.auth.access import public
+from syndication.links.fastpath import medium_of
 from syndication.links.redirect import LOOKUP_SQL, resolve
-from syndication.links.service import link_stats
 from syndication.runtime import runtime
 
 bp = Blueprint("links", __name__)
 
 
 @bp.get("/s/<code>")
+@public
 def follow(code: str) -> Response:
     rt = runtime()
     outcome = resolve(
         rt.db.fetch_one(LOOKUP_SQL, (code,)),
         rt.settings,
         rt.visits,
-        medium="qr" if request.args.get("m") == "qr" else "link",
+        medium=medium_of(request.query_string.decode("latin-1")),
         user_agent=request.headers.get("User-Agent", ""),
         referrer=request.headers.get("Referer"),
         now=rt.clock(),
@@ -30,16 +35,3 @@ def follow(code: str) -> Response:
     # Every visit must come back to be counted: no shared or browser caching of the redirect.
     response.headers["Cache-Control"] = "private, no-store"
     return response
-
-
-@bp.get("/api/v1/links/<code>/stats")
-def stats(code: str) -> Response:
-    rt = runtime()
-    days = request.args.get("days", "30")
-    if not days.isdigit() or not 1 <= int(days) <= 366:
-        abort(400, "days: must be a whole number between 1 and 366")
-    with rt.db.read() as session:
-        try:
-            return jsonify(link_stats(session, code, now=rt.clock(), days=int(days)))
-        except NotFound as exc:
-            abort(404, exc.message)

@@ -56,6 +56,14 @@ def story_link(session: Session, story_id: int) -> Link | None:
     return session.scalar(select(Link).where(Link.story_id == story_id))
 
 
+def story_link_codes(session: Session, story_ids: list[int]) -> dict[int, str]:
+    """The News Link codes of these stories (one query), by story id; unpublished ones have none."""
+    if not story_ids:
+        return {}
+    rows = session.execute(select(Link.story_id, Link.code).where(Link.story_id.in_(story_ids)))
+    return {story_id: code for story_id, code in rows}
+
+
 def _max_visits(value: Any) -> int | None:
     number = v.non_negative_int(value)
     if number == 0:
@@ -156,6 +164,21 @@ def list_links(session: Session, *, limit: int = 100) -> list[Link]:
             select(Link).where(Link.deleted_at.is_(None)).order_by(Link.id.desc()).limit(limit)
         )
     )
+
+
+def list_links_page(
+    session: Session, *, limit: int = 100, after: int | None = None
+) -> tuple[list[Link], int | None]:
+    """Live links newest first; returns the page and the id to pass as `after` for the next
+    one (None on the last page)."""
+    query = select(Link).where(Link.deleted_at.is_(None))
+    if after is not None:
+        query = query.where(Link.id < after)
+    rows = list(session.scalars(query.order_by(Link.id.desc()).limit(limit + 1)))
+    if len(rows) > limit:
+        rows = rows[:limit]
+        return rows, rows[-1].id
+    return rows, None
 
 
 def target_of(link: Link, story: Story | None, settings: Settings) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, render_template, request
 from sqlalchemy import select
 
+from syndication.auth.access import public
 from syndication.channels import pages as feed_pages
 from syndication.channels.service import declared_language, get_channel, list_channels
 from syndication.errors import NotFound
@@ -50,6 +51,7 @@ def _render(template: str, **values) -> Response:
 
 
 @bp.get("/healthz")
+@public
 def healthz() -> Response:
     with runtime().db.read() as session:
         session.execute(select(1))
@@ -57,6 +59,7 @@ def healthz() -> Response:
 
 
 @bp.get("/")
+@public
 def home() -> Response:
     rt = runtime()
     with rt.db.read() as session:
@@ -79,6 +82,7 @@ def home() -> Response:
 
 
 @bp.get("/channels/<slug>")
+@public
 def channel_page(slug: str) -> Response:
     rt = runtime()
     settings = rt.settings
@@ -118,6 +122,7 @@ def channel_page(slug: str) -> Response:
 
 
 @bp.get("/stories/<code>")
+@public
 def story_page(code: str) -> Response:
     rt = runtime()
     with rt.db.read() as session:

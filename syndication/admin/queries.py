@@ -1,0 +1,58 @@
+"""What the dashboard shows, read with a few small queries (no HTTP here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from syndication.models import Channel, Link, Story
+from syndication.stories.schema import STATUSES
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    stories: dict[str, int]  # by status, every status present
+    channels: int
+    links: int
+    recent: list[Story]  # latest publishes
+    scheduled: list[Story]  # next to be released
+    busiest: list[tuple[Link, Story | None]]  # by human visits
+
+
+def dashboard(session: Session, *, limit: int = 5) -> Dashboard:
+    by_status: dict[str, Any] = dict.fromkeys(STATUSES, 0)
+    for status, count in session.execute(select(Story.status, func.count()).group_by(Story.status)):
+        by_status[status] = count
+    recent = session.scalars(
+        select(Story)
+        .where(Story.status == "published")
+        .order_by(Story.published_at.desc(), Story.id.desc())
+        .limit(limit)
+    ).all()
+    scheduled = session.scalars(
+        select(Story)
+        .where(Story.status == "scheduled")
+        .order_by(Story.publish_at, Story.id)
+        .limit(limit)
+    ).all()
+    busiest = session.execute(
+        select(Link, Story)
+        .outerjoin(Story, Story.id == Link.story_id)
+        .where(Link.deleted_at.is_(None), Link.human_visits > 0)
+        .order_by(Link.human_visits.desc(), Link.id)
+        .limit(limit)
+    ).all()
+    return Dashboard(
+        stories=by_status,
+        channels=session.scalar(select(func.count()).select_from(Channel)) or 0,
+        links=session.scalar(
+            select(func.count()).select_from(Link).where(Link.deleted_at.is_(None))
+        )
+        or 0,
+        recent=list(recent),
+        scheduled=list(scheduled),
+        busiest=[(link, story) for link, story in busiest],
+    )

@@ -1,0 +1,644 @@
+"""The web admin's pages: thin views that parse a form (forms.py), call a service and render.
+
+Access: the auth guard enforces the decorators (readers view; editors change stories and links;
+admins everything, and alone see tokens and users); templates hide what the role may not do.
+CSRF is checked by the guard for every POST under /admin; every form carries the token.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+
+import feeds
+from syndication.admin import charts, forms
+from syndication.admin.queries import dashboard as dashboard_data
+from syndication.auth import tokens as token_service
+from syndication.auth import users as user_service
+from syndication.auth.access import requires
+from syndication.auth.roles import ROLES
+from syndication.auth.session import current_principal
+from syndication.channels import service as channels
+from syndication.channels.preview import draft_channel, preview
+from syndication.errors import Conflict, NotFound, ServiceError, ValidationError
+from syndication.links import service as links
+from syndication.pages import view
+from syndication.runtime import runtime
+from syndication.stories import service as stories
+from syndication.stories.schema import STATUSES
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+PAGE_SIZE = 25
+STATS_DAYS = (7, 30, 90)
+
+
+def render(template: str, status: int = 200, **values: Any) -> Response:
+    settings = runtime().settings
+    principal = current_principal()
+    body = render_template(
+        template,
+        settings=settings,
+        site=view.site_name(settings),
+        lang="en",
+        rtl=False,
+        principal=principal,
+        can=lambda role: principal is not None and principal.allows(role),
+        tz=settings.tz,
+        local=lambda when: view.local_time(when, settings.tz) if when else None,
+        **values,
+    )
+    response = Response(body, status=status, mimetype="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _status_of(exc: ServiceError) -> int:
+    return 409 if isinstance(exc, Conflict) else 422
+
+
+def _confirm(title: str, message: str, action: str, button: str, back: str, **kw: Any):
+    return render(
+        "admin/confirm.html",
+        page_title=title,
+        message=message,
+        action=action,
+        button=button,
+        back=back,
+        **kw,
+    )
+
+
+# Dashboard ----------------------------------------------------------------------------------
+
+
+@bp.get("/")
+@requires("reader")
+def dashboard() -> Response:
+    rt = runtime()
+    with rt.db.read() as session:
+        return render("admin/dashboard.html", page_title="Dashboard", data=dashboard_data(session))
+
+
+# Stories ------------------------------------------------------------------------------------
+
+
+@bp.get("/stories")
+@requires("reader")
+def story_list() -> Response:
+    rt = runtime()
+    filters = {
+        k: request.args.get(k, "").strip() for k in ("q", "status", "section", "tag", "language")
+    }
+    after = request.args.get("after", type=int)
+    errors: dict[str, str] = {}
+    with rt.db.read() as session:
+        try:
+            rows, next_after = stories.list_stories(
+                session, {k: v for k, v in filters.items() if v}, limit=PAGE_SIZE, after=after
+            )
+        except ValidationError as exc:
+            rows, next_after, errors = [], None, forms.errors_of(exc)
+        query = {k: v for k, v in filters.items() if v}
+        return render(
+            "admin/stories.html",
+            status=422 if errors else 200,
+            page_title="Stories",
+            stories=rows,
+            filters=filters,
+            errors=errors,
+            statuses=STATUSES,
+            next_url=url_for(".story_list", **query, after=next_after) if next_after else None,
+            first_url=url_for(".story_list", **query) if after else None,
+        )
+
+
+def _story_form(values: dict, errors: dict, story=None, link=None, status: int = 200):
+    settings = runtime().settings
+    return render(
+        "admin/story_form.html",
+        status=status,
+        page_title=f"Story {story.code}" if story else "New story",
+        values=values,
+        errors=errors,
+        story=story,
+        short_url=links.short_url(settings, link.code) if link else None,
+        qr_src=links.qr_url(settings, link.code) if link else None,
+        page_url=f"{settings.base_url}/stories/{story.code}" if story else None,
+    )
+
+
+@bp.route("/stories/new", methods=["GET", "POST"])
+@requires("editor")
+def story_new() -> Response:
+    rt = runtime()
+    if request.method == "GET":
+        return _story_form({"status": "draft"}, {})
+    data, errors = forms.story_data(request.form, rt.settings.tz, with_status=True)
+    values = forms.form_values(request.form)
+    try:
+        with rt.db.write() as session:
+            if errors:  # still let the schema report the other fields, then stop
+                stories.clean_story(data, rt.settings)
+                raise ValidationError(errors)
+            story = stories.create_story(session, rt.settings, data, now=rt.clock())
+            code = story.code
+    except ServiceError as exc:
+        return _story_form(values, {**forms.errors_of(exc), **errors}, status=_status_of(exc))
+    flash(f"Story {code} created.")
+    return redirect(url_for(".story_edit", code=code), 303)
+
+
+@bp.route("/stories/<code>", methods=["GET", "POST"])
+@requires(read="reader", write="editor")
+def story_edit(code: str) -> Response:
+    rt = runtime()
+    with rt.db.read() as session:
+        try:
+            story = stories.get_story(session, code)
+        except NotFound:
+            abort(404)
+        link = links.story_link(session, story.id)
+        if request.method == "GET":
+            return _story_form(forms.story_values(story, rt.settings.tz), {}, story, link)
+    with_status = story.status in ("draft", "scheduled")
+    data, errors = forms.story_data(request.form, rt.settings.tz, with_status=with_status)
+    values = {**forms.form_values(request.form), "status": request.form.get("status", story.status)}
+    if not with_status:
+        values["status"] = story.status
+    try:
+        with rt.db.write() as session:
+            if errors:
+                stories.clean_story(data, rt.settings, partial=True)
+                raise ValidationError(errors)
+            _, outcome = stories.update_story(session, rt.settings, code, data, now=rt.clock())
+    except ServiceError as exc:
+        return _story_form(
+            values, {**forms.errors_of(exc), **errors}, story, link, status=_status_of(exc)
+        )
+    flash("Story saved." if outcome != "unchanged" else "Nothing changed.")
+    return redirect(url_for(".story_edit", code=code), 303)
+
+
+def _story_action(code: str, action: str) -> Response:
+    """GET: a confirmation page; POST: publish, retract or delete the story."""
+    rt = runtime()
+    with rt.db.read() as session:
+        try:
+            story = stories.get_story(session, code)
+        except NotFound:
+            abort(404)
+        title = story.title
+    words = {
+        "publish": ("Publish", "It appears in every channel whose filter matches, at once."),
+        "retract": ("Retract", "Its page answers 410 Gone and feeds drop it."),
+        "delete": ("Delete", "The draft is removed for good."),
+    }[action]
+    back = url_for(".story_edit", code=code)
+    if request.method == "GET":
+        return _confirm(
+            f"{words[0]} story {code}?",
+            f"{words[0]} “{title}”? {words[1]}",
+            request.path,
+            f"{words[0]} story",
+            back,
+            danger=action != "publish",
+        )
+    try:
+        with rt.db.write() as session:
+            if action == "publish":
+                stories.publish_story(session, rt.settings, code, now=rt.clock())
+            elif action == "retract":
+                stories.retract_story(session, rt.settings, code, now=rt.clock())
+            else:
+                stories.delete_story(session, code)
+    except ServiceError as exc:
+        flash(f"Could not {action} story {code}: {exc.message}", "error")
+        return redirect(back, 303)
+    if action == "delete":
+        flash(f"Story {code} deleted.")
+        return redirect(url_for(".story_list"), 303)
+    flash(f"Story {code} {action}ed." if action != "publish" else f"Story {code} published.")
+    return redirect(back, 303)
+
+
+@bp.route("/stories/<code>/publish", methods=["GET", "POST"])
+@requires("editor")
+def story_publish(code: str) -> Response:
+    return _story_action(code, "publish")
+
+
+@bp.route("/stories/<code>/retract", methods=["GET", "POST"])
+@requires("editor")
+def story_retract(code: str) -> Response:
+    return _story_action(code, "retract")
+
+
+@bp.route("/stories/<code>/delete", methods=["GET", "POST"])
+@requires("editor")
+def story_delete(code: str) -> Response:
+    return _story_action(code, "delete")
+
+
+# Channels -----------------------------------------------------------------------------------
+
+
+@bp.get("/channels")
+@requires("reader")
+def channel_list() -> Response:
+    rt = runtime()
+    with rt.db.read() as session:
+        return render(
+            "admin/channels.html",
+            page_title="Channels",
+            channels=[
+                (c, view.channel_feeds(rt.settings, c)) for c in channels.list_channels(session)
+            ],
+            opml_url=f"{rt.settings.base_url}/feeds.opml",
+        )
+
+
+def _preview_format() -> str:
+    fmt = request.values.get("format", "rss")
+    return fmt if fmt in feeds.FORMATS else "rss"
+
+
+def _channel_form(values, errors, channel=None, shown=None, status: int = 200) -> Response:
+    settings = runtime().settings
+    return render(
+        "admin/channel_form.html",
+        status=status,
+        page_title=f"Channel {channel.slug}" if channel else "New channel",
+        values=values,
+        errors=errors,
+        channel=channel,
+        feeds=view.channel_feeds(settings, channel) if channel else [],
+        formats=feeds.FORMATS,
+        format_names=view.FEED_NAMES,
+        filter_kinds=forms.FILTER_KINDS,
+        preview=shown,
+    )
+
+
+def _render_preview(session, channel) -> dict[str, Any]:
+    rt = runtime()
+    shown = preview(session, rt.settings, channel, _preview_format(), rt.items)
+    return {
+        "format": shown.format,
+        "content_type": shown.content_type,
+        "body": shown.body.decode("utf-8", "replace"),
+        "findings": shown.findings,
+    }
+
+
+@bp.route("/channels/new", methods=["GET", "POST"])
+@requires("admin")
+def channel_new() -> Response:
+    rt = runtime()
+    if request.method == "GET":
+        return _channel_form({"content": "full", "formats": list(feeds.FORMATS)}, {})
+    data = forms.channel_data(request.form, with_slug=True)
+    values = forms.form_values(request.form, lists=("formats",))
+    try:
+        with rt.db.write() as session:
+            channel = channels.create_channel(session, data, now=rt.clock())
+            slug = channel.slug
+    except ServiceError as exc:
+        return _channel_form(values, forms.errors_of(exc), status=_status_of(exc))
+    flash(f"Channel {slug} created.")
+    return redirect(url_for(".channel_edit", slug=slug), 303)
+
+
+@bp.post("/channels/new/preview")
+@requires("admin")
+def channel_new_preview() -> Response:
+    """Preview an unsaved channel: the form again, with its feed and findings; nothing saved."""
+    return _draft_preview(None)
+
+
+@bp.route("/channels/<slug>", methods=["GET", "POST"])
+@requires(read="reader", write="admin")
+def channel_edit(slug: str) -> Response:
+    rt = runtime()
+    with rt.db.read() as session:
+        try:
+            channel = channels.get_channel(session, slug)
+        except NotFound:
+            abort(404)
+        if request.method == "GET":
+            shown = _render_preview(session, channel) if "format" in request.args else None
+            return _channel_form(forms.channel_values(channel), {}, channel, shown)
+    data = forms.channel_data(request.form, with_slug=False)
+    values = {**forms.form_values(request.form, lists=("formats",)), "slug": slug}
+    try:
+        with rt.db.write() as session:
+            channels.update_channel(session, slug, data, now=rt.clock())
+    except ServiceError as exc:
+        return _channel_form(values, forms.errors_of(exc), channel, status=_status_of(exc))
+    flash("Channel saved.")
+    return redirect(url_for(".channel_edit", slug=slug), 303)
+
+
+@bp.post("/channels/<slug>/preview")
+@requires("admin")
+def channel_edit_preview(slug: str) -> Response:
+    return _draft_preview(slug)
+
+
+def _draft_preview(slug: str | None) -> Response:
+    rt = runtime()
+    data = forms.channel_data(request.form, with_slug=slug is None)
+    values = forms.form_values(request.form, lists=("formats",))
+    with rt.db.read() as session:  # a read transaction: nothing can be saved here
+        base = None
+        if slug is not None:
+            try:
+                base = channels.get_channel(session, slug)
+            except NotFound:
+                abort(404)
+            values["slug"] = slug
+        try:
+            if slug is None and not data.get("slug"):
+                data["slug"] = "preview"  # the slug may still be blank while trying filters
+            draft = draft_channel(data, base)
+            session.expunge_all()
+            shown = _render_preview(session, draft)
+        except ServiceError as exc:
+            return _channel_form(values, forms.errors_of(exc), base, status=_status_of(exc))
+        return _channel_form(values, {}, base, shown)
+
+
+@bp.route("/channels/<slug>/delete", methods=["GET", "POST"])
+@requires("admin")
+def channel_delete(slug: str) -> Response:
+    rt = runtime()
+    if request.method == "GET":
+        return _confirm(
+            f"Delete channel {slug}?",
+            f"Delete channel “{slug}”? Its feeds answer 404 from now on; stories stay.",
+            request.path,
+            "Delete channel",
+            url_for(".channel_edit", slug=slug),
+            danger=True,
+        )
+    try:
+        with rt.db.write() as session:
+            channels.delete_channel(session, slug)
+    except NotFound:
+        abort(404)
+    flash(f"Channel {slug} deleted.")
+    return redirect(url_for(".channel_list"), 303)
+
+
+# Links --------------------------------------------------------------------------------------
+
+
+@bp.get("/links")
+@requires("reader")
+def link_list() -> Response:
+    rt = runtime()
+    with rt.db.read() as session:
+        rows = [
+            links.link_to_dict(session, link, rt.settings) for link in links.list_links(session)
+        ]
+        return render("admin/links.html", page_title="Links", links=rows)
+
+
+def _link_form(values, errors, link=None, info=None, status: int = 200) -> Response:
+    return render(
+        "admin/link_form.html",
+        status=status,
+        page_title=f"Link {link.code}" if link else "New link",
+        values=values,
+        errors=errors,
+        link=link,
+        info=info,
+    )
+
+
+@bp.route("/links/new", methods=["GET", "POST"])
+@requires("editor")
+def link_new() -> Response:
+    rt = runtime()
+    if request.method == "GET":
+        return _link_form({}, {})
+    data, errors = forms.link_data(request.form, rt.settings.tz, story_link=False, new=True)
+    values = forms.form_values(request.form)
+    try:
+        with rt.db.write() as session:
+            if errors:
+                links.clean_link(data)
+                raise ValidationError(errors)
+            code = links.create_link(session, data, now=rt.clock()).code
+    except ServiceError as exc:
+        return _link_form(values, {**forms.errors_of(exc), **errors}, status=_status_of(exc))
+    flash(f"Link {code} created.")
+    return redirect(url_for(".link_edit", code=code), 303)
+
+
+@bp.route("/links/<code>", methods=["GET", "POST"])
+@requires(read="reader", write="editor")
+def link_edit(code: str) -> Response:
+    rt = runtime()
+    with rt.db.read() as session:
+        try:
+            link = links.get_link(session, code)
+        except NotFound:
+            abort(404)
+        info = links.link_to_dict(session, link, rt.settings)
+        if request.method == "GET":
+            return _link_form(forms.link_values(link, rt.settings.tz), {}, link, info)
+    is_story = link.story_id is not None
+    data, errors = forms.link_data(request.form, rt.settings.tz, story_link=is_story, new=False)
+    values = {**forms.form_values(request.form), "slug": code}
+    try:
+        with rt.db.write() as session:
+            if errors:
+                links.clean_link(data, partial=True)
+                raise ValidationError(errors)
+            links.update_link(session, code, data)
+    except ServiceError as exc:
+        errs = {**forms.errors_of(exc), **errors}
+        return _link_form(values, errs, link, info, status=_status_of(exc))
+    flash("Link saved.")
+    return redirect(url_for(".link_edit", code=code), 303)
+
+
+@bp.route("/links/<code>/delete", methods=["GET", "POST"])
+@requires("editor")
+def link_delete(code: str) -> Response:
+    rt = runtime()
+    back = url_for(".link_edit", code=code)
+    if request.method == "GET":
+        return _confirm(
+            f"Delete link {code}?",
+            f"Delete short link “{code}”? It answers 410 Gone from now on, and its code is "
+            "never handed out again.",
+            request.path,
+            "Delete link",
+            back,
+            danger=True,
+        )
+    try:
+        with rt.db.write() as session:
+            links.delete_link(session, code, now=rt.clock())
+    except NotFound:
+        abort(404)
+    except ServiceError as exc:
+        flash(f"Could not delete link {code}: {exc.message}", "error")
+        return redirect(back, 303)
+    flash(f"Link {code} deleted.")
+    return redirect(url_for(".link_list"), 303)
+
+
+@bp.get("/links/<code>/stats")
+@requires("reader")
+def link_stats(code: str) -> Response:
+    rt = runtime()
+    days = request.args.get("days", 30, type=int)
+    days = days if days in STATS_DAYS else 30
+    rt.visits.flush()  # show the visits counted so far, not only those already flushed
+    with rt.db.read() as session:
+        try:
+            stats = links.link_stats(session, code, now=rt.clock(), days=days)
+            info = links.link_to_dict(session, links.get_link(session, code), rt.settings)
+        except NotFound:
+            abort(404)
+    medium = charts.stacked_bars(
+        "chart-medium",
+        f"Visits per day of {code}: links vs QR scans",
+        stats["days"],
+        [("link", "link clicks", "s-link"), ("qr", "QR scans", "s-qr")],
+    )
+    who = charts.stacked_bars(
+        "chart-who",
+        f"Visits per day of {code}: humans vs bots",
+        stats["days"],
+        [("human", "humans", "s-human"), ("bot", "bots", "s-bot")],
+    )
+    return render(
+        "admin/link_stats.html",
+        page_title=f"Statistics of {code}",
+        stats=stats,
+        info=info,
+        charts=[medium, who],
+        days=days,
+        day_choices=STATS_DAYS,
+    )
+
+
+# Tokens and users (admin only: no decorator means admin) ------------------------------------
+
+
+@bp.get("/tokens")
+def token_list() -> Response:
+    rt = runtime()
+    with rt.db.read() as session:
+        return render(
+            "admin/tokens.html",
+            page_title="API tokens",
+            tokens=token_service.list_tokens(session),
+            roles=ROLES,
+            values={"role": "reader"},
+            errors={},
+        )
+
+
+@bp.post("/tokens")
+def token_create() -> Response:
+    rt = runtime()
+    name, role = request.form.get("name", ""), request.form.get("role", "")
+    try:
+        with rt.db.write() as session:
+            token, plaintext = token_service.create_token(session, name, role, rt.clock())
+            created = {"id": token.id, "name": token.name, "role": token.role}
+    except ServiceError as exc:
+        with rt.db.read() as session:
+            return render(
+                "admin/tokens.html",
+                status=_status_of(exc),
+                page_title="API tokens",
+                tokens=token_service.list_tokens(session),
+                roles=ROLES,
+                values=forms.form_values(request.form),
+                errors=forms.errors_of(exc),
+            )
+    # Shown once, on this response only (no redirect, never cached).
+    return render(
+        "admin/token_created.html", page_title="Token created", token=created, plaintext=plaintext
+    )
+
+
+@bp.route("/tokens/<int:token_id>/revoke", methods=["GET", "POST"])
+def token_revoke(token_id: int) -> Response:
+    rt = runtime()
+    if request.method == "GET":
+        return _confirm(
+            f"Revoke token {token_id}?",
+            "Revoke this API token? Requests that use it are refused from now on.",
+            request.path,
+            "Revoke token",
+            url_for(".token_list"),
+            danger=True,
+        )
+    try:
+        with rt.db.write() as session:
+            token_service.revoke_token(session, token_id, rt.clock())
+    except NotFound:
+        abort(404)
+    flash(f"Token {token_id} revoked.")
+    return redirect(url_for(".token_list"), 303)
+
+
+def _users_page(values, errors, status: int = 200) -> Response:
+    with runtime().db.read() as session:
+        return render(
+            "admin/users.html",
+            status=status,
+            page_title="Users",
+            users=user_service.list_users(session),
+            roles=ROLES,
+            values=values,
+            errors=errors,
+        )
+
+
+@bp.get("/users")
+def user_list() -> Response:
+    return _users_page({"role": "editor"}, {})
+
+
+@bp.post("/users")
+def user_create() -> Response:
+    rt = runtime()
+    data, errors = forms.user_data(request.form)
+    values = forms.form_values(request.form)
+    try:
+        with rt.db.write() as session:
+            if errors:
+                raise ValidationError(errors)
+            user = user_service.create_user(
+                session, data["username"], data["password"], data["role"], rt.clock()
+            )
+            name = user.username
+    except ServiceError as exc:
+        return _users_page(values, {**forms.errors_of(exc), **errors}, status=_status_of(exc))
+    flash(f"User {name} created.")
+    return redirect(url_for(".user_list"), 303)
+
+
+@bp.post("/users/<username>/disable")
+def user_disable(username: str) -> Response:
+    rt = runtime()
+    disable = request.form.get("disable", "1") == "1"
+    principal = current_principal()
+    if disable and principal is not None and principal.name == username:
+        flash("You cannot disable yourself.", "error")
+        return redirect(url_for(".user_list"), 303)
+    try:
+        with rt.db.write() as session:
+            user_service.set_disabled(session, username, disable, rt.clock())
+    except NotFound:
+        abort(404)
+    flash(f"User {username} {'disabled' if disable else 'enabled'}.")
+    return redirect(url_for(".user_list"), 303)

@@ -1,0 +1,60 @@
+"""The REST API under /api/v1 (flask-smorest; why: see common.py).
+
+One module per resource (stories, channels, links, tokens), each with its payload schemas
+beside it (`*_schemas.py`); docs.py serves the OpenAPI 3.1 document and Swagger UI.
+Access is declared on every view with auth.access (`@requires`; tokens are admin-only).
+"""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from apispec.ext.marshmallow import MarshmallowPlugin
+from apispec.ext.marshmallow.common import resolve_schema_cls
+from flask import Flask
+
+from syndication.api.common import Api
+
+API_TITLE = "syndication"
+API_VERSION = "1"
+
+
+def _schema_name(schema: type[ma.Schema] | ma.Schema) -> str:
+    """Component name of a schema: its class name, "…Patch" for the partial one of PATCH."""
+    name = resolve_schema_cls(schema).__name__
+    if isinstance(schema, ma.Schema) and schema.partial:
+        name += "Patch"
+    return name
+
+
+def init_api(app: Flask) -> Api:
+    from syndication.api import channels, docs, links, stories, tokens
+
+    app.config.update(
+        API_TITLE=API_TITLE,
+        API_VERSION=API_VERSION,
+        OPENAPI_VERSION="3.1.0",
+        OPENAPI_URL_PREFIX=None,  # docs.py serves the document and the UI
+        API_SPEC_OPTIONS={
+            "info": {
+                "description": "Stories, channels, short links and API tokens. Authenticate "
+                "with `Authorization: Bearer <token>` (`syndication token create`). Errors are "
+                '`{"error": {"code", "message", "fields"}}`. Lists are '
+                '`{"items": [...], "next": <URL of the next page> | null}`.'
+            },
+            "security": [{"bearer": []}],
+        },
+    )
+    api = Api(app, spec_kwargs={"marshmallow_plugin": MarshmallowPlugin(_schema_name)})
+    api.spec.components.security_scheme(
+        "bearer",
+        {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API token: roles reader (read-only), editor (stories and "
+            "links), admin (everything, tokens included)",
+        },
+    )
+    for module in (stories, channels, links, tokens):
+        api.register_blueprint(module.blp)
+    app.register_blueprint(docs.bp)
+    return api

@@ -1,0 +1,220 @@
+"""What every API resource shares: the flask-smorest Api and Blueprint, the JSON body parser,
+the error body and the list envelope.
+
+Library choice: flask-smorest (marshmallow + apispec + webargs). It plugs into the plain
+`Flask` app that create_app builds (APIFlask would replace the Flask class itself), describes
+each view from the marshmallow schemas it already uses to parse and dump (schemas are written
+once, in the *_schemas.py modules beside the handlers), and apispec emits OpenAPI 3.1
+(`OPENAPI_VERSION = "3.1.0"`: nullable fields become `type: [..., "null"]`).
+
+Two of its defaults are replaced here: its own HTTPException handler (the app keeps its one
+handler, which shapes every /api/ error as `{"error": {"code", "message", "fields"}}`, see
+`error_body`) and its documentation blueprint (docs.py serves the document and Swagger UI
+itself, both public, from local files).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import marshmallow as ma
+from flask import Response, jsonify
+from flask_smorest import Api as _Api
+from flask_smorest import Blueprint as _Blueprint
+from webargs.flaskparser import FlaskParser
+from werkzeug.exceptions import BadRequest, HTTPException
+
+from syndication.errors import Conflict, NotFound, ServiceError, ValidationError
+
+JSON_TYPES = ("application/json",)
+STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    422: "invalid",
+}
+
+
+# --- errors -----------------------------------------------------------------------------------
+
+
+class FieldErrorSchema(ma.Schema):
+    code = ma.fields.String(
+        required=True,
+        metadata={"description": "Machine-readable error code (invalid, not_found, conflict…)"},
+    )
+    message = ma.fields.String(required=True, metadata={"description": "What went wrong"})
+    fields = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.String(),
+        required=True,
+        metadata={
+            "description": "Field path (dotted, e.g. `image.url`; `` for the whole body) to "
+            "what is wrong with it; empty when the error is not about a field"
+        },
+    )
+
+
+class ErrorSchema(ma.Schema):
+    """Every API error, whatever its status."""
+
+    error = ma.fields.Nested(FieldErrorSchema, required=True)
+
+
+def _flatten(messages: Any, prefix: str = "") -> dict[str, str]:
+    """marshmallow/webargs messages ({"json": {"image": {"url": ["Not a valid string."]}}})
+    as dotted field paths ({"image.url": "Not a valid string."})."""
+    out: dict[str, str] = {}
+    if isinstance(messages, Mapping):
+        for key, value in messages.items():
+            key = str(key)
+            if key == "_schema":
+                key = ""
+            path = f"{prefix}.{key}" if prefix and key else (prefix or key)
+            out.update(_flatten(value, path))
+    elif isinstance(messages, list | tuple):
+        if all(isinstance(m, str) for m in messages):
+            out[prefix] = " ".join(messages)
+        else:
+            for item in messages:
+                out.update(_flatten(item, prefix))
+    else:
+        out[prefix] = str(messages)
+    return out
+
+
+def field_errors(exc: HTTPException) -> dict[str, str]:
+    """Field errors carried by a webargs abort (HTTPException.data["messages"])."""
+    data = getattr(exc, "data", None) or {}
+    messages = data.get("messages") or data.get("errors")
+    if not messages:
+        return {}
+    # webargs keys errors by location first: {"json": {...}} / {"query": {...}}; the location
+    # is not part of the field path, except for query parameters and headers, which are
+    # named as such so that "limit" the parameter and "limit" a body field differ.
+    flat: dict[str, str] = {}
+    for location, errors in messages.items() if isinstance(messages, Mapping) else []:
+        prefix = "" if location in ("json", "json_or_form") else location
+        flat.update(_flatten(errors, prefix))
+    return flat
+
+
+def error_response(exc: HTTPException) -> Response:
+    """The JSON error body for an HTTPException raised anywhere under /api/."""
+    status = exc.code or 500
+    fields = field_errors(exc)
+    message = exc.description or exc.name
+    if fields:
+        message = "; ".join(f"{k}: {v}" if k else v for k, v in fields.items())
+    response = jsonify(
+        error={
+            "code": STATUS_CODES.get(status, exc.name.lower().replace(" ", "_")),
+            "message": message,
+            "fields": fields,
+        }
+    )
+    response.status_code = status
+    return response
+
+
+def service_error(exc: ServiceError) -> Response:
+    """A service's error (ValidationError, NotFound, Conflict) as an API error response."""
+    status = 400
+    if isinstance(exc, ValidationError):
+        status = 422
+    elif isinstance(exc, NotFound):
+        status = 404
+    elif isinstance(exc, Conflict):
+        status = 409
+    response = jsonify(error={"code": exc.code, "message": exc.message, "fields": exc.fields})
+    response.status_code = status
+    return response
+
+
+# --- the library, adapted ---------------------------------------------------------------------
+
+
+class JsonBodyParser(FlaskParser):
+    """webargs' Flask parser, strict about the body: a request body must be a JSON object
+    (400 otherwise); schema violations are 422 (webargs' default)."""
+
+    DEFAULT_VALIDATION_STATUS = 422
+    # An unknown query parameter is an error too (a misspelt filter must not list everything).
+    DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": ma.RAISE}
+
+    def load_json(self, req: Any, schema: ma.Schema) -> Any:
+        if req.mimetype not in JSON_TYPES and not (req.mimetype or "").endswith("+json"):
+            raise BadRequest("The request body must be JSON (Content-Type: application/json).")
+        raw = req.get_data(cache=True)
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise BadRequest("The request body is not valid JSON.") from None
+        if not isinstance(data, dict):
+            raise BadRequest("The request body must be a JSON object.")
+        return data
+
+
+class Blueprint(_Blueprint):
+    """flask-smorest's Blueprint with the strict JSON parser, answering services' errors
+    (ValidationError 422, NotFound 404, Conflict 409) as API errors."""
+
+    ARGUMENTS_PARSER = JsonBodyParser()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.register_error_handler(ServiceError, service_error)
+
+
+class Api(_Api):
+    ERROR_SCHEMA = ErrorSchema
+
+    def _register_error_handlers(self) -> None:
+        """Keep the app's one error handler (app.py → error_response) for every status."""
+
+    def _register_doc_blueprint(self) -> None:
+        """docs.py serves the document and the Swagger UI (public, local assets)."""
+
+
+# --- request and response building blocks -----------------------------------------------------
+
+
+class RawBody(ma.Schema):
+    """A request body schema that checks shapes and types only, and hands the view the body
+    exactly as sent: the service (clean_story, clean_channel…) owns the rules and the
+    cleaning, so there is one place that decides what a valid story is."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+    @ma.post_load(pass_original=True)
+    def _original(self, data: dict, original: dict, **_: Any) -> dict:
+        return dict(original)
+
+
+def page_schema(item: type[ma.Schema], name: str) -> type[ma.Schema]:
+    """The list envelope: {"items": [...], "next": URL of the next page or null}."""
+    return ma.Schema.from_dict(
+        {
+            "items": ma.fields.List(ma.fields.Nested(item), required=True),
+            "next": ma.fields.String(
+                required=True,
+                allow_none=True,
+                metadata={
+                    "format": "uri",
+                    "description": "URL of the next page (same filters), null on the last",
+                },
+            ),
+        },
+        name=name,
+    )
+
+
+def created(body: Any, location: str) -> tuple[Any, int, dict[str, str]]:
+    return body, 201, {"Location": location}

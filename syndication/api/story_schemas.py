@@ -1,0 +1,143 @@
+"""Story payloads of the API: what a client sends and what it gets back.
+
+Request schemas check shapes and JSON types (and document them); the rules themselves (lengths,
+URLs, language tags, life cycle) are the service's (stories/schema.py clean_story), which
+reports every bad field by name.
+"""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import fields as f
+from marshmallow import validate
+
+from syndication.api.common import RawBody, page_schema
+from syndication.stories.schema import CODE_RE, STATUSES
+
+_DATE = {"format": "date-time"}
+_URL = {"format": "uri"}
+
+
+class ImageIn(RawBody):
+    url = f.String(required=True, metadata={**_URL, "description": "http(s) URL of the image"})
+    caption = f.String(allow_none=True)
+    type = f.String(allow_none=True, metadata={"description": "MIME type, e.g. image/jpeg"})
+    length = f.Integer(strict=True, allow_none=True, metadata={"description": "size in bytes"})
+    width = f.Integer(strict=True, allow_none=True)
+    height = f.Integer(strict=True, allow_none=True)
+
+
+class StoryIn(RawBody):
+    """A story in the README's schema. `title` is required on creation; PATCH takes any
+    subset. Read-only fields of an export (`updated_at`, `revision`, `page_url`…) are accepted
+    and ignored, so a story fetched from the API can be sent back as is."""
+
+    code = f.String(
+        validate=validate.Regexp(CODE_RE),
+        metadata={
+            "description": "Story Code: 1-64 letters, digits, '-' or '_'; assigned from a "
+            "numeric sequence when absent"
+        },
+    )
+    title = f.String(required=True, metadata={"description": "at most title_max characters"})
+    summary = f.String(allow_none=True, metadata={"description": "the lead, plain text"})
+    body_html = f.String(
+        allow_none=True, metadata={"description": "HTML, sanitised before it is stored"}
+    )
+    url = f.String(allow_none=True, metadata={**_URL, "description": "canonical http(s) URL"})
+    authors = f.List(f.String(), allow_none=True)
+    source = f.String(allow_none=True)
+    section = f.String(allow_none=True)
+    tags = f.List(f.String(), allow_none=True)
+    language = f.String(allow_none=True, metadata={"description": "BCP 47 tag (en, en-GB, ar)"})
+    image = f.Nested(ImageIn, allow_none=True)
+    external_id = f.String(allow_none=True)
+    status = f.String(
+        allow_none=True,
+        validate=validate.OneOf(STATUSES),
+        metadata={
+            "description": "draft (default), published, or scheduled with publish_at; "
+            "retracted is reached through /retract"
+        },
+    )
+    publish_at = f.String(
+        allow_none=True,
+        metadata={**_DATE, "description": "ISO 8601 with a zone offset; needed for scheduled"},
+    )
+    published_at = f.String(allow_none=True, metadata=_DATE)
+    # Read-only, ignored on input (present in what the API returns).
+    id = f.Raw(load_only=True, allow_none=True, metadata={"description": "ignored"})
+    page_url = f.Raw(
+        load_only=True, allow_none=True, metadata={"description": "read-only, ignored"}
+    )
+    updated_at = f.Raw(
+        load_only=True, allow_none=True, metadata={"description": "read-only, ignored"}
+    )
+    created_at = f.Raw(
+        load_only=True, allow_none=True, metadata={"description": "read-only, ignored"}
+    )
+    revision = f.Raw(
+        load_only=True, allow_none=True, metadata={"description": "read-only, ignored"}
+    )
+    short_url = f.Raw(
+        load_only=True, allow_none=True, metadata={"description": "read-only, ignored"}
+    )
+    qr_svg = f.Raw(load_only=True, allow_none=True, metadata={"description": "read-only, ignored"})
+    qr_png = f.Raw(load_only=True, allow_none=True, metadata={"description": "read-only, ignored"})
+
+
+class ImageOut(ma.Schema):
+    url = f.String(required=True, metadata=_URL)
+    caption = f.String()
+    type = f.String()
+    length = f.Integer()
+    width = f.Integer()
+    height = f.Integer()
+
+
+class StoryOut(ma.Schema):
+    code = f.String(required=True)
+    title = f.String(required=True)
+    summary = f.String(required=True)
+    body_html = f.String(required=True)
+    url = f.String(required=True, metadata={**_URL, "description": "canonical URL"})
+    page_url = f.String(
+        required=True, metadata={**_URL, "description": "the story page; its guid in feeds"}
+    )
+    authors = f.List(f.String(), required=True)
+    source = f.String(required=True, allow_none=True)
+    section = f.String(required=True, allow_none=True)
+    tags = f.List(f.String(), required=True)
+    language = f.String(required=True, allow_none=True)
+    image = f.Nested(ImageOut, required=True, allow_none=True)
+    status = f.String(required=True, validate=validate.OneOf(STATUSES))
+    publish_at = f.String(required=True, allow_none=True, metadata=_DATE)
+    published_at = f.String(required=True, allow_none=True, metadata=_DATE)
+    updated_at = f.String(required=True, metadata=_DATE)
+    revision = f.Integer(required=True)
+    short_url = f.String(
+        required=True,
+        allow_none=True,
+        metadata={**_URL, "description": "the News Link, once the story has been published"},
+    )
+    qr_svg = f.String(required=True, allow_none=True, metadata=_URL)
+    qr_png = f.String(required=True, allow_none=True, metadata=_URL)
+
+
+StoryPage = page_schema(StoryOut, "StoryPage")
+
+
+class StoryQuery(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+    status = f.String(validate=validate.OneOf(STATUSES))
+    section = f.String()
+    tag = f.String()
+    language = f.String(metadata={"description": "en also matches en-GB"})
+    source = f.String(metadata={"description": "case-insensitive"})
+    q = f.String(metadata={"description": "text in the title"})
+    limit = f.Integer(load_default=50, validate=validate.Range(1, 200))
+    cursor = f.String(
+        metadata={"description": "opaque: the `next` URL of the previous page carries it"}
+    )

@@ -1,0 +1,42 @@
+"""API token payloads (admin only). The plaintext token appears once, in the creation answer."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import fields as f
+from marshmallow import validate
+
+from syndication.api.common import RawBody, page_schema
+from syndication.auth.roles import ROLES
+
+_DATE = {"format": "date-time"}
+
+
+class TokenIn(RawBody):
+    name = f.String(required=True, metadata={"description": "who or what uses it, 1-100 chars"})
+    role = f.String(required=True, validate=validate.OneOf(ROLES))
+
+
+class TokenOut(ma.Schema):
+    id = f.Integer(required=True)
+    name = f.String(required=True)
+    role = f.String(required=True, validate=validate.OneOf(ROLES))
+    prefix = f.String(
+        required=True, metadata={"description": "first characters, to tell tokens apart"}
+    )
+    created_at = f.String(required=True, metadata=_DATE)
+    last_used_at = f.String(required=True, allow_none=True, metadata=_DATE)
+    revoked_at = f.String(required=True, allow_none=True, metadata=_DATE)
+
+
+class NewTokenOut(TokenOut):
+    token = f.String(
+        required=True,
+        metadata={
+            "description": "the token itself: shown this once, only its hash is stored. "
+            "Send it as `Authorization: Bearer <token>`."
+        },
+    )
+
+
+TokenPage = page_schema(TokenOut, "TokenPage")
