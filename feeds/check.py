@@ -85,4 +85,4 @@ def _counts(items: int, has_next: bool) -> list[Finding]:
     if not items:
         return [Finding("warning", "no items: the channel shows no published story yet")]
     more = "; older stories on the next page" if has_next else ""
-    return [Finding("info", f"{items} items{more}")]
+    return [Finding("info", f"{items} item{'' if items == 1 else 's'}{more}")]
