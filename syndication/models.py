@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -248,3 +249,95 @@ class IdempotencyKey(Base):
         Index("ux_idempotency_keys_principal_key", "principal", "key", unique=True),
         Index("ix_idempotency_keys_expires_at", "expires_at"),
     )
+
+
+class Subscriber(Base):
+    """A receiver of pushes: a partner's webhook endpoint (WebSub callbacks come later and share
+    the delivery machinery)."""
+
+    __tablename__ = "subscribers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), default="webhook")
+    name: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(String(2048))
+    # "whsec_<base64>": kept as is, since signing needs the key itself.
+    secret: Mapped[str] = mapped_column(String(200))
+    # After a rotation the old secret still signs (a second signature) until this time.
+    previous_secret: Mapped[str | None] = mapped_column(String(200))
+    previous_secret_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    event_types: Mapped[list[str]] = mapped_column(JSON, default=list)  # empty = all
+    channels: Mapped[list[str]] = mapped_column(JSON, default=list)  # channel slugs
+    filter: Mapped[dict[str, list[str]]] = mapped_column(JSON, default=dict)  # as a channel's
+    format: Mapped[str] = mapped_column(String(16), default="json")  # json | ninjs
+    headers: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    throttle: Mapped[float | None] = mapped_column(Float)  # deliveries per second, None = no cap
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Start of the current run of failures without a success (None while healthy).
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Event(Base):
+    """The transactional outbox: written in the same transaction as the story change."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    type: Mapped[str] = mapped_column(
+        String(32)
+    )  # story.published | story.updated | story.retracted
+    story_id: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    story_code: Mapped[str] = mapped_column(String(64))
+    snapshot: Mapped[dict] = mapped_column(JSON)  # the story as it was then (API schema)
+    # What subscribers are matched on: for a retraction, the last published fields.
+    terms: Mapped[list[list[str]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_events_undispatched", "dispatched_at", "id"),)
+
+
+class Delivery(Base):
+    """One event for one subscriber, until delivered or dead."""
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    # The Standard Webhooks message id: stable across retries and replays.
+    message_id: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16))  # pending | delivered | dead | cancelled
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A worker's claim: until then no other worker takes it; a crashed worker's claim expires.
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(String(1000))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_deliveries_subscriber", "subscriber_id", "created_at"),
+        Index("ux_deliveries_event_subscriber", "event_id", "subscriber_id", unique=True),
+    )
+
+
+class DeliveryAttempt(Base):
+    """The log: every attempt, successful or not."""
+
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(String(1000))
+    response_excerpt: Mapped[str | None] = mapped_column(Text)  # the first 1 KiB
+
+    __table_args__ = (Index("ix_delivery_attempts_delivery", "delivery_id", "at"),)

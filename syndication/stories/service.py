@@ -23,6 +23,7 @@ from syndication.errors import Conflict, NotFound, ValidationError
 from syndication.filters import story_terms, term_key
 from syndication.links.service import ensure_story_link
 from syndication.models import Link, Sequence, Story, StoryTerm
+from syndication.push import outbox
 from syndication.stories.schema import (
     CONTENT_FIELDS,
     STATUSES,
@@ -99,10 +100,25 @@ class _Change:
         self.was_visible = story is not None and _visible(story)
         self.terms = _terms_of(story) if story is not None and self.was_visible else None
 
-    def finish(self, session: Session, story: Story, now: datetime) -> None:
+    def finish(
+        self,
+        session: Session,
+        settings: Settings,
+        story: Story,
+        now: datetime,
+        *,
+        content_changed: bool,
+        created: bool,
+    ) -> None:
         after = _terms_of(story) if _visible(story) else None
         if self.was_visible or _visible(story):
             channels.touch(session, self.terms, after, now)
+        kind = outbox.event_type(
+            self.was_visible, _visible(story), story.status, content_changed, created
+        )
+        if kind is not None:
+            terms = self.terms if kind == outbox.RETRACTED else after
+            outbox.record_event(session, settings, kind, story, terms or (), now)
 
 
 def _apply_content(story: Story, content: Mapping[str, Any], settings: Settings) -> bool:
@@ -256,7 +272,7 @@ def _save(
     if story.status == "published":
         # The News Link is made on first publication and stays for the life of the story.
         ensure_story_link(session, story, now)
-    change.finish(session, story, now)
+    change.finish(session, settings, story, now, content_changed=content_changed, created=created)
     return story, "created" if created else "updated"
 
 

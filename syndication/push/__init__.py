@@ -1,0 +1,1 @@
+"""Push: the outbox of story events, subscribers, and deliveries to them (signed webhooks)."""

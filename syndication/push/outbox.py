@@ -1,0 +1,59 @@
+"""The transactional outbox: a story change and its event are written in one transaction, so a
+crash can delay a push but never lose it. The dispatcher (push/dispatch.py) expands events into
+deliveries afterwards."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from syndication.config import Settings
+from syndication.models import Event, Story
+
+PUBLISHED = "story.published"
+UPDATED = "story.updated"
+RETRACTED = "story.retracted"
+EVENT_TYPES = (PUBLISHED, UPDATED, RETRACTED)
+# Set on a session that wrote an event, so the process's workers can be woken once it commits.
+WROTE_EVENT = "syndication.outbox_written"
+
+
+def event_type(
+    was_visible: bool, is_visible: bool, status: str, content_changed: bool, was_created: bool
+) -> str | None:
+    """Which event a change makes, if any: editing a draft makes none."""
+    if is_visible and (not was_visible or was_created):
+        return PUBLISHED  # also a retracted story published again
+    if was_visible and is_visible:
+        return UPDATED if content_changed else None
+    if was_visible and not is_visible:
+        # Retracted, or taken back to draft: either way subscribers must remove it.
+        return RETRACTED
+    return None
+
+
+def record_event(
+    session: Session,
+    settings: Settings,
+    kind: str,
+    story: Story,
+    terms: Iterable[tuple[str, str]],
+    now: datetime,
+) -> Event:
+    """Write the event with a snapshot of the story as it is now. `terms` are what subscribers
+    are matched on: for a retraction, the story's last published ones."""
+    from syndication.stories.service import story_to_dict
+
+    event = Event(
+        type=kind,
+        story_id=story.id,
+        story_code=story.code,
+        snapshot=story_to_dict(story, settings),
+        terms=sorted([k, v] for k, v in terms),
+        created_at=now,
+    )
+    session.add(event)
+    session.info[WROTE_EVENT] = True
+    return event
