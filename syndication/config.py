@@ -8,6 +8,7 @@ by SYNDICATION_CONFIG, then SYNDICATION_<NAME> environment variables, then expli
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
@@ -48,6 +49,13 @@ class Settings:
     link_utm: str = ""
     visit_flush_interval: float = 2.0
     secret_key: str = ""
+    outbound_allow: str = ""
+    retry_schedule: str = "5,300,1800,7200,18000,36000,36000"
+    push_concurrency: int = 16
+    lease_seconds: int = 60
+    run_jobs: bool = True
+    secret_overlap: int = 86400
+    subscriber_disable_after: int = 432000
 
     @property
     def tz(self) -> ZoneInfo:
@@ -63,6 +71,18 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.instance_dir / 'syndication.db'}"
+
+    @property
+    def retry_delays(self) -> tuple[float, ...]:
+        """`retry_schedule` as seconds: the delay before retry n+1 is retry_delays[n]."""
+        return _parse_schedule(self.retry_schedule)
+
+    @property
+    def outbound_allow_list(self) -> tuple[str, ...]:
+        """`outbound_allow` split into its host names and CIDR ranges (lower case)."""
+        return tuple(
+            part.strip().lower() for part in self.outbound_allow.split(",") if part.strip()
+        )
 
     @property
     def is_sqlite(self) -> bool:
@@ -138,12 +158,43 @@ def _check_utm(value: str) -> None:
 
 def _check_secret_key(value: str) -> None:
     if value and len(value) < 32:
+        raise ConfigError(f"secret_key: must be at least 32 characters (random), got {len(value)}")
+
+
+def _parse_schedule(value: str) -> tuple[float, ...]:
+    try:
+        delays = tuple(float(part) for part in value.split(",") if part.strip())
+    except ValueError:
         raise ConfigError(
-            f"secret_key: must be at least 32 characters (random), got {len(value)}"
-        )
+            f"retry_schedule: must be seconds separated by commas, e.g. 5,300,1800, got {value!r}"
+        ) from None
+    if not delays or any(d < 0 for d in delays):
+        raise ConfigError(f"retry_schedule: needs at least one delay, none negative, got {value!r}")
+    return delays
+
+
+def _check_retry_schedule(value: str) -> None:
+    _parse_schedule(value)
+
+
+def _check_outbound_allow(value: str) -> None:
+    import ipaddress
+
+    for part in (p.strip() for p in value.split(",")):
+        if not part:
+            continue
+        if "/" in part:
+            try:
+                ipaddress.ip_network(part, strict=False)
+            except ValueError:
+                raise ConfigError(f"outbound_allow: not a valid CIDR range: {part!r}") from None
+        elif not re.fullmatch(r"[A-Za-z0-9.\-:\[\]]+", part):
+            raise ConfigError(f"outbound_allow: not a host name or address: {part!r}")
 
 
 _VALIDATORS: dict[str, Callable[..., None]] = {
+    "retry_schedule": _check_retry_schedule,
+    "outbound_allow": _check_outbound_allow,
     "secret_key": _check_secret_key,
     "link_redirect_status": _check_redirect_status,
     "link_utm": _check_utm,
@@ -166,6 +217,10 @@ _NAMED_VALIDATORS: dict[str, Callable[[str, Any], None]] = {
     "poll_interval": _check_range(0.05, 3600),
     "workers": _check_range(0, 256),
     "visit_flush_interval": _check_range(0.05, 60),
+    "push_concurrency": _check_range(1, 1024),
+    "lease_seconds": _check_range(1, 86_400),
+    "secret_overlap": _check_range(0, 31_536_000),
+    "subscriber_disable_after": _check_range(1, 31_536_000),
 }
 
 

@@ -1,13 +1,16 @@
-"""Periodic jobs (APScheduler 3.x), run in exactly one process: `syndication run`'s main
-process beside its web workers (later also `syndication worker` processes).
+"""Periodic jobs (APScheduler 3.x), run in exactly one process of `syndication run` beside its
+web workers (unless `run_jobs` is false), and in every `syndication worker` process.
 
 Jobs:
 - release_due: publish scheduled stories whose publish_at has come, dated at publish_at.
+- push: expand outbox events into deliveries and send due deliveries (push/jobs.py); also run
+  at once when this process commits an event.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -32,17 +35,43 @@ def release_due_stories(db: Database, settings: Settings) -> int:
             return released
 
 
-def start_scheduler(db: Database, settings: Settings) -> BackgroundScheduler:
+class Jobs:
+    """The running scheduler and what stops it cleanly."""
+
+    def __init__(self, scheduler: BackgroundScheduler, push, stop: threading.Event, waker):  # type: ignore[no-untyped-def]
+        self.scheduler = scheduler
+        self.push = push
+        self.stop = stop
+        self.waker = waker
+
+    def shutdown(self, wait: bool = True) -> None:
+        from syndication.push.jobs import close_senders
+
+        self.stop.set()
+        self.push.stop.set()
+        self.scheduler.shutdown(wait=wait)
+        self.waker.join(timeout=5)
+        close_senders()
+
+
+def start_scheduler(db: Database, settings: Settings) -> Jobs:
+    from syndication.push.jobs import PushJob, waker
+
     scheduler = BackgroundScheduler(timezone="UTC", daemon=True)
-    scheduler.add_job(
-        release_due_stories,
-        "interval",
-        args=(db, settings),
-        seconds=settings.poll_interval,
-        id="release_due",
-        max_instances=1,
-        coalesce=True,
-        misfire_grace_time=max(1, int(settings.poll_interval * 5)),
-    )
+    common = {
+        "trigger": "interval",
+        "seconds": settings.poll_interval,
+        "max_instances": 1,
+        "coalesce": True,
+        "misfire_grace_time": max(1, int(settings.poll_interval * 5)),
+    }
+    scheduler.add_job(release_due_stories, args=(db, settings), id="release_due", **common)
+    push = PushJob(db, settings)
+    scheduler.add_job(push, id="push", next_run_time=utcnow(), **common)
     scheduler.start()
-    return scheduler
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=waker, args=(scheduler, push, "push", stop), name="push-waker", daemon=True
+    )
+    thread.start()
+    return Jobs(scheduler, push, stop, thread)

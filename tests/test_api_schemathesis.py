@@ -20,12 +20,19 @@ from syndication.auth.tokens import create_token
 from syndication.channels.service import create_channel
 from syndication.config import load_settings
 from syndication.links.service import create_link
+from syndication.push.subscribers import create_subscriber, send_test
 from syndication.stories.service import create_story
 
 # More for a deeper run: SYNDICATION_SCHEMATHESIS_EXAMPLES=200 pytest tests/test_api_schemathesis.py
 MAX_EXAMPLES = int(os.environ.get("SYNDICATION_SCHEMATHESIS_EXAMPLES", "10"))
 # Identifiers that exist, so that generated requests reach past the 404s half of the time.
-KNOWN = {"code": ["st-1", "st-2", "promo"], "slug": ["news"], "token_id": [1]}
+KNOWN = {
+    "code": ["st-1", "st-2", "promo"],
+    "slug": ["news"],
+    "token_id": [1],
+    "subscriber_id": [1],
+    "delivery_id": [1],
+}
 
 
 @pytest.fixture
@@ -40,6 +47,7 @@ def st_app(_sqlite_template, tmp_path):
                 "base_url": "http://news.example.test",
                 "instance_path": str(target.parent),
                 "log_level": "WARNING",
+                "outbound_allow": "127.0.0.1",
             },
             environ={},
         )
@@ -55,6 +63,10 @@ def st_app(_sqlite_template, tmp_path):
         )
         create_channel(s, {"slug": "news", "title": "News"}, now=now)
         create_link(s, {"url": "https://example.org/", "slug": "promo"}, now=now)
+        subscriber, _ = create_subscriber(
+            s, rt.settings, {"name": "Partner", "url": "http://127.0.0.1:9/hook"}, now
+        )
+        send_test(s, subscriber.id, now)
     yield app
     rt.visits.close()
     rt.db.dispose()

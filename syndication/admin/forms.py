@@ -219,3 +219,64 @@ def user_data(form: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
         "password": password,
     }
     return data, errors
+
+
+# Subscribers (partner webhooks) -------------------------------------------------------------
+
+
+def _throttle(raw: str) -> float | str | None:
+    if not raw:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        return raw  # the service says what is wrong with text
+
+
+def _header_lines(raw: str | None, errors: dict[str, str]) -> dict[str, str]:
+    """ "Name: value" lines to a dict (a line without a colon is an error)."""
+    out: dict[str, str] = {}
+    for line in (raw or "").splitlines():
+        if not line.strip():
+            continue
+        name, sep, value = line.partition(":")
+        if not sep:
+            errors["headers"] = f"each line must be 'Name: value', got {line.strip()!r}"
+            continue
+        out[name.strip()] = value.strip()
+    return out
+
+
+def subscriber_data(form: Form) -> tuple[dict[str, Any], dict[str, str]]:
+    """The subscriber form as service data (create_subscriber / update_subscriber)."""
+    errors: dict[str, str] = {}
+    data: dict[str, Any] = {
+        "name": _text(form, "name"),
+        "url": _text(form, "url"),
+        "event_types": [e for e in form.getlist("event_types") if e],
+        "channels": split_list(form.get("channels")),
+        "filter": {
+            kind: split_list(form.get(f"filter_{kind}"))
+            for kind in FILTER_KINDS
+            if split_list(form.get(f"filter_{kind}"))
+        },
+        "format": _text(form, "format") or "json",
+        "headers": _header_lines(form.get("headers"), errors),
+        "throttle": _throttle(_text(form, "throttle")),
+    }
+    return data, errors
+
+
+def subscriber_values(sub: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "name": sub.name,
+        "url": sub.url,
+        "event_types": list(sub.event_types or []),
+        "channels": join_list(sub.channels),
+        "format": sub.format,
+        "headers": "\n".join(f"{k}: {v}" for k, v in (sub.headers or {}).items()),
+        "throttle": "" if sub.throttle is None else f"{sub.throttle:g}",
+    }
+    for kind in FILTER_KINDS:
+        values[f"filter_{kind}"] = join_list((sub.filter or {}).get(kind))
+    return values

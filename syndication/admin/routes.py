@@ -24,6 +24,8 @@ from syndication.channels.preview import draft_channel, preview
 from syndication.errors import Conflict, NotFound, ServiceError, ValidationError
 from syndication.links import service as links
 from syndication.pages import view
+from syndication.push import outbox as push_outbox
+from syndication.push import subscribers as push
 from syndication.runtime import runtime
 from syndication.stories import service as stories
 from syndication.stories.schema import STATUSES
@@ -642,3 +644,203 @@ def user_disable(username: str) -> Response:
         abort(404)
     flash(f"User {username} {'disabled' if disable else 'enabled'}.")
     return redirect(url_for(".user_list"), 303)
+
+
+# Subscribers (partner webhooks; admin only: no decorator means admin) ------------------------
+
+
+def _subscriber_form(values, errors, sub=None, status: int = 200) -> Response:
+    return render(
+        "admin/subscriber_form.html",
+        status=status,
+        page_title=f"Edit subscriber {sub.name}" if sub else "New subscriber",
+        values=values,
+        errors=errors,
+        subscriber=sub,
+        event_types=push_outbox.EVENT_TYPES,
+        formats=push.FORMATS,
+        filter_kinds=forms.FILTER_KINDS,
+    )
+
+
+@bp.get("/subscribers")
+def subscriber_list() -> Response:
+    rt = runtime()
+    with rt.db.read() as session:
+        rows = [(s, push.subscriber_health(session, s.id)) for s in push.list_subscribers(session)]
+        return render("admin/subscribers.html", page_title="Subscribers", subscribers=rows)
+
+
+@bp.route("/subscribers/new", methods=["GET", "POST"])
+def subscriber_new() -> Response:
+    rt = runtime()
+    if request.method == "GET":
+        return _subscriber_form(
+            {"format": "json", "event_types": list(push_outbox.EVENT_TYPES)}, {}
+        )
+    data, errors = forms.subscriber_data(request.form)
+    values = forms.form_values(request.form, lists=("event_types",))
+    try:
+        with rt.db.write() as session:
+            if errors:
+                push.clean_subscriber(data)
+                raise ValidationError(errors)
+            sub, secret = push.create_subscriber(session, rt.settings, data, rt.clock())
+            created = {"id": sub.id, "name": sub.name}
+    except ServiceError as exc:
+        errs = {**forms.errors_of(exc), **errors}
+        return _subscriber_form(values, errs, status=_status_of(exc))
+    # Shown once, on this response only (no redirect, never cached).
+    return render(
+        "admin/subscriber_secret.html",
+        page_title="Subscriber created",
+        subscriber=created,
+        secret=secret,
+        rotated_until=None,
+    )
+
+
+def _get_subscriber(session, subscriber_id: int):
+    try:
+        return push.get_subscriber(session, subscriber_id)
+    except NotFound:
+        abort(404)
+
+
+@bp.get("/subscribers/<int:subscriber_id>")
+def subscriber_detail(subscriber_id: int) -> Response:
+    rt = runtime()
+    after = request.args.get("after", type=int)
+    with rt.db.read() as session:
+        sub = _get_subscriber(session, subscriber_id)
+        rows, next_after = push.list_deliveries(
+            session, {"subscriber": sub.id}, limit=PAGE_SIZE, after=after
+        )
+        log = [
+            (push.delivery_to_dict(d, e), push.delivery_attempts(session, d.id)) for d, e in rows
+        ]
+        return render(
+            "admin/subscriber_detail.html",
+            page_title=f"Subscriber {sub.name}",
+            subscriber=sub,
+            health=push.subscriber_health(session, sub.id),
+            deliveries=log,
+            next_url=url_for(".subscriber_detail", subscriber_id=sub.id, after=next_after)
+            if next_after
+            else None,
+        )
+
+
+@bp.route("/subscribers/<int:subscriber_id>/edit", methods=["GET", "POST"])
+def subscriber_edit(subscriber_id: int) -> Response:
+    rt = runtime()
+    with rt.db.read() as session:
+        sub = _get_subscriber(session, subscriber_id)
+        if request.method == "GET":
+            return _subscriber_form(forms.subscriber_values(sub), {}, sub)
+    data, errors = forms.subscriber_data(request.form)
+    values = forms.form_values(request.form, lists=("event_types",))
+    try:
+        with rt.db.write() as session:
+            if errors:
+                push.clean_subscriber(data, partial=True)
+                raise ValidationError(errors)
+            push.update_subscriber(session, rt.settings, subscriber_id, data)
+    except ServiceError as exc:
+        errs = {**forms.errors_of(exc), **errors}
+        return _subscriber_form(values, errs, sub, status=_status_of(exc))
+    flash("Subscriber saved.")
+    return redirect(url_for(".subscriber_detail", subscriber_id=subscriber_id), 303)
+
+
+@bp.post("/subscribers/<int:subscriber_id>/test")
+def subscriber_test(subscriber_id: int) -> Response:
+    rt = runtime()
+    try:
+        with rt.db.write() as session:
+            delivery = push.send_test(session, subscriber_id, rt.clock())
+            delivery_id = delivery.id
+    except NotFound:
+        abort(404)
+    flash(f"Test ping queued (delivery {delivery_id}).")
+    return redirect(url_for(".subscriber_detail", subscriber_id=subscriber_id), 303)
+
+
+@bp.post("/subscribers/<int:subscriber_id>/state")
+def subscriber_state(subscriber_id: int) -> Response:
+    rt = runtime()
+    disable = request.form.get("disable", "1") == "1"
+    try:
+        with rt.db.write() as session:
+            if disable:
+                push.disable(session, subscriber_id, request.form.get("reason") or None)
+            else:
+                push.enable(session, subscriber_id)
+    except NotFound:
+        abort(404)
+    flash(f"Subscriber {'disabled' if disable else 'enabled'}.")
+    return redirect(url_for(".subscriber_detail", subscriber_id=subscriber_id), 303)
+
+
+@bp.route("/subscribers/<int:subscriber_id>/rotate-secret", methods=["GET", "POST"])
+def subscriber_rotate(subscriber_id: int) -> Response:
+    rt = runtime()
+    back = url_for(".subscriber_detail", subscriber_id=subscriber_id)
+    if request.method == "GET":
+        return _confirm(
+            "Rotate the secret?",
+            "A new signing secret is made and shown once. The old one keeps signing too "
+            f"for {rt.settings.secret_overlap} seconds, so the partner can switch over.",
+            request.path,
+            "Rotate secret",
+            back,
+        )
+    try:
+        with rt.db.write() as session:
+            secret = push.rotate_secret(session, rt.settings, subscriber_id, rt.clock())
+            sub = push.get_subscriber(session, subscriber_id)
+            shown = {"id": sub.id, "name": sub.name}
+            until = sub.previous_secret_until
+    except NotFound:
+        abort(404)
+    return render(
+        "admin/subscriber_secret.html",
+        page_title="Secret rotated",
+        subscriber=shown,
+        secret=secret,
+        rotated_until=until,
+    )
+
+
+@bp.route("/subscribers/<int:subscriber_id>/delete", methods=["GET", "POST"])
+def subscriber_delete(subscriber_id: int) -> Response:
+    rt = runtime()
+    if request.method == "GET":
+        return _confirm(
+            "Delete this subscriber?",
+            "Delete this subscriber with its deliveries and their log? Nothing more is sent.",
+            request.path,
+            "Delete subscriber",
+            url_for(".subscriber_detail", subscriber_id=subscriber_id),
+            danger=True,
+        )
+    try:
+        with rt.db.write() as session:
+            push.delete_subscriber(session, subscriber_id)
+    except NotFound:
+        abort(404)
+    flash("Subscriber deleted.")
+    return redirect(url_for(".subscriber_list"), 303)
+
+
+@bp.post("/deliveries/<int:delivery_id>/replay")
+def delivery_replay(delivery_id: int) -> Response:
+    rt = runtime()
+    try:
+        with rt.db.write() as session:
+            delivery = push.replay_delivery(session, delivery_id, rt.clock())
+            subscriber_id = delivery.subscriber_id
+    except NotFound:
+        abort(404)
+    flash(f"Delivery {delivery_id} queued again.")
+    return redirect(url_for(".subscriber_detail", subscriber_id=subscriber_id), 303)

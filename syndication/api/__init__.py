@@ -27,7 +27,15 @@ def _schema_name(schema: type[ma.Schema] | ma.Schema) -> str:
 
 
 def init_api(app: Flask) -> Api:
-    from syndication.api import channels, docs, links, stories, tokens
+    from syndication.api import (
+        channels,
+        deliveries,
+        docs,
+        links,
+        stories,
+        subscribers,
+        tokens,
+    )
 
     app.config.update(
         API_TITLE=API_TITLE,
@@ -36,7 +44,8 @@ def init_api(app: Flask) -> Api:
         OPENAPI_URL_PREFIX=None,  # docs.py serves the document and the UI
         API_SPEC_OPTIONS={
             "info": {
-                "description": "Stories, channels, short links and API tokens. Authenticate "
+                "description": "Stories, channels, short links, API tokens and partner webhooks "
+                "(subscribers, deliveries). Authenticate "
                 "with `Authorization: Bearer <token>` (`syndication token create`). Errors are "
                 '`{"error": {"code", "message", "fields"}}`. Lists are '
                 '`{"items": [...], "next": <URL of the next page> | null}`.'
@@ -51,10 +60,10 @@ def init_api(app: Flask) -> Api:
             "type": "http",
             "scheme": "bearer",
             "description": "An API token: roles reader (read-only), editor (stories and "
-            "links), admin (everything, tokens included)",
+            "links), admin (everything, tokens and webhooks included)",
         },
     )
-    for module in (stories, channels, links, tokens):
+    for module in (stories, channels, links, tokens, subscribers, deliveries):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs.bp)
     return api

@@ -23,7 +23,18 @@ def cli(ctx: click.Context) -> None:
 
 
 def _register() -> None:
-    from syndication.cli import channel, import_, init, links, run, token, user
+    from syndication.cli import (
+        channel,
+        deliveries,
+        import_,
+        init,
+        links,
+        run,
+        subscribers,
+        token,
+        user,
+        worker,
+    )
 
     cli.add_command(init.init)
     cli.add_command(run.run)
@@ -32,6 +43,9 @@ def _register() -> None:
     cli.add_command(links.links)
     cli.add_command(token.token)
     cli.add_command(user.user)
+    cli.add_command(worker.worker)
+    cli.add_command(subscribers.subscribers)
+    cli.add_command(deliveries.deliveries)
 
 
 _register()

@@ -18,17 +18,16 @@ from syndication.cli.context import CliContext
 from syndication.config import Settings, load_settings
 
 
-def scheduler_process() -> None:
-    """Entry point of the scheduler process: run the jobs until told to stop."""
+def run_jobs_until_signalled(settings: Settings, label: str, on_started=None) -> None:  # type: ignore[no-untyped-def]
+    """Run the scheduler jobs in this process until SIGTERM or SIGINT."""
     import logging
     import threading
 
     from syndication.db import Database
     from syndication.scheduler import start_scheduler
 
-    settings = load_settings()
     logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s scheduler: %(message)s"
+        level=settings.log_level.upper(), format=f"%(asctime)s %(levelname)s {label}: %(message)s"
     )
     # APScheduler logs every run of every job at INFO: keep its warnings, drop the chatter.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
@@ -36,10 +35,18 @@ def scheduler_process() -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     db = Database(settings.db_url)
-    scheduler = start_scheduler(db, settings)
-    stop.wait()
-    scheduler.shutdown(wait=True)
+    jobs = start_scheduler(db, settings)
+    if on_started is not None:
+        on_started()
+    while not stop.wait(1.0):
+        pass
+    jobs.shutdown(wait=True)
     db.dispose()
+
+
+def scheduler_process() -> None:
+    """Entry point of the scheduler process: run the jobs until told to stop."""
+    run_jobs_until_signalled(load_settings(), "scheduler")
 
 
 def _workers(settings: Settings) -> int:
@@ -82,10 +89,15 @@ def run(ctx: CliContext, host: str, port: int, demo: bool) -> None:
     click.echo(f"  health:        {base}/healthz")
     sys.stdout.flush()
 
-    scheduler = multiprocessing.get_context("spawn").Process(
-        target=scheduler_process, name="syndication-scheduler", daemon=False
-    )
-    scheduler.start()
+    scheduler = None
+    if settings.run_jobs:
+        scheduler = multiprocessing.get_context("spawn").Process(
+            target=scheduler_process, name="syndication-scheduler", daemon=False
+        )
+        scheduler.start()
+    else:
+        click.echo("  jobs:          not run here (run_jobs = false): run `syndication worker`")
+        sys.stdout.flush()
     try:
         Granian(
             "syndication.app:create_app",
@@ -106,5 +118,6 @@ def run(ctx: CliContext, host: str, port: int, demo: bool) -> None:
             log_level="warning" if settings.log_level.upper() != "DEBUG" else "debug",
         ).serve()
     finally:
-        scheduler.terminate()
-        scheduler.join(timeout=10)
+        if scheduler is not None:
+            scheduler.terminate()
+            scheduler.join(timeout=10)

@@ -1,0 +1,186 @@
+"""Subscriber and delivery payloads of the API. Shapes here; the rules are
+push.subscribers.clean_subscriber's."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import fields as f
+from marshmallow import validate
+
+from syndication.api.channel_schemas import FilterIn, FilterOut
+from syndication.api.common import RawBody, page_schema
+from syndication.push.outbox import EVENT_TYPES
+from syndication.push.subscribers import FORMATS, PING, STATUSES
+
+_URL = {"format": "uri"}
+_DATE = {"format": "date-time"}
+MAX_ID = 2**31 - 1
+
+
+class SubscriberIn(RawBody):
+    """A partner's webhook endpoint. `name` and `url` are required on creation; PATCH takes
+    any subset (`null` resets a field to its default)."""
+
+    name = f.String(required=True)
+    url = f.String(
+        required=True,
+        metadata={
+            **_URL,
+            "description": "https (http only for hosts of `outbound_allow`); private, "
+            "loopback and link-local addresses are refused",
+        },
+    )
+    event_types = f.List(
+        f.String(validate=validate.OneOf(EVENT_TYPES)),
+        allow_none=True,
+        metadata={"description": "default: all of them"},
+    )
+    channels = f.List(
+        f.String(),
+        allow_none=True,
+        metadata={"description": "channel slugs: stories of any of them (or give a filter)"},
+    )
+    filter = f.Nested(
+        FilterIn,
+        allow_none=True,
+        metadata={"description": "as a channel's filter (or give channels); neither: all"},
+    )
+    format = f.String(
+        allow_none=True,
+        validate=validate.OneOf(FORMATS),
+        metadata={"description": "json (the API story schema, default) or ninjs (IPTC 2.1)"},
+    )
+    headers = f.Dict(
+        keys=f.String(),
+        values=f.String(),
+        allow_none=True,
+        metadata={"description": "extra request headers (not webhook-*, content-type, host…)"},
+    )
+    throttle = f.Float(
+        allow_none=True,
+        allow_nan=False,
+        metadata={"description": "at most this many deliveries per second; null: no cap"},
+    )
+
+
+class HealthErrorOut(ma.Schema):
+    at = f.String(required=True, metadata=_DATE)
+    status_code = f.Integer(required=True, allow_none=True)
+    error = f.String(required=True)
+
+
+class HealthOut(ma.Schema):
+    attempts = f.Integer(required=True, metadata={"description": "recent attempts counted"})
+    success_rate = f.Float(
+        required=True,
+        allow_none=True,
+        metadata={"description": "share of 2xx among recent attempts, 0-1; null before any"},
+    )
+    last_success_at = f.String(required=True, allow_none=True, metadata=_DATE)
+    last_error = f.Nested(HealthErrorOut, required=True, allow_none=True)
+    pending = f.Integer(required=True)
+    dead = f.Integer(required=True)
+    delivered = f.Integer(required=True)
+
+
+class SubscriberOut(ma.Schema):
+    id = f.Integer(required=True)
+    name = f.String(required=True)
+    url = f.String(required=True, metadata=_URL)
+    event_types = f.List(f.String(validate=validate.OneOf(EVENT_TYPES)), required=True)
+    channels = f.List(f.String(), required=True)
+    filter = f.Nested(FilterOut, required=True)
+    format = f.String(required=True, validate=validate.OneOf(FORMATS))
+    headers = f.Dict(keys=f.String(), values=f.String(), required=True)
+    throttle = f.Float(required=True, allow_none=True)
+    active = f.Boolean(required=True)
+    disabled_reason = f.String(required=True, allow_none=True)
+    previous_secret_until = f.String(
+        required=True,
+        allow_none=True,
+        metadata={**_DATE, "description": "the rotated-out secret signs too until then"},
+    )
+    created_at = f.String(required=True, metadata=_DATE)
+    last_success_at = f.String(required=True, allow_none=True, metadata=_DATE)
+    failing_since = f.String(required=True, allow_none=True, metadata=_DATE)
+    health = f.Nested(HealthOut, required=True)
+
+
+class SubscriberCreatedOut(SubscriberOut):
+    secret = f.String(
+        required=True,
+        metadata={"description": "whsec_…: the signing secret, shown this once"},
+    )
+
+
+SubscriberPage = page_schema(SubscriberOut, "SubscriberPage")
+
+
+class SecretOut(ma.Schema):
+    id = f.Integer(required=True)
+    secret = f.String(required=True, metadata={"description": "the new secret, shown this once"})
+    previous_secret_until = f.String(
+        required=True, metadata={**_DATE, "description": "the old secret signs too until then"}
+    )
+
+
+class DisableIn(RawBody):
+    reason = f.String(allow_none=True, metadata={"description": "shown in the admin"})
+
+
+class RecoverIn(RawBody):
+    since = f.String(required=True, metadata={**_DATE, "description": "with a zone offset"})
+    until = f.String(allow_none=True, metadata={**_DATE, "description": "default: now"})
+
+
+class RecoverOut(ma.Schema):
+    requeued = f.Integer(required=True, metadata={"description": "deliveries queued again"})
+
+
+class AttemptOut(ma.Schema):
+    at = f.String(required=True, metadata=_DATE)
+    status_code = f.Integer(required=True, allow_none=True)
+    latency_ms = f.Integer(required=True, allow_none=True)
+    error = f.String(required=True, allow_none=True)
+    response_excerpt = f.String(
+        required=True, allow_none=True, metadata={"description": "the first 1 KiB"}
+    )
+
+
+class DeliveryOut(ma.Schema):
+    id = f.Integer(required=True)
+    subscriber_id = f.Integer(required=True)
+    event_id = f.Integer(required=True)
+    event_type = f.String(required=True, validate=validate.OneOf((*EVENT_TYPES, PING)))
+    story_code = f.String(required=True, allow_none=True)
+    message_id = f.String(
+        required=True, metadata={"description": "webhook-id: the same on every retry and replay"}
+    )
+    status = f.String(required=True, validate=validate.OneOf(STATUSES))
+    attempts = f.Integer(required=True, metadata={"description": "in the current run"})
+    next_attempt_at = f.String(required=True, allow_none=True, metadata=_DATE)
+    last_status_code = f.Integer(required=True, allow_none=True)
+    last_error = f.String(required=True, allow_none=True)
+    created_at = f.String(required=True, metadata=_DATE)
+    delivered_at = f.String(required=True, allow_none=True, metadata=_DATE)
+
+
+class DeliveryDetailOut(DeliveryOut):
+    log = f.List(f.Nested(AttemptOut), required=True, metadata={"description": "every attempt"})
+
+
+DeliveryPage = page_schema(DeliveryOut, "DeliveryPage")
+
+
+class DeliveryQuery(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+    subscriber = f.Integer(validate=validate.Range(1, MAX_ID), metadata={"description": "id"})
+    status = f.String(validate=validate.OneOf(STATUSES))
+    event = f.Integer(validate=validate.Range(1, MAX_ID), metadata={"description": "event id"})
+    event_type = f.String(validate=validate.OneOf((*EVENT_TYPES, PING)))
+    since = f.String(metadata={**_DATE, "description": "created at or after"})
+    until = f.String(metadata={**_DATE, "description": "created before"})
+    limit = f.Integer(load_default=50, validate=validate.Range(1, 200))
+    cursor = f.String(metadata={"description": "opaque: the `next` URL carries it"})

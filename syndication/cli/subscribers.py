@@ -1,0 +1,124 @@
+"""`syndication subscribers add|list|disable|enable|rotate-secret`: partner webhooks."""
+
+from __future__ import annotations
+
+import click
+
+from syndication.cli.context import CliContext
+from syndication.errors import ServiceError
+from syndication.push import subscribers as service
+from syndication.push.outbox import EVENT_TYPES
+from syndication.runtime import utcnow
+
+
+@click.group()
+def subscribers() -> None:
+    """Partner webhook endpoints (Standard Webhooks)."""
+
+
+def _explain(exc: ServiceError) -> str:
+    if exc.fields:
+        return "; ".join(f"{f or 'subscriber'}: {m}" for f, m in exc.fields.items())
+    return exc.message
+
+
+@subscribers.command("add")
+@click.option("--name", required=True, help="Who receives it, e.g. the partner's name.")
+@click.option("--url", required=True, help="The endpoint: https (http only if allowed).")
+@click.option("--channel", "channels", multiple=True, help="Channel slug (repeatable).")
+@click.option(
+    "--event",
+    "events",
+    multiple=True,
+    type=click.Choice(EVENT_TYPES),
+    help="Event type (repeatable); default: all.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(service.FORMATS), default="json", show_default=True
+)
+@click.pass_obj
+def add(
+    ctx: CliContext,
+    name: str,
+    url: str,
+    channels: tuple[str, ...],
+    events: tuple[str, ...],
+    fmt: str,
+) -> None:
+    """Register a webhook endpoint; prints its id and its secret (shown only this once)."""
+    data = {"name": name, "url": url, "format": fmt}
+    if channels:
+        data["channels"] = list(channels)
+    if events:
+        data["event_types"] = list(events)
+    try:
+        with ctx.db.write() as session:
+            sub, secret = service.create_subscriber(session, ctx.settings, data, utcnow())
+            sub_id = sub.id
+    except ServiceError as exc:
+        raise click.ClickException(_explain(exc)) from None
+    click.echo(f"subscriber {sub_id} created")
+    click.echo(f"id: {sub_id}")
+    click.echo(f"secret: {secret}")
+
+
+@subscribers.command("list")
+@click.pass_obj
+def list_(ctx: CliContext) -> None:
+    """Subscribers, one a line: id, state, format, success rate, pending, dead, name, URL."""
+    with ctx.db.read() as session:
+        rows = [
+            (s, service.subscriber_health(session, s.id)) for s in service.list_subscribers(session)
+        ]
+        for sub, health in rows:
+            rate = health["success_rate"]
+            state = "active" if sub.active else f"disabled ({sub.disabled_reason})"
+            click.echo(
+                f"{sub.id}\t{state}\t{sub.format}\t"
+                f"{'-' if rate is None else f'{rate:.0%}'}\t"
+                f"pending={health['pending']}\tdead={health['dead']}\t{sub.name}\t{sub.url}"
+            )
+    if not rows:
+        click.echo("no subscribers")
+
+
+@subscribers.command("disable")
+@click.argument("subscriber_id", type=int)
+@click.option("--reason", help="Shown in the admin.")
+@click.pass_obj
+def disable(ctx: CliContext, subscriber_id: int, reason: str | None) -> None:
+    """Stop sending to subscriber SUBSCRIBER_ID."""
+    try:
+        with ctx.db.write() as session:
+            service.disable(session, subscriber_id, reason)
+    except ServiceError as exc:
+        raise click.ClickException(_explain(exc)) from None
+    click.echo(f"subscriber {subscriber_id} disabled")
+
+
+@subscribers.command("enable")
+@click.argument("subscriber_id", type=int)
+@click.pass_obj
+def enable(ctx: CliContext, subscriber_id: int) -> None:
+    """Send to subscriber SUBSCRIBER_ID again."""
+    try:
+        with ctx.db.write() as session:
+            service.enable(session, subscriber_id)
+    except ServiceError as exc:
+        raise click.ClickException(_explain(exc)) from None
+    click.echo(f"subscriber {subscriber_id} enabled")
+
+
+@subscribers.command("rotate-secret")
+@click.argument("subscriber_id", type=int)
+@click.pass_obj
+def rotate_secret(ctx: CliContext, subscriber_id: int) -> None:
+    """A new secret for SUBSCRIBER_ID (printed once); the old one signs too for a while."""
+    try:
+        with ctx.db.write() as session:
+            secret = service.rotate_secret(session, ctx.settings, subscriber_id, utcnow())
+            until = service.get_subscriber(session, subscriber_id).previous_secret_until
+    except ServiceError as exc:
+        raise click.ClickException(_explain(exc)) from None
+    click.echo(f"old secret valid until {service.iso(until)}")
+    click.echo(f"secret: {secret}")

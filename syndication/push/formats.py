@@ -1,0 +1,67 @@
+"""Payload formats of partner pushes. A formatter turns an event's story snapshot (the API story
+schema, with code and revision) into the `data` of the payload. "json" is built in; others
+(ninjs) register themselves with `register`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+Formatter = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _json(snapshot: dict[str, Any]) -> dict[str, Any]:
+    return snapshot
+
+
+FORMATTERS: dict[str, Formatter] = {"json": _json}
+
+
+def register(name: str, fn: Formatter) -> None:
+    """Make format `name` available to subscribers (replaces one of the same name)."""
+    FORMATTERS[name] = fn
+
+
+def _load_plugins() -> None:
+    # The ninjs formatter registers itself when imported; it may not exist (yet).
+    try:
+        import syndication.push.ninjs  # noqa: F401
+    except ImportError:
+        pass
+
+
+class _EventLike(Protocol):
+    type: str
+    snapshot: dict[str, Any]
+    created_at: datetime
+
+
+class _SubscriberLike(Protocol):
+    format: str
+
+
+def iso(value: datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def payload_bytes(event: _EventLike, subscriber: _SubscriberLike, now: datetime) -> bytes:
+    """The exact body sent (and signed): compact JSON {"type", "timestamp", "data"}.
+
+    `timestamp` is when the event happened (`now` when the event has no time, as a ping)."""
+    if subscriber.format not in FORMATTERS:
+        _load_plugins()
+    try:
+        formatter = FORMATTERS[subscriber.format or "json"]
+    except KeyError:
+        raise ValueError(f"unknown payload format {subscriber.format!r}") from None
+    body = {
+        "type": event.type,
+        "timestamp": iso(event.created_at or now),
+        # A ping carries no story: its data is the same in every format.
+        "data": event.snapshot if event.type == "ping" else formatter(event.snapshot),
+    }
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

@@ -1,0 +1,124 @@
+"""The push jobs the scheduler runs, and the in-process wake-up.
+
+`push` = dispatch_events (events → deliveries) then send_due (deliveries → HTTP). It runs every
+`poll_interval` seconds (changes made by other processes, retries coming due) and at once when a
+session of this process commits an event (`session.info[WROTE_EVENT]`): a SQLAlchemy
+`after_commit` listener sets WAKE, and the scheduler's waker thread runs the job right away.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from datetime import UTC, datetime
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from syndication.config import Settings
+from syndication.db import Database
+from syndication.push import dispatch
+from syndication.push.outbox import WROTE_EVENT
+from syndication.push.sender import Sender
+
+log = logging.getLogger(__name__)
+
+# Set when a session of this process committed an outbox event.
+WAKE = threading.Event()
+
+_senders: weakref.WeakKeyDictionary[Database, Sender] = weakref.WeakKeyDictionary()
+_senders_lock = threading.Lock()
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    if session.info.pop(WROTE_EVENT, False):
+        WAKE.set()
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop(WROTE_EVENT, None)
+
+
+def sender_for(db: Database, settings: Settings) -> Sender:
+    """The process's Sender for `db` (one HTTP pool and thread pool per database)."""
+    with _senders_lock:
+        sender = _senders.get(db)
+        if sender is None or sender.settings is not settings:
+            if sender is not None:
+                sender.close()
+            sender = _senders[db] = Sender(db, settings)
+        return sender
+
+
+def close_senders() -> None:
+    with _senders_lock:
+        for sender in list(_senders.values()):
+            sender.close()
+        _senders.clear()
+
+
+def dispatch_events(db: Database, settings: Settings) -> int:
+    """Expand undispatched events into deliveries; returns how many were created."""
+    return dispatch.dispatch_events(db)
+
+
+def send_due(db: Database, settings: Settings, stop: threading.Event | None = None) -> int:
+    """Send every due delivery; returns how many attempts (and throttle deferrals) it recorded."""
+    return sender_for(db, settings).send_due(stop)
+
+
+class PushJob:
+    """dispatch + send, rerun while wake-ups arrive during a run (none is lost)."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+        self.stop = threading.Event()
+        self._lock = threading.Lock()
+        self._running = False
+        self._again = False
+
+    def __call__(self) -> None:
+        with self._lock:
+            self._running = True
+            self._again = False
+        try:
+            while not self.stop.is_set():
+                try:
+                    dispatch_events(self.db, self.settings)
+                    send_due(self.db, self.settings, self.stop)
+                except Exception:
+                    log.exception("push job failed")
+                    return
+                with self._lock:
+                    if not self._again:
+                        return
+                    self._again = False
+        finally:
+            with self._lock:
+                self._running = False
+
+    def wake(self) -> bool:
+        """Ask for a run now: True if the caller must start one, False if the running one
+        will loop once more."""
+        with self._lock:
+            if self._running:
+                self._again = True
+                return False
+            return True
+
+
+def waker(scheduler, job: PushJob, job_id: str, stop: threading.Event) -> None:  # type: ignore[no-untyped-def]
+    """Thread body: run the push job as soon as WAKE is set."""
+    while not stop.is_set():
+        if not WAKE.wait(timeout=0.5):
+            continue
+        WAKE.clear()
+        if job.wake():
+            try:
+                scheduler.modify_job(job_id, next_run_time=datetime.now(UTC))
+            except Exception:  # noqa: BLE001 - the scheduler is shutting down
+                return

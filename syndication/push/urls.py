@@ -1,0 +1,116 @@
+"""Checks on URLs the service calls (partner webhooks, WebSub callbacks): https only, and never a
+private, loopback, link-local or otherwise non-public address after DNS resolution, unless the
+host is allowed by the `outbound_allow` setting (host names and CIDR ranges)."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+from syndication.config import Settings
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class UnsafeURL(ValueError):
+    """A URL the service refuses to call; str() says why."""
+
+
+def _allow_list(settings: Settings) -> tuple[set[str], list[ipaddress._BaseNetwork]]:
+    names: set[str] = set()
+    networks: list[ipaddress._BaseNetwork] = []
+    for entry in settings.outbound_allow_list:
+        try:
+            networks.append(ipaddress.ip_network(entry.strip("[]"), strict=False))
+        except ValueError:
+            names.add(entry.rstrip("."))
+    return names, networks
+
+
+def _why_not_public(addr: IPAddress) -> str | None:
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
+        addr = addr.ipv4_mapped
+    for attr, label in (
+        ("is_loopback", "loopback"),
+        ("is_link_local", "link-local"),
+        ("is_unspecified", "unspecified"),
+        ("is_multicast", "multicast"),
+        ("is_private", "private"),
+        ("is_reserved", "reserved"),
+    ):
+        if getattr(addr, attr):
+            return label
+    if not addr.is_global:
+        return "non-public"
+    return None
+
+
+def resolve_host(host: str, port: int) -> list[IPAddress]:
+    """Every address `host` resolves to (an IP literal resolves to itself)."""
+    try:
+        return [ipaddress.ip_address(host)]
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UnsafeURL(f"host {host!r} does not resolve: {exc}") from None
+    seen: list[IPAddress] = []
+    for info in infos:
+        addr = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        if addr not in seen:
+            seen.append(addr)
+    return seen
+
+
+def check_url(url: str, settings: Settings, *, resolve: bool = True) -> str:
+    """Return `url` if the service may call it, else raise UnsafeURL with the reason.
+
+    With resolve=False host names are not looked up (only IP literals are checked)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise UnsafeURL(f"not a valid URL: {exc}") from None
+    if parts.scheme not in ("http", "https"):
+        raise UnsafeURL(f"must be an https URL, got scheme {parts.scheme or 'none'!r}")
+    host = (parts.hostname or "").rstrip(".").lower()
+    if not host:
+        raise UnsafeURL("the URL has no host")
+    if parts.username or parts.password:
+        raise UnsafeURL("credentials in the URL are not allowed (use custom headers)")
+    names, networks = _allow_list(settings)
+    if host in names:
+        return url  # explicitly allowed: any address, http too
+    port = port or (443 if parts.scheme == "https" else 80)
+    try:
+        literal: IPAddress | None = ipaddress.ip_address(host)
+    except ValueError:
+        literal = None
+    addresses: list[IPAddress] = []
+    if literal is not None or resolve:
+        try:
+            addresses = resolve_host(host, port)
+        except UnsafeURL:
+            if parts.scheme != "https":
+                addresses = []  # the scheme is the first thing to fix
+            else:
+                raise
+    allowed = bool(addresses) and all(any(a in n for n in networks) for a in addresses)
+    if parts.scheme != "https" and not allowed:
+        raise UnsafeURL(
+            f"must use https (plain http only for hosts in outbound_allow), got {url!r}"
+        )
+    if allowed:
+        return url
+    for addr in addresses:
+        if any(addr in n for n in networks):
+            continue
+        reason = _why_not_public(addr)
+        if reason:
+            raise UnsafeURL(
+                f"host {host!r} resolves to {reason} address {addr}; "
+                "only public addresses can be called unless allowed by outbound_allow"
+            )
+    return url

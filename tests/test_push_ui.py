@@ -1,0 +1,194 @@
+"""Partner webhooks from the command line (`syndication subscribers …`, `deliveries …`) and in
+the web admin (list with health, form, detail with the delivery log, test ping, replay,
+rotation, enable/disable), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+from click.testing import CliRunner
+
+from syndication.auth.users import create_user
+from syndication.cli import cli
+from syndication.config import load_settings
+from syndication.models import Delivery, DeliveryAttempt
+from syndication.push import subscribers as svc
+from tests.conftest import BASE_URL
+
+PASSWORD = "correct horse battery"
+NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+HOOK = "http://127.0.0.1:9/hook"
+
+
+@pytest.fixture
+def settings(db_url, tmp_path):
+    return load_settings(
+        {
+            "database_url": db_url,
+            "base_url": BASE_URL,
+            "instance_path": str(tmp_path / "instance"),
+            "outbound_allow": "127.0.0.1",
+        },
+        environ={},
+    )
+
+
+@pytest.fixture
+def invoke(db_url, tmp_path):
+    env = {
+        "SYNDICATION_DATABASE_URL": db_url,
+        "SYNDICATION_INSTANCE_PATH": str(tmp_path / "instance"),
+        "SYNDICATION_BASE_URL": BASE_URL,
+        "SYNDICATION_OUTBOUND_ALLOW": "127.0.0.1",
+    }
+    return lambda *args: CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+
+
+def test_cli_subscribers_and_deliveries(invoke, rt):
+    added = invoke(
+        "subscribers", "add", "--name", "City Paper", "--url", HOOK,
+        "--event", "story.published", "--event", "story.retracted", "--format", "ninjs",
+    )  # fmt: skip
+    assert added.exit_code == 0, added.output
+    sub_id = int(re.search(r"^id: (\d+)$", added.output, re.M)[1])
+    secret = re.search(r"^secret: (whsec_\S+)$", added.output, re.M)[1]
+    with rt.db.read() as s:
+        sub = svc.get_subscriber(s, sub_id)
+        assert sub.secret == secret and sub.format == "ninjs"
+        assert sub.event_types == ["story.published", "story.retracted"]
+
+    refused = invoke("subscribers", "add", "--name", "X", "--url", "https://10.0.0.1/")
+    assert refused.exit_code != 0 and "url:" in refused.output
+    unknown = invoke("subscribers", "add", "--name", "X", "--url", HOOK, "--channel", "nope")
+    assert unknown.exit_code != 0 and "no channel 'nope'" in unknown.output
+
+    listed = invoke("subscribers", "list")
+    assert f"{sub_id}\tactive\tninjs" in listed.output and "City Paper" in listed.output
+    assert "disabled" in invoke("subscribers", "disable", str(sub_id), "--reason", "x").output
+    assert "disabled (x)" in invoke("subscribers", "list").output
+    assert "enabled" in invoke("subscribers", "enable", str(sub_id)).output
+    rotated = invoke("subscribers", "rotate-secret", str(sub_id))
+    new = re.search(r"^secret: (whsec_\S+)$", rotated.output, re.M)[1]
+    assert new != secret and "old secret valid until" in rotated.output
+    assert invoke("subscribers", "enable", "999").exit_code != 0
+
+    with rt.db.write() as s:
+        d_id = svc.send_test(s, sub_id, NOW).id
+        s.flush()
+        s.get(Delivery, d_id).status = "dead"
+    out = invoke("deliveries", "list", "--subscriber", str(sub_id), "--status", "dead").output
+    assert out.startswith(f"{d_id}\tdead\t0\tsubscriber={sub_id}\tping")
+    assert invoke("deliveries", "list", "--status", "delivered").output.strip() == "no deliveries"
+    replayed = invoke("deliveries", "replay", str(d_id))
+    assert replayed.exit_code == 0 and "queued again (msg_" in replayed.output
+    assert invoke("deliveries", "replay", "999").exit_code != 0
+
+
+# --- web admin --------------------------------------------------------------------------------
+
+
+def _csrf_of(page: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
+
+
+def _login(client, rt, username: str, role: str) -> str:
+    with rt.db.write() as s:
+        create_user(s, username, PASSWORD, role, NOW)
+    csrf = _csrf_of(client.get("/admin/login").get_data(as_text=True))
+    r = client.post(
+        "/admin/login", data={"username": username, "password": PASSWORD, "csrf_token": csrf}
+    )
+    assert r.status_code == 303
+    return _csrf_of(client.get("/admin/").get_data(as_text=True))
+
+
+def test_admin_subscriber_pages(client, rt):
+    csrf = _login(client, rt, "root", "admin")
+    home = client.get("/admin/").get_data(as_text=True)
+    assert 'href="/admin/subscribers"' in home and ">Subscribers<" in home
+    assert "No subscribers yet" in client.get("/admin/subscribers").get_data(as_text=True)
+
+    bad = client.post(
+        "/admin/subscribers/new",
+        data={"csrf_token": csrf, "name": "", "url": "https://10.0.0.1/", "headers": "nocolon"},
+    )
+    page = bad.get_data(as_text=True)
+    assert bad.status_code == 422 and 'id="error-summary"' in page
+    assert "private" in page and "Name: value" in page and 'value="https://10.0.0.1/"' in page
+
+    created = client.post(
+        "/admin/subscribers/new",
+        data={
+            "csrf_token": csrf, "name": "City Paper", "url": HOOK, "format": "ninjs",
+            "event_types": ["story.published"], "filter_tags": "tide, harbour",
+            "headers": "X-Partner: city", "throttle": "2",
+        },
+    )  # fmt: skip
+    page = created.get_data(as_text=True)
+    assert created.status_code == 200 and "shown only once" in page
+    secret = re.search(r'value="(whsec_[^"]+)"', page)[1]
+    with rt.db.read() as s:
+        (sub,) = svc.list_subscribers(s)
+        assert sub.secret == secret and sub.filter == {"tags": ["tide", "harbour"]}
+        assert sub.headers == {"X-Partner": "city"} and sub.throttle == 2
+    detail_url = f"/admin/subscribers/{sub.id}"
+
+    r = client.post(f"{detail_url}/test", data={"csrf_token": csrf})
+    assert r.status_code == 303 and r.headers["Location"].endswith(detail_url)
+    with rt.db.write() as s:
+        (d,) = s.query(Delivery).all()
+        d.status = "dead"
+        s.add(
+            DeliveryAttempt(
+                delivery_id=d.id, at=NOW, status_code=502, latency_ms=31,
+                error="HTTP 502", response_excerpt="<h1>bad gateway</h1>",
+            )
+        )  # fmt: skip
+        d_id = d.id
+    page = client.get(detail_url).get_data(as_text=True)
+    assert f"Delivery {d_id}: ping" in page and "31 ms" in page and "HTTP 502" in page
+    assert "&lt;h1&gt;bad gateway&lt;/h1&gt;" in page  # escaped
+    assert "Send test ping" in page and "Replay" in page
+    listing = client.get("/admin/subscribers").get_data(as_text=True)
+    assert "City Paper" in listing and "0% <span" in listing and "HTTP 502" in listing
+
+    r = client.post(f"/admin/deliveries/{d_id}/replay", data={"csrf_token": csrf})
+    assert r.status_code == 303
+    with rt.db.read() as s:
+        assert s.get(Delivery, d_id).status == "pending"
+
+    edit = client.get(f"{detail_url}/edit").get_data(as_text=True)
+    assert 'value="tide, harbour"' in edit and "X-Partner: city" in edit
+    saved = client.post(
+        f"{detail_url}/edit",
+        data={"csrf_token": csrf, "name": "City Paper 2", "url": HOOK, "format": "json"},
+    )
+    assert saved.status_code == 303
+    with rt.db.read() as s:
+        sub2 = svc.get_subscriber(s, sub.id)
+        assert sub2.name == "City Paper 2" and sub2.filter == {} and sub2.headers == {}
+
+    assert "Rotate secret" in client.get(f"{detail_url}/rotate-secret").get_data(as_text=True)
+    rotated = client.post(f"{detail_url}/rotate-secret", data={"csrf_token": csrf})
+    new = re.search(r'value="(whsec_[^"]+)"', rotated.get_data(as_text=True))[1]
+    assert new != secret and "keeps signing too until" in rotated.get_data(as_text=True)
+
+    client.post(f"{detail_url}/state", data={"csrf_token": csrf, "disable": "1", "reason": "r"})
+    assert "disabled" in client.get(detail_url).get_data(as_text=True)
+    client.post(f"{detail_url}/state", data={"csrf_token": csrf, "disable": "0"})
+    with rt.db.read() as s:
+        assert svc.get_subscriber(s, sub.id).active
+
+    # CSRF is required; deletion goes through a confirmation
+    assert client.post(f"{detail_url}/test", data={}).status_code == 400
+    r = client.post(f"{detail_url}/delete", data={"csrf_token": csrf})
+    assert r.status_code == 303
+    assert client.get(detail_url).status_code == 404
+
+
+def test_admin_subscribers_are_admin_only(client, rt):
+    _login(client, rt, "ed", "editor")
+    assert client.get("/admin/subscribers").status_code == 403
+    assert "/admin/subscribers" not in client.get("/admin/").get_data(as_text=True)
