@@ -278,6 +278,15 @@ class Subscriber(Base):
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Start of the current run of failures without a success (None while healthy).
     failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # WebSub subscriptions (kind "websub"): url is hub.callback, secret is hub.secret (may be
+    # empty: notifications unsigned), channels holds the topic's channel slug.
+    topic: Mapped[str | None] = mapped_column(String(2048))
+    topic_format: Mapped[str | None] = mapped_column(String(8))  # rss | atom | json
+    lease_seconds: Mapped[int | None] = mapped_column(Integer)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_subscribers_topic_callback", "kind", "topic", "url"),)
 
 
 class Event(Base):
@@ -341,3 +350,27 @@ class DeliveryAttempt(Base):
     response_excerpt: Mapped[str | None] = mapped_column(Text)  # the first 1 KiB
 
     __table_args__ = (Index("ix_delivery_attempts_delivery", "delivery_id", "at"),)
+
+
+class HubIntent(Base):
+    """A WebSub subscribe / unsubscribe request waiting for verification of intent: nothing
+    changes for the subscriber until its callback has echoed the challenge."""
+
+    __tablename__ = "hub_intents"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    mode: Mapped[str] = mapped_column(String(16))  # subscribe | unsubscribe
+    topic: Mapped[str] = mapped_column(String(2048))
+    callback: Mapped[str] = mapped_column(String(2048))
+    secret: Mapped[str | None] = mapped_column(String(200))
+    lease_seconds: Mapped[int | None] = mapped_column(Integer)
+    challenge: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16))  # pending | verified | failed | denied
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a worker's claim
+    error: Mapped[str | None] = mapped_column(String(1000))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_hub_intents_due", "status", "next_attempt_at"),)
