@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     from syndication.links.routes import bp as links_bp
     from syndication.pages.routes import bp as pages_bp
     from syndication.pages.routes import error_page
+    from syndication.push.hub_routes import bp as hub_bp
 
     app.register_blueprint(feeds_bp)
     app.register_blueprint(pages_bp)
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(qr_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(hub_bp)  # POST /hub, the WebSub hub
     from syndication.api import init_api
 
     init_api(app)
@@ -71,7 +73,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         if path.startswith("/api/"):
             # Field errors of the API's request parsing (webargs 422) become field paths.
             response = api_error_response(exc)
-        elif path.startswith("/feeds") or _QR_PATH.fullmatch(path):
+        elif path.startswith("/feeds") or path == "/hub" or _QR_PATH.fullmatch(path):
             response = Response(
                 f"{status} {exc.name}: {exc.description}\n", status=status, mimetype="text/plain"
             )

@@ -56,6 +56,9 @@ class Settings:
     run_jobs: bool = True
     secret_overlap: int = 86400
     subscriber_disable_after: int = 432000
+    websub_lease_default: int = 864000
+    websub_lease_min: int = 3600
+    websub_lease_max: int = 2592000
 
     @property
     def tz(self) -> ZoneInfo:
@@ -221,6 +224,9 @@ _NAMED_VALIDATORS: dict[str, Callable[[str, Any], None]] = {
     "lease_seconds": _check_range(1, 86_400),
     "secret_overlap": _check_range(0, 31_536_000),
     "subscriber_disable_after": _check_range(1, 31_536_000),
+    "websub_lease_default": _check_range(60, 31_536_000),
+    "websub_lease_min": _check_range(60, 31_536_000),
+    "websub_lease_max": _check_range(60, 31_536_000),
 }
 
 
@@ -302,4 +308,10 @@ def load_settings(
             env_name = ENV_PREFIX + key.upper()
             where = f" (from {env_name})" if env_name in environ else ""
             raise ConfigError(f"invalid setting {str(exc)}{where}") from None
+    if not settings.websub_lease_min <= settings.websub_lease_default <= settings.websub_lease_max:
+        raise ConfigError(
+            "invalid setting websub_lease_default: must lie between websub_lease_min and "
+            f"websub_lease_max ({settings.websub_lease_min} <= "
+            f"{settings.websub_lease_default} <= {settings.websub_lease_max})"
+        )
     return settings

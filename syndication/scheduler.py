@@ -5,6 +5,9 @@ Jobs:
 - release_due: publish scheduled stories whose publish_at has come, dated at publish_at.
 - push: expand outbox events into deliveries and send due deliveries (push/jobs.py); also run
   at once when this process commits an event.
+- verify_intents: WebSub verification of intent of pending subscribe / unsubscribe requests,
+  and denial notices (push/hub.py).
+- expire_leases: end WebSub subscriptions whose lease has passed or whose topic is gone.
 """
 
 from __future__ import annotations
@@ -66,6 +69,10 @@ def start_scheduler(db: Database, settings: Settings) -> Jobs:
         "misfire_grace_time": max(1, int(settings.poll_interval * 5)),
     }
     scheduler.add_job(release_due_stories, args=(db, settings), id="release_due", **common)
+    from syndication.push import hub
+
+    scheduler.add_job(hub.verify_intents, args=(db, settings), id="verify_intents", **common)
+    scheduler.add_job(hub.expire_leases, args=(db, settings), id="expire_leases", **common)
     push = PushJob(db, settings)
     scheduler.add_job(push, id="push", next_run_time=utcnow(), **common)
     scheduler.start()

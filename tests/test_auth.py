@@ -40,6 +40,7 @@ PUBLIC_ENDPOINTS = {
     "qr.qr_image",
     "auth.login",
     "auth.logout",
+    "hub.hub",  # POST /hub: the WebSub hub (subscribe, unsubscribe, publish)
     "api_docs.openapi_json",  # /api/v1/openapi.json
     "api_docs.swagger_ui",  # /api/docs
 }

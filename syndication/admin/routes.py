@@ -26,6 +26,7 @@ from syndication.links import service as links
 from syndication.pages import view
 from syndication.push import outbox as push_outbox
 from syndication.push import subscribers as push
+from syndication.push import websub_notify as websub
 from syndication.runtime import runtime
 from syndication.stories import service as stories
 from syndication.stories.schema import STATUSES
@@ -266,7 +267,13 @@ def _preview_format() -> str:
 
 
 def _channel_form(values, errors, channel=None, shown=None, status: int = 200) -> Response:
-    settings = runtime().settings
+    rt = runtime()
+    settings = rt.settings
+    principal = current_principal()
+    subscriptions = None
+    if channel is not None and principal is not None and principal.allows("admin"):
+        with rt.db.read() as session:
+            subscriptions = websub.channel_subscription_rows(session, channel.slug)
     return render(
         "admin/channel_form.html",
         status=status,
@@ -279,6 +286,8 @@ def _channel_form(values, errors, channel=None, shown=None, status: int = 200) -
         format_names=view.FEED_NAMES,
         filter_kinds=forms.FILTER_KINDS,
         preview=shown,
+        subscriptions=subscriptions,
+        subscription_state=lambda sub: websub.state_of(sub, rt.clock()),
     )
 
 
@@ -831,6 +840,37 @@ def subscriber_delete(subscriber_id: int) -> Response:
         abort(404)
     flash("Subscriber deleted.")
     return redirect(url_for(".subscriber_list"), 303)
+
+
+@bp.route("/websub/<int:subscription_id>/delete", methods=["GET", "POST"])
+def websub_remove(subscription_id: int) -> Response:
+    """Remove a WebSub subscription (admin only: no decorator means admin)."""
+    rt = runtime()
+    try:
+        with rt.db.read() as session:
+            sub = websub.get_subscription(session, subscription_id)
+            slug = (sub.channels or [""])[0]
+            callback = sub.url
+    except NotFound:
+        abort(404)
+    back = url_for(".channel_edit", slug=slug) + "#subscriptions" if slug else url_for(".dashboard")
+    if request.method == "GET":
+        return _confirm(
+            "Remove this subscription?",
+            f"Remove the WebSub subscription of {callback} with its notifications and their "
+            "log? Nothing more is sent to it.",
+            request.path,
+            "Remove subscription",
+            back,
+            danger=True,
+        )
+    try:
+        with rt.db.write() as session:
+            websub.remove_subscription(session, subscription_id)
+    except NotFound:
+        abort(404)
+    flash("Subscription removed.")
+    return redirect(back, 303)
 
 
 @bp.post("/deliveries/<int:delivery_id>/replay")

@@ -35,6 +35,7 @@ def init_api(app: Flask) -> Api:
         stories,
         subscribers,
         tokens,
+        websub,
     )
 
     app.config.update(
@@ -45,7 +46,7 @@ def init_api(app: Flask) -> Api:
         API_SPEC_OPTIONS={
             "info": {
                 "description": "Stories, channels, short links, API tokens and partner webhooks "
-                "(subscribers, deliveries). Authenticate "
+                "(subscribers, deliveries), WebSub subscriptions. Authenticate "
                 "with `Authorization: Bearer <token>` (`syndication token create`). Errors are "
                 '`{"error": {"code", "message", "fields"}}`. Lists are '
                 '`{"items": [...], "next": <URL of the next page> | null}`.'
@@ -63,7 +64,7 @@ def init_api(app: Flask) -> Api:
             "links), admin (everything, tokens and webhooks included)",
         },
     )
-    for module in (stories, channels, links, tokens, subscribers, deliveries):
+    for module in (stories, channels, links, tokens, subscribers, deliveries, websub):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs.bp)
     return api

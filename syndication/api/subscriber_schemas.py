@@ -11,10 +11,13 @@ from syndication.api.channel_schemas import FilterIn, FilterOut
 from syndication.api.common import RawBody, page_schema
 from syndication.push.outbox import EVENT_TYPES
 from syndication.push.subscribers import FORMATS, PING, STATUSES
+from syndication.push.websub_notify import PUBLISH as WEBSUB_PUBLISH
 
 _URL = {"format": "uri"}
 _DATE = {"format": "date-time"}
 MAX_ID = 2**31 - 1
+# What a delivery's event can be: a story event, a test ping, a WebSub publish request.
+DELIVERY_EVENT_TYPES = (*EVENT_TYPES, PING, WEBSUB_PUBLISH)
 
 
 class SubscriberIn(RawBody):
@@ -151,7 +154,7 @@ class DeliveryOut(ma.Schema):
     id = f.Integer(required=True)
     subscriber_id = f.Integer(required=True)
     event_id = f.Integer(required=True)
-    event_type = f.String(required=True, validate=validate.OneOf((*EVENT_TYPES, PING)))
+    event_type = f.String(required=True, validate=validate.OneOf(DELIVERY_EVENT_TYPES))
     story_code = f.String(required=True, allow_none=True)
     message_id = f.String(
         required=True, metadata={"description": "webhook-id: the same on every retry and replay"}
@@ -179,7 +182,7 @@ class DeliveryQuery(ma.Schema):
     subscriber = f.Integer(validate=validate.Range(1, MAX_ID), metadata={"description": "id"})
     status = f.String(validate=validate.OneOf(STATUSES))
     event = f.Integer(validate=validate.Range(1, MAX_ID), metadata={"description": "event id"})
-    event_type = f.String(validate=validate.OneOf((*EVENT_TYPES, PING)))
+    event_type = f.String(validate=validate.OneOf(DELIVERY_EVENT_TYPES))
     since = f.String(metadata={**_DATE, "description": "created at or after"})
     until = f.String(metadata={**_DATE, "description": "created before"})
     limit = f.Integer(load_default=50, validate=validate.Range(1, 200))

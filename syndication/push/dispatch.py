@@ -1,4 +1,5 @@
-"""Expanding outbox events into deliveries: one per matching active webhook subscriber.
+"""Expanding outbox events into deliveries: one per matching active webhook subscriber, and the
+WebSub notifications of the topics the events change (push/websub_notify.py).
 
 Safe to run in any number of processes at once: on PostgreSQL events are claimed with
 `FOR UPDATE SKIP LOCKED`, on SQLite the write transaction (BEGIN IMMEDIATE) serialises them, and
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 from syndication.db import Database
 from syndication.filters import StoryFilter
 from syndication.models import Channel, Delivery, Event, Subscriber
+from syndication.push import websub_notify
 from syndication.runtime import utcnow
 
 BATCH = 100
@@ -47,6 +49,8 @@ def expand(session: Session, events: list[Event], now: datetime) -> int:
     """Create the deliveries of `events` (in the caller's transaction); mark them dispatched."""
     if not events:
         return 0
+    # WebSub subscriptions first: their coalescing looks at what is already queued.
+    websub = websub_notify.expand(session, events, now)
     subscribers = session.scalars(
         select(Subscriber).where(Subscriber.active.is_(True), Subscriber.kind == "webhook")
     ).all()
@@ -89,7 +93,7 @@ def expand(session: Session, events: list[Event], now: datetime) -> int:
     if rows:
         session.execute(Delivery.__table__.insert(), rows)
         created = len(rows)
-    return created
+    return created + websub
 
 
 def dispatch_events(db: Database, *, now: datetime | None = None, batch: int = BATCH) -> int:

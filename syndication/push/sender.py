@@ -14,21 +14,25 @@ threads, timeouts (connect 5 s, read 15 s), no redirects, a token bucket per sub
 from __future__ import annotations
 
 import logging
+import queue
 import random
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 import requests
 from requests.adapters import HTTPAdapter
-from sqlalchemy import or_, select
+from sqlalchemy import Table, Update, bindparam, cast, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session
 
 from syndication.config import Settings
 from syndication.db import Database
 from syndication.models import Delivery, DeliveryAttempt, Event, Subscriber
+from syndication.push import websub_notify
 from syndication.push.formats import payload_bytes
 from syndication.push.signing import signature_header
 from syndication.push.urls import UnsafeURL, check_url
@@ -55,6 +59,8 @@ class Job:
     headers: dict[str, str]
     body: bytes
     throttle: float | None
+    # A WebSub notification: `headers` are sent exactly as websub_notify built them.
+    websub: bool = False
 
 
 @dataclass
@@ -195,6 +201,14 @@ class Sender:
             for d in deliveries:
                 d.lease_until = lease
                 sub = subscribers[d.subscriber_id]
+                if sub.kind == websub_notify.KIND:
+                    built = websub_notify.prepare(session, self.settings, d, sub, now)
+                    if built is not None:  # else cancelled: lease expired, topic gone
+                        body, headers = built
+                        jobs.append(
+                            Job(d.id, sub.id, d.message_id, sub.url, [], headers, body, None, True)
+                        )
+                    continue
                 event = events[d.event_id]
                 key = (event.id, sub.format)
                 if key not in bodies:
@@ -232,6 +246,8 @@ class Sender:
             return bucket
 
     def headers_for(self, job: Job, timestamp: int) -> dict[str, str]:
+        if job.websub:
+            return dict(job.headers)
         headers = {
             k: v
             for k, v in job.headers.items()
@@ -302,111 +318,178 @@ class Sender:
     # -- record --------------------------------------------------------------------------------
 
     def record(self, results: list[Result]) -> None:
-        """Log the attempts and move each delivery on (one transaction)."""
+        """Log the attempts and move each delivery on: one transaction of a few bulk statements
+        (the attempt log in one executemany INSERT; the deliveries, then the subscribers, in
+        executemany UPDATEs keyed by id, each row updated once with only what changed)."""
         if not results:
             return
-        settings = self.settings
         results = sorted(results, key=lambda r: (r.job.subscriber_id, r.job.delivery_id))
         with self.db.write() as session:
             now = utcnow()
-            sub_ids = sorted({r.job.subscriber_id for r in results})
-            sub_query = select(Subscriber).where(Subscriber.id.in_(sub_ids)).order_by(Subscriber.id)
+            sub_query = (
+                select(*_SUB_COLUMNS)
+                .where(Subscriber.id.in_(sorted({r.job.subscriber_id for r in results})))
+                .order_by(Subscriber.id)
+            )
             if not self.db.is_sqlite:
                 sub_query = sub_query.with_for_update()  # in id order: no deadlock
-            subscribers = {s.id: s for s in session.scalars(sub_query)}
+            subscribers = {row.id: row._asdict() for row in session.execute(sub_query)}
             deliveries = {
-                d.id: d
-                for d in session.scalars(
-                    select(Delivery).where(Delivery.id.in_([r.job.delivery_id for r in results]))
+                row.id: row._asdict()
+                for row in session.execute(
+                    select(*_DELIVERY_COLUMNS).where(
+                        Delivery.id.in_({r.job.delivery_id for r in results})
+                    )
                 )
             }
-            for r in results:
-                d = deliveries.get(r.job.delivery_id)
-                sub = subscribers.get(r.job.subscriber_id)
-                if d is None or sub is None:
-                    continue  # deleted meanwhile
-                d.lease_until = None
-                if r.deferred is not None:
-                    d.next_attempt_at = now + timedelta(seconds=r.deferred)
-                    continue
-                session.add(
-                    DeliveryAttempt(
-                        delivery_id=d.id,
-                        at=r.at,
-                        status_code=r.status_code,
-                        latency_ms=r.latency_ms,
-                        error=r.error,
-                        response_excerpt=r.excerpt,
-                    )
+            sub_loaded = {i: dict(s) for i, s in subscribers.items()}
+            delivery_loaded = {i: dict(d) for i, d in deliveries.items()}
+            attempts = self._apply(results, subscribers, deliveries, now)
+            if attempts:
+                log_insert = insert(DeliveryAttempt.__table__)
+                if not self.db.is_sqlite:
+                    # RETURNING turns on SQLAlchemy's "insertmanyvalues": multi-row INSERTs
+                    # instead of one statement per row.
+                    log_insert = log_insert.returning(DeliveryAttempt.id)
+                session.execute(log_insert, attempts)
+            _update_changed(session, Delivery.__table__, delivery_loaded, deliveries)
+            _update_changed(session, Subscriber.__table__, sub_loaded, subscribers)
+
+    def _apply(
+        self,
+        results: list[Result],
+        subscribers: dict[int, dict],
+        deliveries: dict[int, dict],
+        now: datetime,
+    ) -> list[dict]:
+        """Move the deliveries and subscribers (rows as dicts, changed in place) on by the
+        results, in order; returns the attempt log rows to insert."""
+        settings = self.settings
+        attempts: list[dict] = []
+        for r in results:
+            d = deliveries.get(r.job.delivery_id)
+            sub = subscribers.get(r.job.subscriber_id)
+            if d is None or sub is None:
+                continue  # deleted meanwhile
+            d["lease_until"] = None
+            if r.deferred is not None:
+                d["next_attempt_at"] = now + timedelta(seconds=r.deferred)
+                continue
+            attempts.append(
+                {
+                    "delivery_id": d["id"],
+                    "at": r.at,
+                    "status_code": r.status_code,
+                    "latency_ms": r.latency_ms,
+                    "error": r.error,
+                    "response_excerpt": r.excerpt,
+                }
+            )
+            d["attempts"] += 1
+            d["last_status_code"] = r.status_code
+            d["last_error"] = r.error
+            code = r.status_code
+            if code is not None and 200 <= code < 300:
+                d["status"] = "delivered"
+                d["delivered_at"] = r.at
+                d["next_attempt_at"] = None
+                if sub["last_success_at"] is None or sub["last_success_at"] < r.at:
+                    sub["last_success_at"] = r.at
+                sub["failing_since"] = None
+                continue
+            if code == 410:
+                d["status"] = "dead"
+                d["next_attempt_at"] = None
+                if sub["active"]:
+                    sub["active"] = False
+                    sub["disabled_reason"] = f"the endpoint answered 410 Gone at {r.at.isoformat()}"
+                    log.warning("subscriber %s disabled: 410 Gone", sub["id"])
+                continue
+            delay = retry_delay(settings, d["attempts"])
+            if delay is not None and r.retry_after is not None:
+                delay = r.retry_after
+            if delay is None:
+                d["status"] = "dead"
+                d["next_attempt_at"] = None
+            else:
+                d["next_attempt_at"] = r.at + timedelta(seconds=delay)
+            failing_since = sub["failing_since"]
+            if failing_since is None:
+                sub["failing_since"] = r.at
+            elif sub["active"] and (r.at - failing_since).total_seconds() >= (
+                settings.subscriber_disable_after
+            ):
+                sub["active"] = False
+                sub["disabled_reason"] = (
+                    f"failing without a success since {failing_since.isoformat()}"
                 )
-                d.attempts += 1
-                d.last_status_code = r.status_code
-                d.last_error = r.error
-                code = r.status_code
-                if code is not None and 200 <= code < 300:
-                    d.status = "delivered"
-                    d.delivered_at = r.at
-                    d.next_attempt_at = None
-                    if sub.last_success_at is None or sub.last_success_at < r.at:
-                        sub.last_success_at = r.at
-                    sub.failing_since = None
-                    continue
-                if code == 410:
-                    d.status = "dead"
-                    d.next_attempt_at = None
-                    if sub.active:
-                        sub.active = False
-                        sub.disabled_reason = (
-                            f"the endpoint answered 410 Gone at {r.at.isoformat()}"
-                        )
-                        log.warning("subscriber %s disabled: 410 Gone", sub.id)
-                    continue
-                delay = retry_delay(settings, d.attempts)
-                if delay is not None and r.retry_after is not None:
-                    delay = r.retry_after
-                if delay is None:
-                    d.status = "dead"
-                    d.next_attempt_at = None
-                else:
-                    d.next_attempt_at = r.at + timedelta(seconds=delay)
-                if sub.failing_since is None:
-                    sub.failing_since = r.at
-                elif sub.active and (r.at - sub.failing_since).total_seconds() >= (
-                    settings.subscriber_disable_after
-                ):
-                    sub.active = False
-                    sub.disabled_reason = (
-                        f"failing without a success since {sub.failing_since.isoformat()}"
-                    )
-                    log.warning(
-                        "subscriber %s disabled: failing since %s", sub.id, sub.failing_since
-                    )  # noqa: E501
+                log.warning("subscriber %s disabled: failing since %s", sub["id"], failing_since)
+        return attempts
 
     # -- the loop ------------------------------------------------------------------------------
 
     def send_due(self, stop: threading.Event | None = None) -> int:
         """Send everything due now, keeping the pool busy; returns how many results were
-        recorded (attempts and deferrals). Returns once nothing is due or in flight."""
-        inflight: set[Future[Result]] = set()
+        recorded (attempts and deferrals). Returns once nothing is due or in flight.
+
+        This thread claims (keeping up to twice `push_concurrency` jobs in flight) and gathers
+        the results; a second thread records them, one transaction at a time, each taking
+        everything that finished while the previous one ran. So neither claiming nor recording
+        waits for the other, and the batches grow with the load."""
+        events: queue.SimpleQueue[Future[Result] | None] = queue.SimpleQueue()
+        inflight = 0
+        finished: list[Result] = []
+        recording: Future[None] | None = None
+        recording_count = 0
+        first_finished = 0.0  # when the oldest result in `finished` came in
         done_count = 0
         exhausted = False
-        while True:
-            if not exhausted and (stop is None or not stop.is_set()):
-                if len(inflight) <= self.concurrency:
-                    jobs = self.claim(2 * self.concurrency - len(inflight))
-                    exhausted = not jobs
-                    inflight.update(self.pool.submit(self._safe_send, job) for job in jobs)
-            if not inflight:
-                return done_count
-            done, inflight = wait(inflight, timeout=1.0, return_when=FIRST_COMPLETED)
-            # Gather whatever else finished meanwhile, to record in one transaction.
-            more = {f for f in inflight if f.done()}
-            inflight -= more
-            results = [f.result() for f in (done | more)]
-            if results:
-                self.record(results)
-                done_count += len(results)
-                exhausted = False
+        with ThreadPoolExecutor(1, thread_name_prefix="push-record") as recorder:
+            while True:
+                if recording is not None and recording.done():
+                    recording.result()  # a failure to record ends the run, as it always did
+                    done_count += recording_count
+                    recording = None
+                    exhausted = False  # something moved on: look for due work again
+                if not exhausted and (stop is None or not stop.is_set()):
+                    if inflight <= self.concurrency:
+                        jobs = self.claim(2 * self.concurrency - inflight)
+                        exhausted = not jobs
+                        for job in jobs:
+                            self.pool.submit(self._safe_send, job).add_done_callback(events.put)
+                        inflight += len(jobs)
+                if (
+                    recording is None
+                    and finished
+                    and (
+                        len(finished) >= self.concurrency
+                        or not inflight
+                        or time.monotonic() - first_finished >= _RECORD_DELAY
+                    )
+                ):
+                    recording = recorder.submit(self.record, finished)
+                    recording.add_done_callback(lambda _: events.put(None))
+                    recording_count = len(finished)
+                    finished = []
+                if not inflight and recording is None:
+                    return done_count
+                timeout = 1.0
+                if finished and recording is None:
+                    timeout = max(0.0, first_finished + _RECORD_DELAY - time.monotonic())
+                try:
+                    item = events.get(timeout=timeout)
+                except queue.Empty:
+                    continue
+                while True:
+                    if item is not None:  # None: the recorder is free (seen at the top)
+                        inflight -= 1
+                        if not finished:
+                            first_finished = time.monotonic()
+                        finished.append(item.result())
+                    try:
+                        item = events.get_nowait()
+                    except queue.Empty:
+                        break
 
     def _safe_send(self, job: Job) -> Result:
         try:
@@ -414,6 +497,71 @@ class Sender:
         except Exception as exc:  # noqa: BLE001 - any bug must still be recorded as a failure
             log.exception("sending delivery %s failed", job.delivery_id)
             return Result(job, utcnow(), error=f"internal error: {exc!r}"[:1000])
+
+
+# A result waits at most this long (seconds) for others to be recorded with it.
+_RECORD_DELAY = 0.02
+_PG_UPDATES: dict[tuple[str, tuple[str, ...]], Update] = {}
+# What record() reads and may change, per delivery and per subscriber.
+_DELIVERY_COLUMNS = (
+    Delivery.id,
+    Delivery.attempts,
+    Delivery.status,
+    Delivery.next_attempt_at,
+    Delivery.lease_until,
+    Delivery.last_status_code,
+    Delivery.last_error,
+    Delivery.delivered_at,
+)
+_SUB_COLUMNS = (
+    Subscriber.id,
+    Subscriber.active,
+    Subscriber.disabled_reason,
+    Subscriber.last_success_at,
+    Subscriber.failing_since,
+)
+
+
+def _update_changed(
+    session: Session, table: Table, loaded: dict[int, dict], rows: dict[int, dict]
+) -> None:
+    """UPDATE each row whose values differ from those loaded, setting only the changed columns
+    (as the ORM would): one executemany per set of changed columns, keyed by id."""
+    groups: dict[tuple[str, ...], list[dict]] = {}
+    for row_id, row in rows.items():
+        before = loaded[row_id]
+        changed = {k: v for k, v in row.items() if v != before[k]}
+        if changed:
+            changed["_id"] = row_id
+            groups.setdefault(tuple(sorted(changed)), []).append(changed)
+    for keys, params in groups.items():
+        if session.get_bind().dialect.name == "postgresql":
+            # One UPDATE … FROM (VALUES …) per group: psycopg's executemany costs ~50 µs of
+            # Python per row, under the GIL the HTTP threads need.
+            session.execute(
+                _update_from_arrays(table, keys), {f"a_{k}": [p[k] for p in params] for k in keys}
+            )
+        else:
+            session.execute(update(table).where(table.c.id == bindparam("_id")), params)
+
+
+def _update_from_arrays(table: Table, keys: tuple[str, ...]) -> Update:
+    """UPDATE table SET c = v.c … FROM unnest(:a__id, :a_c, …) AS v(_id, c, …) WHERE id = v._id:
+    one statement for any number of rows, compiled once per set of columns."""
+    stmt = _PG_UPDATES.get((table.name, keys))
+    if stmt is None:
+        cols = [k for k in keys if k != "_id"]
+        arrays = [
+            cast(
+                bindparam(f"a_{k}", type_=ARRAY(table.c[k if k != "_id" else "id"].type)),
+                ARRAY(table.c[k if k != "_id" else "id"].type),
+            )
+            for k in ("_id", *cols)
+        ]
+        rows = func.unnest(*arrays).table_valued("_id", *cols).render_derived(name="v")
+        stmt = update(table).where(table.c.id == rows.c._id).values({k: rows.c[k] for k in cols})
+        _PG_UPDATES[(table.name, keys)] = stmt
+    return stmt
 
 
 def _ms(started: float) -> int:
