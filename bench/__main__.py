@@ -1,4 +1,4 @@
-"""`python -m bench`: every benchmark of the foundation and short-link issues, in one run.
+"""`python -m bench`: every benchmark, in one run.
 
   (a) feed page build vs feedgen            bench/feed_build.py
   (b) feed cache hit vs bare Flask          bench/http_cache_hit.py
@@ -6,6 +6,8 @@
   (d) `syndication run` vs bare granian     bench/http_cache_hit.py
       WSGI server choice                    bench/wsgi_servers.py (--servers)
   short links and QR codes                  bench/links_qr.py
+  partner push fan-out (1,000 endpoints)    bench/push_fanout.py
+  WebSub fan-out vs partner push            bench/websub_fanout.py
 
 Each prints its baseline, ours and the ratio measured side by side. Never a test.
 """
@@ -22,6 +24,8 @@ PARTS = [
     ("(b)+(d) feed cache hit over HTTP", "bench.http_cache_hit", ["--rounds", "1"]),
     ("(c) archive scale", "bench.archive_scale", []),
     ("short links and QR codes", "bench.links_qr", []),
+    ("partner push fan-out", "bench.push_fanout", []),
+    ("WebSub fan-out", "bench.websub_fanout", []),
 ]
 
 
