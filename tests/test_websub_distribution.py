@@ -28,45 +28,27 @@ from syndication.auth.tokens import create_token
 from syndication.auth.users import create_user
 from syndication.channels.pages import feed_url
 from syndication.channels.service import create_channel
-from syndication.config import load_settings
 from syndication.models import Channel, Delivery, DeliveryAttempt, Subscriber
 from syndication.push import jobs, websub_notify
 from syndication.runtime import utcnow
 from syndication.stories.service import create_story, retract_story, update_story
 
 from .conftest import BASE_URL
-from .test_push_engine import Receiver, attempts, deliveries, pump
+
+# The push engine's fixtures: settings allowing loopback receivers with a fast retry schedule,
+# a receiver, and closing the per-process senders after each test.
+from .test_push_engine import (  # noqa: F401
+    Receiver,
+    _close_senders,
+    attempts,
+    deliveries,
+    pump,
+    receiver,
+    settings,
+)
 
 HUB = f"{BASE_URL}/hub"
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def settings(db_url, tmp_path):
-    return load_settings(
-        {
-            "database_url": db_url,
-            "base_url": BASE_URL,
-            "instance_path": str(tmp_path / "instance"),
-            "outbound_allow": "127.0.0.1",
-            "retry_schedule": "0.2,0.2,0.2",
-            "poll_interval": 0.5,
-        },
-        environ={},
-    )
-
-
-@pytest.fixture(autouse=True)
-def _close_senders():
-    yield
-    jobs.close_senders()
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
 
 
 @pytest.fixture

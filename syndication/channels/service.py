@@ -45,7 +45,8 @@ def _slug(value: Any) -> str:
     return value
 
 
-def _filter(value: Any, errors: v.FieldErrors) -> dict[str, list[str]]:
+def clean_filter(value: Any, errors: v.FieldErrors) -> dict[str, list[str]]:
+    """A story filter (channels' and subscribers'): known kinds, lists of clean strings."""
     if value is None:
         return {}
     if not isinstance(value, Mapping):
@@ -114,7 +115,7 @@ def clean_channel(data: Any, *, partial: bool = False) -> dict[str, Any]:
         if key in data or (not partial and key in ("slug", "title")):
             out[key] = errors.check(key, check, data.get(key))
     if "filter" in data:
-        out["filter"] = _filter(data["filter"], errors)
+        out["filter"] = clean_filter(data["filter"], errors)
     if errors.errors:
         raise ValidationError(errors.errors)
     return out

@@ -18,6 +18,7 @@ from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
 from syndication import validation as v
+from syndication.channels.service import clean_filter
 from syndication.config import Settings
 from syndication.errors import NotFound, ValidationError
 from syndication.filters import KINDS
@@ -146,12 +147,6 @@ def _throttle(value: Any) -> float | None:
     return number
 
 
-def _filter(value: Any, errors: v.FieldErrors) -> dict[str, list[str]]:
-    from syndication.channels.service import _filter as channel_filter
-
-    return channel_filter(value, errors)
-
-
 def clean_subscriber(
     data: Any,
     *,
@@ -183,7 +178,7 @@ def clean_subscriber(
         if key in data or (not partial and key in ("name", "url")):
             out[key] = errors.check(key, check, data.get(key))
     if "filter" in data:
-        out["filter"] = _filter(data["filter"], errors)
+        out["filter"] = clean_filter(data["filter"], errors)
     if "headers" in data:
         out["headers"] = _headers(data["headers"], errors)
     if out.get("channels") and out.get("filter"):
