@@ -373,6 +373,32 @@ def test_check_url():
 # -- the scheduler, the wake-up and worker processes --------------------------------------------
 
 
+def test_environment_read_once_unless_proxy_or_netrc(monkeypatch, tmp_path):
+    """requests' per-request environment lookups are skipped only when they would find no proxy
+    and no .netrc; the CA bundle variable is still applied."""
+    from types import SimpleNamespace
+
+    db = SimpleNamespace(is_sqlite=True)
+    settings = load_settings({}, environ={})
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "NETRC"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/bundle.pem")
+    plain = sender.Sender(db, settings)
+    assert plain.http.trust_env is False and plain.http.verify == "/etc/ssl/bundle.pem"
+    plain.close()
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    proxied = sender.Sender(db, settings)
+    assert proxied.http.trust_env is True
+    proxied.close()
+    monkeypatch.delenv("HTTPS_PROXY")
+    (tmp_path / ".netrc").write_text("machine example.com login a password b\n")
+    with_netrc = sender.Sender(db, settings)
+    assert with_netrc.http.trust_env is True
+    with_netrc.close()
+
+
 def test_in_process_change_is_pushed_at_once(rt, receiver):
     slow = load_settings({**_overrides(rt.settings), "poll_interval": 30}, environ={})
     add_subscriber(rt, receiver.url())

@@ -4,6 +4,7 @@ host is allowed by the `outbound_allow` setting (host names and CIDR ranges)."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 from urllib.parse import urlsplit
@@ -17,15 +18,24 @@ class UnsafeURL(ValueError):
     """A URL the service refuses to call; str() says why."""
 
 
-def _allow_list(settings: Settings) -> tuple[set[str], list[ipaddress._BaseNetwork]]:
+def _allow_list(settings: Settings) -> tuple[frozenset[str], tuple[ipaddress._BaseNetwork, ...]]:
+    return _parse_allow_list(settings.outbound_allow_list)
+
+
+@functools.lru_cache(maxsize=32)
+def _parse_allow_list(
+    entries: tuple[str, ...],
+) -> tuple[frozenset[str], tuple[ipaddress._BaseNetwork, ...]]:
+    """The allow-list's host names and networks (parsed once per distinct setting: this is only
+    the setting's text, the DNS resolution of the URL's host is still done on every check)."""
     names: set[str] = set()
     networks: list[ipaddress._BaseNetwork] = []
-    for entry in settings.outbound_allow_list:
+    for entry in entries:
         try:
             networks.append(ipaddress.ip_network(entry.strip("[]"), strict=False))
         except ValueError:
             names.add(entry.rstrip("."))
-    return names, networks
+    return frozenset(names), tuple(networks)
 
 
 def _why_not_public(addr: IPAddress) -> str | None:

@@ -262,7 +262,11 @@ def prepare(
 ) -> tuple[bytes, dict[str, str]] | None:
     """For the sender's claim: the request of a websub delivery, or None when it must not be
     sent (the lease expired, the subscription is no longer verified, the topic is gone), in
-    which case the delivery is cancelled here with the reason."""
+    which case the delivery is cancelled here with the reason.
+
+    The sender passes plain stand-ins, not ORM objects: a row of the subscriber's columns and a
+    small delivery object whose changed fields (status, next_attempt_at, lease_until,
+    last_error) it writes itself."""
     reason = None
     if not is_live(subscriber, now):
         reason = "subscription lease expired or not verified"
