@@ -4,7 +4,7 @@ with the message that ends up next to the field."""
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -82,6 +82,15 @@ def aware_datetime(value: Any) -> datetime | None:
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise ValueError("must include a time zone offset (e.g. 2025-02-14T09:10:00+00:00)")
     return parsed
+
+
+def iso(value: datetime | None) -> str | None:
+    """A date-time as the API and payloads print it: ISO 8601 in UTC with a Z (naive = UTC)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def string_list(value: Any, *, max_items: int, max_len: int) -> list[str]:

@@ -3,7 +3,6 @@ revoke. No access decorator: a view without one is admin-only (auth/access.py)."
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from flask import url_for
@@ -14,13 +13,10 @@ from syndication.auth import tokens as service
 from syndication.errors import NotFound
 from syndication.models import ApiToken
 from syndication.runtime import runtime
+from syndication.validation import iso
 
 blp = Blueprint("tokens", __name__, url_prefix="/api/v1/tokens", description="API tokens")
 LOCATION = {"Location": {"description": "URL of the new token", "schema": {"type": "string"}}}
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 def token_to_dict(token: ApiToken) -> dict[str, Any]:
@@ -29,9 +25,9 @@ def token_to_dict(token: ApiToken) -> dict[str, Any]:
         "name": token.name,
         "role": token.role,
         "prefix": token.prefix,
-        "created_at": _iso(token.created_at),
-        "last_used_at": _iso(token.last_used_at),
-        "revoked_at": _iso(token.revoked_at),
+        "created_at": iso(token.created_at),
+        "last_used_at": iso(token.last_used_at),
+        "revoked_at": iso(token.revoked_at),
     }
 
 

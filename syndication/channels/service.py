@@ -219,5 +219,5 @@ def channel_to_dict(channel: Channel, settings: Settings) -> dict[str, Any]:
         "content": channel.content,
         "formats": list(channel.formats),
         "feeds": {fmt: f"{base}/feeds/{channel.slug}.{fmt}" for fmt in channel.formats},
-        "updated_at": channel.changed_at.isoformat().replace("+00:00", "Z"),
+        "updated_at": v.iso(channel.changed_at),
     }

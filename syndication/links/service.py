@@ -190,7 +190,6 @@ def target_of(link: Link, story: Story | None, settings: Settings) -> str:
 
 def link_to_dict(session: Session, link: Link, settings: Settings) -> dict[str, Any]:
     story = session.get(Story, link.story_id) if link.story_id else None
-    iso = lambda d: d.isoformat().replace("+00:00", "Z") if d else None  # noqa: E731
     return {
         "code": link.code,
         "short_url": short_url(settings, link.code),
@@ -198,12 +197,12 @@ def link_to_dict(session: Session, link: Link, settings: Settings) -> dict[str, 
         "story": story.code if story else None,
         "title": link.title if link.title is not None else (story.title if story else None),
         "tags": list(link.tags or []),
-        "valid_until": iso(link.valid_until),
+        "valid_until": v.iso(link.valid_until),
         "max_visits": link.max_visits,
         "human_visits": link.human_visits,
         "qr_svg": qr_url(settings, link.code, "svg"),
         "qr_png": qr_url(settings, link.code, "png"),
-        "created_at": iso(link.created_at),
+        "created_at": v.iso(link.created_at),
     }
 
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
+
+from syndication.validation import iso
 
 Formatter = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -40,12 +42,6 @@ class _EventLike(Protocol):
 
 class _SubscriberLike(Protocol):
     format: str
-
-
-def iso(value: datetime) -> str:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def payload_bytes(event: _EventLike, subscriber: _SubscriberLike, now: datetime) -> bytes:

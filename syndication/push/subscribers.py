@@ -25,6 +25,7 @@ from syndication.filters import KINDS
 from syndication.models import Channel, Delivery, DeliveryAttempt, Event, Subscriber
 from syndication.push.dispatch import new_message_id
 from syndication.push.outbox import EVENT_TYPES, WROTE_EVENT
+from syndication.validation import iso
 
 PING = "ping"
 FORMATS = ("json", "ninjs")
@@ -54,10 +55,6 @@ RESERVED_HEADERS = frozenset(
         "expect",
     }
 )
-
-
-def iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 # --- validation -------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ from syndication.errors import NotFound
 from syndication.filters import StoryFilter
 from syndication.models import Channel, Delivery, DeliveryAttempt, Event, Subscriber
 from syndication.push.outbox import WROTE_EVENT
+from syndication.validation import iso
 
 KIND = "websub"
 # The event of a `hub.mode=publish` request: already dispatched, its deliveries made here.
@@ -297,12 +298,6 @@ def state_of(subscriber: Subscriber, now: datetime) -> str:
     return "active"
 
 
-def _iso(value: datetime | None) -> str | None:
-    from syndication.push.formats import iso
-
-    return iso(value) if value is not None else None
-
-
 def _last_deliveries(session: Session, subscriber_ids: list[int]) -> dict[int, Delivery]:
     if not subscriber_ids:
         return {}
@@ -328,19 +323,19 @@ def subscription_to_dict(
         "signed": bool(subscriber.secret),
         "state": state_of(subscriber, now),
         "ended_reason": subscriber.disabled_reason,
-        "verified_at": _iso(subscriber.verified_at),
+        "verified_at": iso(subscriber.verified_at),
         "lease_seconds": subscriber.lease_seconds,
-        "lease_expires_at": _iso(subscriber.lease_expires_at),
-        "created_at": _iso(subscriber.created_at),
-        "last_success_at": _iso(subscriber.last_success_at),
+        "lease_expires_at": iso(subscriber.lease_expires_at),
+        "created_at": iso(subscriber.created_at),
+        "last_success_at": iso(subscriber.last_success_at),
         "last_delivery": None
         if last is None
         else {
             "id": last.id,
             "status": last.status,
             "attempts": last.attempts,
-            "created_at": _iso(last.created_at),
-            "delivered_at": _iso(last.delivered_at),
+            "created_at": iso(last.created_at),
+            "delivered_at": iso(last.delivered_at),
             "last_status_code": last.last_status_code,
             "last_error": last.last_error,
         },

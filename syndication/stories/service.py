@@ -31,6 +31,7 @@ from syndication.stories.schema import (
     finish_body,
     page_url,
 )
+from syndication.validation import iso
 
 Outcome = Literal["created", "updated", "unchanged"]
 # A "published" story dated this far in the future is really scheduled (clock skew allowance).
@@ -318,9 +319,6 @@ def release_due(
 
 def story_to_dict(story: Story, settings: Settings) -> dict[str, Any]:
     """The story in the API / export schema (re-importable as is)."""
-
-    def iso(value: datetime | None) -> str | None:
-        return value.isoformat().replace("+00:00", "Z") if value else None
 
     return {
         "code": story.code,
