@@ -91,17 +91,22 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
-@pytest.fixture
-def settings(db_url: str, tmp_path: Path):
+def make_settings(db_url: str, tmp_path: Path, **overrides):
+    """Settings for a test app on `db_url`, with its instance folder under `tmp_path`."""
     return load_settings(
         {
             "database_url": db_url,
             "base_url": BASE_URL,
             "instance_path": str(tmp_path / "instance"),
-            "timezone": "Europe/London",
+            **overrides,
         },
         environ={},
     )
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path: Path):
+    return make_settings(db_url, tmp_path, timezone="Europe/London")
 
 
 @pytest.fixture

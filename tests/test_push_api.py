@@ -10,9 +10,8 @@ from pathlib import Path
 import pytest
 
 from syndication.auth.tokens import create_token
-from syndication.config import load_settings
 from syndication.models import DeliveryAttempt
-from tests.conftest import BASE_URL
+from tests.conftest import BASE_URL, make_settings
 
 NOW = datetime.now(UTC)
 HOOK = "http://127.0.0.1:9/hook"
@@ -20,15 +19,7 @@ HOOK = "http://127.0.0.1:9/hook"
 
 @pytest.fixture
 def settings(db_url: str, tmp_path: Path):
-    return load_settings(
-        {
-            "database_url": db_url,
-            "base_url": BASE_URL,
-            "instance_path": str(tmp_path / "instance"),
-            "outbound_allow": "127.0.0.1",
-        },
-        environ={},
-    )
+    return make_settings(db_url, tmp_path, outbound_allow="127.0.0.1")
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from syndication.runtime import utcnow
 from syndication.scheduler import start_scheduler
 from syndication.stories.service import create_story
 
-from .conftest import BASE_URL
+from .conftest import make_settings
 
 Respond = Callable[[str, int], tuple[int, dict[str, str], bytes]]
 
@@ -79,16 +79,12 @@ class Receiver:
 
 @pytest.fixture
 def settings(db_url, tmp_path):
-    return load_settings(
-        {
-            "database_url": db_url,
-            "base_url": BASE_URL,
-            "instance_path": str(tmp_path / "instance"),
-            "outbound_allow": "127.0.0.1",
-            "retry_schedule": "0.2,0.2,0.2",
-            "poll_interval": 0.5,
-        },
-        environ={},
+    return make_settings(
+        db_url,
+        tmp_path,
+        outbound_allow="127.0.0.1",
+        retry_schedule="0.2,0.2,0.2",
+        poll_interval=0.5,
     )
 
 

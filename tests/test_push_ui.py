@@ -12,10 +12,9 @@ from click.testing import CliRunner
 
 from syndication.auth.users import create_user
 from syndication.cli import cli
-from syndication.config import load_settings
 from syndication.models import Delivery, DeliveryAttempt
 from syndication.push import subscribers as svc
-from tests.conftest import BASE_URL
+from tests.conftest import BASE_URL, make_settings
 
 PASSWORD = "correct horse battery"
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -24,15 +23,7 @@ HOOK = "http://127.0.0.1:9/hook"
 
 @pytest.fixture
 def settings(db_url, tmp_path):
-    return load_settings(
-        {
-            "database_url": db_url,
-            "base_url": BASE_URL,
-            "instance_path": str(tmp_path / "instance"),
-            "outbound_allow": "127.0.0.1",
-        },
-        environ={},
-    )
+    return make_settings(db_url, tmp_path, outbound_allow="127.0.0.1")
 
 
 @pytest.fixture

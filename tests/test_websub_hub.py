@@ -23,7 +23,7 @@ from syndication.runtime import utcnow
 from syndication.scheduler import start_scheduler
 from tests.servers import free_port
 
-from .conftest import BASE_URL
+from .conftest import BASE_URL, make_settings
 
 FORM = "application/x-www-form-urlencoded"
 TOPIC = f"{BASE_URL}/feeds/world.rss"
@@ -82,16 +82,12 @@ class Callback:
 
 @pytest.fixture
 def settings(db_url, tmp_path):
-    return load_settings(
-        {
-            "database_url": db_url,
-            "base_url": BASE_URL,
-            "instance_path": str(tmp_path / "instance"),
-            "outbound_allow": "127.0.0.1",
-            "retry_schedule": "0.01,0.01,0.01",
-            "poll_interval": 0.2,
-        },
-        environ={},
+    return make_settings(
+        db_url,
+        tmp_path,
+        outbound_allow="127.0.0.1",
+        retry_schedule="0.01,0.01,0.01",
+        poll_interval=0.2,
     )
 
 
