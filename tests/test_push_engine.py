@@ -369,9 +369,9 @@ def test_check_url():
 # -- the scheduler, the wake-up and worker processes --------------------------------------------
 
 
-def test_environment_read_once_unless_proxy_or_netrc(monkeypatch, tmp_path):
-    """requests' per-request environment lookups are skipped only when they would find no proxy
-    and no .netrc; the CA bundle variable is still applied."""
+def test_environment_proxies_and_ca_bundle_but_never_netrc(monkeypatch, tmp_path):
+    """The environment as requests reads it (CA bundle, proxies and no_proxy), read once; a
+    .netrc never puts credentials on a webhook."""
     from types import SimpleNamespace
 
     db = SimpleNamespace(is_sqlite=True)
@@ -382,17 +382,30 @@ def test_environment_read_once_unless_proxy_or_netrc(monkeypatch, tmp_path):
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/bundle.pem")
     plain = sender.Sender(db, settings)
-    assert plain.http.trust_env is False and plain.http.verify == "/etc/ssl/bundle.pem"
+    assert plain.verify == "/etc/ssl/bundle.pem"
+    assert plain.proxies_for("https://partner.example/h") == {}
     plain.close()
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "direct.example")
     proxied = sender.Sender(db, settings)
-    assert proxied.http.trust_env is True
+    assert proxied.proxies_for("https://partner.example/h")["https"] == "http://proxy.example:3128"
+    assert proxied.proxies_for("https://direct.example/h") == {}
     proxied.close()
-    monkeypatch.delenv("HTTPS_PROXY")
-    (tmp_path / ".netrc").write_text("machine example.com login a password b\n")
-    with_netrc = sender.Sender(db, settings)
-    assert with_netrc.http.trust_env is True
-    with_netrc.close()
+
+
+def test_netrc_credentials_are_not_sent(monkeypatch, tmp_path, rt, receiver):
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login partner password hunter2\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    add_subscriber(rt, receiver.url())
+    publish(rt, "netrc-story")
+    pump(rt, lambda: len(receiver.requests) == 1)
+    headers = {k.lower() for k in receiver.requests[0][2]}
+    assert "authorization" not in headers and "webhook-signature" in headers
 
 
 def test_in_process_change_is_pushed_at_once(rt, receiver):

@@ -6,7 +6,7 @@ the work, each claim leasing its rows for `lease_seconds`; on SQLite the claim i
 IMMEDIATE transaction (one worker is expected). A worker killed after sending but before
 recording sends again once the lease expires, with the same webhook-id (at least once).
 
-Sending: one `requests.Session` with a connection pool the size of `push_concurrency`, as many
+Sending: requests' connection pool (one HTTPAdapter) the size of `push_concurrency`, as many
 threads, timeouts (connect 5 s, read 15 s), no redirects, a token bucket per subscriber
 (`throttle` deliveries per second), and the URL checked again (DNS) right before the request.
 """
@@ -27,8 +27,20 @@ from email.utils import parsedate_to_datetime
 
 import requests
 from requests.adapters import HTTPAdapter
-from requests.utils import NETRC_FILES
-from sqlalchemy import Integer, Table, Update, bindparam, cast, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Integer,
+    Row,
+    Table,
+    Update,
+    bindparam,
+    cast,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -128,17 +140,6 @@ def retry_delay(settings: Settings, attempts: int) -> float | None:
     return delays[attempts - 1] * random.uniform(1 - JITTER, 1 + JITTER)
 
 
-def _no_proxy_nor_netrc() -> bool:
-    """True when requests' `trust_env` would find no proxy (urllib's getproxies: *_proxy
-    variables or the platform's settings) and no .netrc (NETRC, ~/.netrc, ~/_netrc)."""
-    if urllib.request.getproxies() or os.environ.get("NETRC"):
-        return False
-    try:
-        return not any(os.path.exists(os.path.expanduser(f"~/{n}")) for n in NETRC_FILES)
-    except (KeyError, RuntimeError):  # no home directory: requests finds no .netrc either
-        return True
-
-
 def _decode(data: bytes) -> str:
     return data[:EXCERPT_BYTES].decode("utf-8", errors="replace").replace("\x00", "")
 
@@ -153,59 +154,62 @@ class Sender:
         self.settings = settings
         self.timeout = timeout
         self.concurrency = settings.push_concurrency
-        self.http = requests.Session()
-        adapter = HTTPAdapter(
+        # Requests go straight to requests' connection pool (HTTPAdapter) with a request
+        # prepared here: Session.request would merge cookies, hooks, auth and the environment
+        # on every call (a third of the send path's CPU, under the GIL the other sends need).
+        self.adapter = HTTPAdapter(
             pool_connections=max(10, self.concurrency),
             pool_maxsize=self.concurrency,
             max_retries=0,
         )
-        self.http.mount("http://", adapter)
-        self.http.mount("https://", adapter)
-        self.http.headers["User-Agent"] = USER_AGENT
-        # requests reads the environment on every request (proxies, CA bundle, .netrc: ~0.2 ms
-        # of CPU under the GIL per request). Without proxies and .netrc, read it once here: the
-        # CA bundle variables are applied as requests would, the rest is skipped.
-        if _no_proxy_nor_netrc():
-            self.http.trust_env = False
-            self.http.verify = (
-                os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-            )
+        self.base_headers = {**requests.utils.default_headers(), "User-Agent": USER_AGENT}
+        # The environment as requests would read it, once: the CA bundle variables, and proxies
+        # (looked up per URL only when some are configured, for no_proxy). Credentials from
+        # .netrc are never sent: a webhook carries its signature and the subscriber's headers.
+        self.verify: bool | str = (
+            os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        )
+        self._env_proxies = bool(urllib.request.getproxies())
         self.pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="push-send")
         self._buckets: dict[int, TokenBucket] = {}
         self._buckets_lock = threading.Lock()
-        self._claim_query = _CLAIM_QUERY
-        if not db.is_sqlite:
-            self._claim_query = _CLAIM_QUERY.with_for_update(skip_locked=True, of=_D)
+        # Payload bodies by (event id, format): events never change, and a fan-out claims the
+        # same event's deliveries dozens of times.
+        self._bodies: dict[tuple[int, str], bytes] = {}
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
-        self.http.close()
+        self.adapter.close()
 
     # -- claim ---------------------------------------------------------------------------------
 
     def claim(self, limit: int, now: datetime | None = None) -> list[Job]:
         """Lease up to `limit` due deliveries and prepare their requests (then commit).
 
-        Core statements, no ORM objects: one joined SELECT of the delivery and subscriber
-        columns a request needs (`FOR UPDATE OF deliveries SKIP LOCKED` on PostgreSQL), one of
-        the events (each body built once per event and format), one UPDATE … WHERE id IN (…)
-        setting the lease, and for websub deliveries that must not be sent, their cancellation."""
+        Core statements, no ORM objects. On PostgreSQL one UPDATE sets the lease of the due rows
+        it locks (`FOR UPDATE OF deliveries SKIP LOCKED`) and returns them with what their
+        requests need of the subscriber; on SQLite a joined SELECT, then an UPDATE … WHERE id IN
+        (…) (the transaction is BEGIN IMMEDIATE: nobody else claims meanwhile). Bodies are
+        built once per event and format. Websub deliveries that must not be sent are
+        cancelled."""
         if limit <= 0:
             return []
         with self.db.write() as session:
             now = now or utcnow()
             conn = session.connection()
-            rows = conn.execute(self._claim_query, {"now": now, "limit": limit}).all()
+            lease = now + timedelta(seconds=self.settings.lease_seconds)
+            params = {"now": now, "limit": limit, "lease": lease}
+            if self.db.is_sqlite:
+                rows = conn.execute(_CLAIM_QUERY, params).all()
+                if rows:
+                    conn.execute(_LEASE_UPDATE, {"lease": lease, "ids": [r.id for r in rows]})
+            else:
+                rows = sorted(
+                    conn.execute(_PG_CLAIM, params).all(), key=lambda r: (r.next_attempt_at, r.id)
+                )
             if not rows:
                 return []
-            lease = now + timedelta(seconds=self.settings.lease_seconds)
-            webhook_events = {r.event_id for r in rows if r.kind != websub_notify.KIND}
-            events = (
-                {e.id: e for e in conn.execute(_EVENT_QUERY, {"ids": sorted(webhook_events)})}
-                if webhook_events
-                else {}
-            )
-            bodies: dict[tuple[int, str], bytes] = {}
+            self._load_bodies(conn, rows, now)
             jobs: list[Job] = []
             cancelled: list[dict] = []
             for r in rows:
@@ -230,11 +234,6 @@ class Sender:
                     else:  # cancelled: lease expired, topic gone
                         cancelled.append({"_id": r.id, "reason": d.last_error})
                     continue
-                event = events[r.event_id]
-                key = (event.id, r.format)
-                body = bodies.get(key)
-                if body is None:
-                    body = bodies[key] = payload_bytes(event, r, now)
                 secrets = [r.secret]
                 if (
                     r.previous_secret
@@ -250,15 +249,30 @@ class Sender:
                         url=r.url,
                         secrets=secrets,
                         headers=dict(r.headers or {}),
-                        body=body,
+                        body=self._bodies[(r.event_id, r.format)],
                         throttle=r.throttle,
                     )
                 )
-            if jobs:
-                conn.execute(_LEASE_UPDATE, {"lease": lease, "ids": [j.delivery_id for j in jobs]})
             if cancelled:
                 conn.execute(_CANCEL_UPDATE, cancelled)
             return jobs
+
+    def _load_bodies(self, conn: Connection, rows: list[Row], now: datetime) -> None:
+        """Build the bodies of the webhook rows' (event, format) pairs not built yet."""
+        missing = {
+            (r.event_id, r.format)
+            for r in rows
+            if r.kind != websub_notify.KIND and (r.event_id, r.format) not in self._bodies
+        }
+        if not missing:
+            return
+        if len(self._bodies) > _BODY_CACHE_SIZE:
+            self._bodies.clear()
+        events = {
+            e.id: e for e in conn.execute(_EVENT_QUERY, {"ids": sorted({e for e, _ in missing})})
+        }
+        for event_id, fmt in missing:
+            self._bodies[(event_id, fmt)] = payload_bytes(events[event_id], _Format(fmt), now)
 
     # -- send ----------------------------------------------------------------------------------
 
@@ -287,6 +301,10 @@ class Sender:
         )
         return headers
 
+    def proxies_for(self, url: str) -> dict[str, str]:
+        """The proxies the environment sets for `url` (none when it sets none at all)."""
+        return requests.utils.get_environ_proxies(url) if self._env_proxies else {}
+
     def send_one(self, job: Job) -> Result:
         """One HTTP attempt (or a throttle deferral, or a refusal of an unsafe URL)."""
         bucket = self._bucket(job)
@@ -302,13 +320,20 @@ class Sender:
         timestamp = int(time.time())
         started = time.monotonic()
         try:
-            resp = self.http.post(
-                job.url,
+            request = requests.PreparedRequest()
+            request.prepare(
+                method="POST",
+                url=job.url,
+                headers={**self.base_headers, **self.headers_for(job, timestamp)},
                 data=job.body,
-                headers=self.headers_for(job, timestamp),
-                timeout=self.timeout or TIMEOUT,
-                allow_redirects=False,
+            )
+            # The adapter never follows redirects (only Session does).
+            resp = self.adapter.send(
+                request,
                 stream=True,
+                timeout=self.timeout or TIMEOUT,
+                verify=self.verify,
+                proxies=self.proxies_for(job.url),
             )
             try:
                 data = bytearray()
@@ -526,6 +551,13 @@ class Sender:
 
 
 @dataclass
+class _Format:
+    """What payload_bytes reads of a subscriber."""
+
+    format: str
+
+
+@dataclass
 class _ClaimedDelivery:
     """What websub_notify.prepare may change on a claimed delivery (to cancel it)."""
 
@@ -575,6 +607,22 @@ _CLAIM_QUERY = (
     .order_by(_D.c.next_attempt_at, _D.c.id)
     .limit(bindparam("limit", type_=Integer))
 )
+# PostgreSQL: lease the due rows in the statement that locks them, returning what the requests
+# need (and next_attempt_at, to send in due order). The locking SELECT is a MATERIALIZED CTE so
+# it runs once: LIMIT rows, no more.
+_DUE = (
+    _CLAIM_QUERY.with_only_columns(_D.c.id)
+    .with_for_update(skip_locked=True, of=_D)
+    .cte("due")
+    .prefix_with("MATERIALIZED")
+)
+_PG_CLAIM = (
+    update(_D)
+    .where(_D.c.id == _DUE.c.id, _S.c.id == _D.c.subscriber_id)
+    .values(lease_until=bindparam("lease", type_=_D.c.lease_until.type))
+    .returning(*_CLAIM_QUERY.selected_columns, _D.c.next_attempt_at)
+)
+_BODY_CACHE_SIZE = 256
 _EVENT_QUERY = select(_E.c.id, _E.c.type, _E.c.snapshot, _E.c.created_at).where(
     _E.c.id.in_(bindparam("ids", expanding=True))
 )
