@@ -41,16 +41,20 @@ def release_due_stories(db: Database, settings: Settings) -> int:
 class Jobs:
     """The running scheduler and what stops it cleanly."""
 
-    def __init__(self, scheduler: BackgroundScheduler, push, stop: threading.Event, waker):  # type: ignore[no-untyped-def]
+    def __init__(
+        self, scheduler: BackgroundScheduler, push, stop: threading.Event, waker, listener
+    ):  # type: ignore[no-untyped-def]
         self.scheduler = scheduler
         self.push = push
         self.stop = stop
         self.waker = waker
+        self.listener = listener
 
     def shutdown(self, wait: bool = True) -> None:
         from syndication.push.jobs import close_senders
 
         self.stop.set()
+        self.listener.stop()
         self.push.stop.set()
         self.scheduler.shutdown(wait=wait)
         self.waker.join(timeout=5)
@@ -59,6 +63,7 @@ class Jobs:
 
 def start_scheduler(db: Database, settings: Settings) -> Jobs:
     from syndication.push.jobs import PushJob, waker
+    from syndication.push.wake import Listener
 
     scheduler = BackgroundScheduler(timezone="UTC", daemon=True)
     common = {
@@ -81,4 +86,6 @@ def start_scheduler(db: Database, settings: Settings) -> Jobs:
         target=waker, args=(scheduler, push, "push", stop), name="push-waker", daemon=True
     )
     thread.start()
-    return Jobs(scheduler, push, stop, thread)
+    # Changes other processes commit wake the push job too (NOTIFY / a datagram).
+    listener = Listener(db).start()
+    return Jobs(scheduler, push, stop, thread, listener)

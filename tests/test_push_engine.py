@@ -530,6 +530,44 @@ def test_change_by_another_process_pushed_within_2_seconds(rt, receiver):
         worker.stop()
 
 
+def test_another_process_change_wakes_the_worker_at_once(rt, receiver):
+    """With a 30 s poll only the wake-up (NOTIFY on PostgreSQL, a datagram on SQLite) can bring
+    the change to the worker in time."""
+    add_subscriber(rt, receiver.url())
+    worker = Worker(rt.settings, poll_interval=30)
+    try:
+        time.sleep(0.5)  # the worker's first (immediate) run is over
+        started = time.time()
+        publish(rt)
+        _wait(lambda: bool(receiver.requests), 5)
+        assert receiver.requests[0][0] - started < 1.0
+    finally:
+        worker.stop()
+
+
+def test_sqlite_listener_registers_and_drops_dead_entries(tmp_path):
+    from syndication.db import Database
+    from syndication.push import wake
+
+    db = Database(f"sqlite:///{tmp_path}/w.db")
+    directory = wake.wake_dir(db.engine)
+    directory.mkdir()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (directory / f"{dead.pid}-9").touch()
+    listener = wake.Listener(db).start()
+    try:
+        entries = [p.name for p in directory.iterdir()]
+        assert entries == [f"{os.getpid()}-{entries[0].rpartition('-')[2]}"]
+        wake.WAKE.clear()
+        wake._send_datagrams(db.engine)
+        assert wake.WAKE.wait(2)
+    finally:
+        listener.stop()
+    assert not list(directory.iterdir())
+    db.dispose()
+
+
 def test_crash_mid_fan_out_loses_nothing(rt):
     r = Receiver(delay=0.05)
     try:

@@ -1,9 +1,9 @@
-"""The push jobs the scheduler runs, and the in-process wake-up.
+"""The push jobs the scheduler runs, and the wake-up.
 
 `push` = dispatch_events (events → deliveries) then send_due (deliveries → HTTP). It runs every
-`poll_interval` seconds (changes made by other processes, retries coming due) and at once when a
-session of this process commits an event (`session.info[WROTE_EVENT]`): a SQLAlchemy
-`after_commit` listener sets WAKE, and the scheduler's waker thread runs the job right away.
+`poll_interval` seconds (retries coming due, missed wake-ups) and at once when push work is
+committed, by this process or another one (push/wake.py sets WAKE; the waker thread here runs
+the job right away).
 """
 
 from __future__ import annotations
@@ -13,33 +13,16 @@ import threading
 import weakref
 from datetime import UTC, datetime
 
-from sqlalchemy import event
-from sqlalchemy.orm import Session
-
 from syndication.config import Settings
 from syndication.db import Database
 from syndication.push import dispatch
-from syndication.push.outbox import WROTE_EVENT
 from syndication.push.sender import Sender
+from syndication.push.wake import WAKE
 
 log = logging.getLogger(__name__)
 
-# Set when a session of this process committed an outbox event.
-WAKE = threading.Event()
-
 _senders: weakref.WeakKeyDictionary[Database, Sender] = weakref.WeakKeyDictionary()
 _senders_lock = threading.Lock()
-
-
-@event.listens_for(Session, "after_commit")
-def _after_commit(session: Session) -> None:
-    if session.info.pop(WROTE_EVENT, False):
-        WAKE.set()
-
-
-@event.listens_for(Session, "after_rollback")
-def _after_rollback(session: Session) -> None:
-    session.info.pop(WROTE_EVENT, None)
 
 
 def sender_for(db: Database, settings: Settings) -> Sender:

@@ -11,13 +11,12 @@ from sqlalchemy.orm import Session
 
 from syndication.config import Settings
 from syndication.models import Event, Story
+from syndication.push import wake
 
 PUBLISHED = "story.published"
 UPDATED = "story.updated"
 RETRACTED = "story.retracted"
 EVENT_TYPES = (PUBLISHED, UPDATED, RETRACTED)
-# Set on a session that wrote an event, so the process's workers can be woken once it commits.
-WROTE_EVENT = "syndication.outbox_written"
 
 
 def event_type(
@@ -55,5 +54,5 @@ def record_event(
         created_at=now,
     )
     session.add(event)
-    session.info[WROTE_EVENT] = True
+    wake.mark(session)
     return event

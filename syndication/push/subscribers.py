@@ -23,8 +23,9 @@ from syndication.config import Settings
 from syndication.errors import NotFound, ValidationError
 from syndication.filters import KINDS
 from syndication.models import Channel, Delivery, DeliveryAttempt, Event, Subscriber
+from syndication.push import wake
 from syndication.push.dispatch import new_message_id
-from syndication.push.outbox import EVENT_TYPES, WROTE_EVENT
+from syndication.push.outbox import EVENT_TYPES
 from syndication.validation import iso
 
 PING = "ping"
@@ -342,7 +343,7 @@ def send_test(session: Session, subscriber_id: int, now: datetime) -> Delivery:
     )
     session.add(delivery)
     session.flush()
-    session.info[WROTE_EVENT] = True  # wake the process's sender once committed
+    wake.mark(session)
     return delivery
 
 
@@ -366,7 +367,7 @@ def replay_delivery(session: Session, delivery_id: int, now: datetime) -> Delive
     """Send a delivery again, whatever its state, with the same `webhook-id`."""
     delivery = get_delivery(session, delivery_id)
     _requeue(delivery, now)
-    session.info[WROTE_EVENT] = True
+    wake.mark(session)
     return delivery
 
 
@@ -413,7 +414,7 @@ def recover(
     )
     count += result.rowcount or 0
     if count:
-        session.info[WROTE_EVENT] = True
+        wake.mark(session)
     return count
 
 

@@ -39,7 +39,7 @@ from syndication.config import Settings
 from syndication.errors import NotFound
 from syndication.filters import StoryFilter
 from syndication.models import Channel, Delivery, DeliveryAttempt, Event, Subscriber
-from syndication.push.outbox import WROTE_EVENT
+from syndication.push import wake
 from syndication.validation import iso
 
 KIND = "websub"
@@ -189,7 +189,7 @@ def topic_changed(session: Session, channel_id: int, now: datetime) -> int:
     session.add(event)
     session.flush()
     session.execute(Delivery.__table__.insert(), [_delivery_row(event.id, s.id, now) for s in todo])
-    session.info[WROTE_EVENT] = True
+    wake.mark(session)
     return len(todo)
 
 
