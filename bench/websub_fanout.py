@@ -10,7 +10,7 @@ reused): everything on 127.0.0.1, the receiver a separate asyncio process answer
 * Each database holds channel "local" (section Local), 1,000 webhook subscribers of that
   channel and 1,000 verified WebSub subscriptions to its RSS topic (each with its own hub.secret),
   all calling back ``/hook/<n>`` on the receiver. A run enables one set (the other inactive),
-  starts one ``syndication worker`` (``SYNDICATION_POLL_INTERVAL=0.1``), publishes one story and
+  starts one ``syndication worker`` (default settings: the commit wakes it), publishes one story and
   measures from the publish commit to (a) the receiver's last POST and (b) every delivery row
   ``delivered``. Notifications/s = 1,000 / (a).
 * WebSub sends the channel's whole current RSS document (rendered once per version, then reused)

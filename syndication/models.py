@@ -330,7 +330,9 @@ class Delivery(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
-        Index("ix_deliveries_due", "status", "next_attempt_at"),
+        # In the claim's order (next_attempt_at, id): a claim reads its LIMIT rows, not every
+        # pending one.
+        Index("ix_deliveries_due", "status", "next_attempt_at", "id"),
         Index("ix_deliveries_subscriber", "subscriber_id", "created_at"),
         Index("ux_deliveries_event_subscriber", "event_id", "subscriber_id", unique=True),
     )

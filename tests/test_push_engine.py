@@ -369,6 +369,31 @@ def test_check_url():
 # -- the scheduler, the wake-up and worker processes --------------------------------------------
 
 
+def test_no_request_starts_without_lease_left_to_finish_it(rt, receiver):
+    """A job that waited in the queue until its lease was nearly over is not sent: another
+    worker may already have claimed it. It stays due and untouched, and is sent later."""
+    short = load_settings({**_overrides(rt.settings), "lease_seconds": 2}, environ={})
+    add_subscriber(rt, receiver.url())
+    publish(rt)
+    jobs.dispatch_events(rt.db, short)
+    worker = sender.Sender(rt.db, short)
+    try:
+        (job,) = worker.claim(10)
+        time.sleep(1.1)  # waited in the queue: 0.9 s of lease left, under half of it
+        result = worker.send_one(job)
+        assert result.lease_ran_out and result.status_code is None
+        worker.record([result])
+        (d,) = deliveries(rt)
+        assert (d.status, d.attempts, d.lease_until) == ("pending", 0, job.lease_until)
+        assert not receiver.requests and not attempts(rt, d.id)
+        time.sleep(max(0.0, (job.lease_until - utcnow()).total_seconds()) + 0.05)
+        (again,) = worker.claim(10)
+        worker.record([worker.send_one(again)])
+    finally:
+        worker.close()
+    assert len(receiver.requests) == 1 and deliveries(rt)[0].status == "delivered"
+
+
 def test_environment_proxies_and_ca_bundle_but_never_netrc(monkeypatch, tmp_path):
     """The environment as requests reads it (CA bundle, proxies and no_proxy), read once; a
     .netrc never puts credentials on a webhook."""

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from syndication.db import Database
 from syndication.filters import StoryFilter
 from syndication.models import Channel, Delivery, Event, Subscriber
-from syndication.push import websub_notify
+from syndication.push import wake, websub_notify
 from syndication.runtime import utcnow
 
 BATCH = 100
@@ -96,6 +96,7 @@ def expand(session: Session, events: list[Event], now: datetime) -> int:
             )
         event.dispatched_at = now
     if rows:
+        wake.mark(session)  # other workers share the sending
         if session.get_bind().dialect.name == "postgresql":
             # One INSERT … SELECT FROM unnest(arrays): psycopg's executemany sends a statement
             # per delivery.

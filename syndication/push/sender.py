@@ -76,6 +76,7 @@ class Job:
     throttle: float | None
     # A WebSub notification: `headers` are sent exactly as websub_notify built them.
     websub: bool = False
+    lease_until: datetime | None = None
 
 
 @dataclass
@@ -88,6 +89,8 @@ class Result:
     excerpt: str | None = None
     retry_after: float | None = None
     deferred: float | None = None  # throttled: not attempted, due again in this many seconds
+    # Not attempted: too little of the claim's lease was left (another worker may take it).
+    lease_ran_out: bool = False
 
 
 @dataclass
@@ -229,6 +232,7 @@ class Sender:
                                 body=body,
                                 throttle=None,
                                 websub=True,
+                                lease_until=lease,
                             )
                         )
                     else:  # cancelled: lease expired, topic gone
@@ -251,6 +255,7 @@ class Sender:
                         headers=dict(r.headers or {}),
                         body=self._bodies[(r.event_id, r.format)],
                         throttle=r.throttle,
+                        lease_until=lease,
                     )
                 )
             if cancelled:
@@ -306,7 +311,15 @@ class Sender:
         return requests.utils.get_environ_proxies(url) if self._env_proxies else {}
 
     def send_one(self, job: Job) -> Result:
-        """One HTTP attempt (or a throttle deferral, or a refusal of an unsafe URL)."""
+        """One HTTP attempt (or a throttle deferral, or a refusal of an unsafe URL, or nothing
+        when the claim's lease is nearly over)."""
+        if job.lease_until is not None:
+            # A request starts only with time left to finish within the lease (its timeouts,
+            # or half the lease if shorter): after it, another worker may send the delivery.
+            timeout = self.timeout or TIMEOUT
+            margin = min(sum(timeout), self.settings.lease_seconds / 2)
+            if (job.lease_until - utcnow()).total_seconds() < margin:
+                return Result(job, utcnow(), lease_ran_out=True)
         bucket = self._bucket(job)
         if bucket is not None:
             wait_for = bucket.take()
@@ -372,9 +385,13 @@ class Sender:
         """Log the attempts and move each delivery on: one transaction of a few bulk statements
         (the attempt log in one executemany INSERT; the deliveries, then the subscribers, in
         executemany UPDATEs keyed by id, each row updated once with only what changed)."""
+        # A delivery whose lease ran out is left as it is: due, and free for any worker.
+        results = sorted(
+            (r for r in results if not r.lease_ran_out),
+            key=lambda r: (r.job.subscriber_id, r.job.delivery_id),
+        )
         if not results:
             return
-        results = sorted(results, key=lambda r: (r.job.subscriber_id, r.job.delivery_id))
         with self.db.write() as session:
             now = utcnow()
             sub_query = (
@@ -483,7 +500,9 @@ class Sender:
         """Send everything due now, keeping the pool busy; returns how many results were
         recorded (attempts and deferrals). Returns once nothing is due or in flight.
 
-        This thread claims (keeping up to twice `push_concurrency` jobs in flight) and gathers
+        This thread claims (keeping up to four times `push_concurrency` jobs in flight, claiming
+        at least twice that at a time: each claim is a transaction, which a busy process pays
+        for in GIL waits) and gathers
         the results; a second thread records them, one transaction at a time, each taking
         everything that finished while the previous one ran. So neither claiming nor recording
         waits for the other, and the batches grow with the load."""
@@ -503,8 +522,8 @@ class Sender:
                     recording = None
                     exhausted = False  # something moved on: look for due work again
                 if not exhausted and (stop is None or not stop.is_set()):
-                    if inflight <= self.concurrency:
-                        jobs = self.claim(2 * self.concurrency - inflight)
+                    if inflight <= 2 * self.concurrency:
+                        jobs = self.claim(4 * self.concurrency - inflight)
                         exhausted = not jobs
                         for job in jobs:
                             self.pool.submit(self._safe_send, job).add_done_callback(events.put)
