@@ -72,3 +72,52 @@ def test_run_serves_feeds_and_releases_scheduled_stories(db_url, tmp_path, rt):
     assert f"syndication serving on http://127.0.0.1:{port}" in out
     assert f"{base}/feeds.opml" in out
     assert "Traceback" not in err, err
+
+
+def test_run_pushes_a_story_published_through_the_api_at_once(db_url, tmp_path, rt):
+    """The web workers and the scheduler are separate processes: the commit wakes the
+    scheduler (NOTIFY / a datagram), long before its 30 s poll."""
+    from syndication.auth.tokens import create_token
+    from syndication.models import Subscriber
+    from syndication.push.signing import generate_secret
+    from syndication.runtime import utcnow
+    from tests.test_push_engine import Receiver
+
+    receiver = Receiver()
+    with rt.db.write() as s:
+        _, token = create_token(s, "newsroom", "admin", utcnow())
+        s.add(
+            Subscriber(
+                name="partner", url=receiver.url(), secret=generate_secret(), created_at=utcnow()
+            )
+        )
+    port = free_port()
+    env = {
+        **os.environ,
+        "SYNDICATION_DATABASE_URL": db_url,
+        "SYNDICATION_INSTANCE_PATH": str(tmp_path / "instance"),
+        "SYNDICATION_WORKERS": "2",
+        "SYNDICATION_POLL_INTERVAL": "30",
+        "SYNDICATION_OUTBOUND_ALLOW": "127.0.0.1",
+    }
+    proc = start_run(env, port)
+    try:
+        time.sleep(1.0)  # the scheduler's first (immediate) run is over
+        started = time.time()
+        resp = requests.post(
+            f"http://127.0.0.1:{port}/api/v1/stories",
+            json={"code": "wake", "title": "Wake up", "status": "published"},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=5,
+        )
+        assert resp.status_code == 201, resp.text
+        deadline = time.monotonic() + 5
+        while not receiver.requests and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert receiver.requests, "no push within 5 s"
+        assert receiver.requests[0][0] - started < 1.0
+        assert json.loads(receiver.requests[0][3])["data"]["code"] == "wake"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+        receiver.close()
