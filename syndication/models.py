@@ -303,6 +303,9 @@ class Event(Base):
     snapshot: Mapped[dict] = mapped_column(JSON)  # the story as it was then (API schema)
     # What subscribers are matched on: for a retraction, the last published fields.
     terms: Mapped[list[list[str]]] = mapped_column(JSON, default=list)
+    # For an update that changed them: the fields before. Matched too, so a story that left a
+    # channel still updates the subscribers who had it.
+    previous_terms: Mapped[list[list[str]] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

@@ -4,6 +4,7 @@ package, real worker processes for crash safety and scale-out."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -392,6 +393,33 @@ def test_no_request_starts_without_lease_left_to_finish_it(rt, receiver):
     finally:
         worker.close()
     assert len(receiver.requests) == 1 and deliveries(rt)[0].status == "delivered"
+
+
+def test_an_update_reaches_who_had_the_story_and_who_gets_it_now(rt, receiver):
+    """Moving a story from Sport to World: partners of Sport get the update (they have the
+    story), partners of World too (it is theirs now), partners of Local nothing."""
+    from syndication.stories.service import update_story
+
+    for section in ("Sport", "World", "Local"):
+        add_subscriber(rt, receiver.url(f"/{section}"), filter={"sections": [section]})
+    publish(rt, "moved")  # section Sport
+    pump(rt, lambda: len(receiver.requests) == 1)
+    with rt.db.write() as s:
+        update_story(s, rt.settings, "moved", {"section": "World"}, now=utcnow())
+        update_story(s, rt.settings, "moved", {"title": "Retitled"}, now=utcnow())
+    pump(rt, lambda: len(receiver.requests) == 4)
+    time.sleep(0.1)
+    jobs.dispatch_events(rt.db, rt.settings)
+    jobs.send_due(rt.db, rt.settings)
+    types = {
+        path: [json.loads(body)["type"] for _, p, _, body in receiver.requests if p == path]
+        for path in ("/Sport", "/World", "/Local")
+    }
+    assert types == {
+        "/Sport": ["story.published", "story.updated"],
+        "/World": ["story.updated", "story.updated"],
+        "/Local": [],
+    }
 
 
 def test_environment_proxies_and_ca_bundle_but_never_netrc(monkeypatch, tmp_path):

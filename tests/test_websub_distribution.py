@@ -221,6 +221,22 @@ def test_a_story_of_another_channel_notifies_nobody_else(rt, channels, receiver)
     assert len(deliveries(rt)) == 1
 
 
+def test_a_story_moved_to_another_channel_notifies_both(rt, channels, receiver):
+    """The story leaves "sport" for "local": both topics changed, both are notified."""
+    subscribe(rt, receiver.url("/sport"), slug="sport")
+    subscribe(rt, receiver.url("/local"), slug="local")
+    publish(rt, "m1", section="Sport")
+    pump(rt, lambda: len(receiver.requests) == 1)
+    with rt.db.write() as s:
+        update_story(s, rt.settings, "m1", {"section": "Local"}, now=utcnow())
+    pump(rt, lambda: len(receiver.requests) == 3)
+    (_, _, before), (_, _, after) = receiver.on("/sport")
+    assert [e.title for e in feedparser.parse(before).entries] == ["Headline m1"]
+    assert feedparser.parse(after).entries == []  # gone from sport
+    (_, _, body) = receiver.on("/local")[0]
+    assert [e.title for e in feedparser.parse(body).entries] == ["Headline m1"]
+
+
 def test_unverified_inactive_and_expired_subscriptions_receive_nothing(rt, channels, receiver):
     past = utcnow() - timedelta(seconds=1)
     subscribe(rt, receiver.url("/expired"), lease_expires_at=past)

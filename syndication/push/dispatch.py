@@ -19,6 +19,7 @@ from syndication.db import Database
 from syndication.filters import StoryFilter
 from syndication.models import Channel, Delivery, Event, Subscriber
 from syndication.push import wake, websub_notify
+from syndication.push.outbox import term_sets
 from syndication.runtime import utcnow
 
 BATCH = 100
@@ -33,17 +34,21 @@ def subscriber_matches(
     subscriber: Subscriber | Row, event: Event, channel_filters: dict[str, StoryFilter]
 ) -> bool:
     """Does `event` go to `subscriber`? Event type in its list (empty = all), and the story in
-    one of its channels, or matching its own filter (no channels and no filter = everything).
+    one of its channels, or matching its own filter (no channels and no filter = everything);
+    an update also when the story matched before it.
     Pings go only where they are addressed (never dispatched by this module)."""
     if subscriber.event_types and event.type not in subscriber.event_types:
         return False
-    terms = {(k, v) for k, v in (event.terms or [])}
     if subscriber.channels:
         return any(
             slug in channel_filters and channel_filters[slug].matches(terms)
+            for terms in term_sets(event)
             for slug in subscriber.channels
         )
-    return not subscriber.filter or StoryFilter.from_dict(subscriber.filter).matches(terms)
+    if not subscriber.filter:
+        return True
+    own = StoryFilter.from_dict(subscriber.filter)
+    return any(own.matches(terms) for terms in term_sets(event))
 
 
 def expand(session: Session, events: list[Event], now: datetime) -> int:

@@ -33,6 +33,15 @@ def event_type(
     return None
 
 
+def term_sets(event: Event) -> list[set[tuple[str, str]]]:
+    """The term sets a subscriber's filter is tried on: the event's, and for an update that
+    changed them, the story's previous ones (a match on either is a match)."""
+    sets = [{(k, v) for k, v in (event.terms or [])}]
+    if event.previous_terms:
+        sets.append({(k, v) for k, v in event.previous_terms})
+    return sets
+
+
 def record_event(
     session: Session,
     settings: Settings,
@@ -40,9 +49,11 @@ def record_event(
     story: Story,
     terms: Iterable[tuple[str, str]],
     now: datetime,
+    previous_terms: Iterable[tuple[str, str]] | None = None,
 ) -> Event:
     """Write the event with a snapshot of the story as it is now. `terms` are what subscribers
-    are matched on: for a retraction, the story's last published ones."""
+    are matched on: for a retraction, the story's last published ones; an update is matched on
+    `previous_terms` too when they differ."""
     from syndication.stories.service import story_to_dict
 
     event = Event(
@@ -51,8 +62,13 @@ def record_event(
         story_code=story.code,
         snapshot=story_to_dict(story, settings),
         terms=sorted([k, v] for k, v in terms),
+        previous_terms=None,
         created_at=now,
     )
+    if previous_terms is not None:
+        before = sorted([k, v] for k, v in previous_terms)
+        if before != event.terms:
+            event.previous_terms = before
     session.add(event)
     wake.mark(session)
     return event

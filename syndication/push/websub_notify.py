@@ -40,6 +40,7 @@ from syndication.errors import NotFound
 from syndication.filters import StoryFilter
 from syndication.models import Channel, Delivery, DeliveryAttempt, Event, Subscriber
 from syndication.push import wake
+from syndication.push.outbox import term_sets
 from syndication.validation import iso
 
 KIND = "websub"
@@ -118,12 +119,13 @@ def subscription_matches(
     subscriber: Subscriber, event: Event, channel_filters: dict[str, StoryFilter]
 ) -> bool:
     """Does `event` change the topic of `subscriber`? Its story's terms (for a retraction the
-    last published ones) match the filter of the topic's channel."""
+    last published ones; for an update, before or after it) match the filter of the topic's
+    channel."""
     if event.type == PUBLISH:
         return False  # addressed: its deliveries are made by topic_changed
-    terms = {(k, v) for k, v in (event.terms or [])}
     return any(
         slug in channel_filters and channel_filters[slug].matches(terms)
+        for terms in term_sets(event)
         for slug in subscriber.channels or []
     )
 

@@ -119,7 +119,8 @@ class _Change:
         )
         if kind is not None:
             terms = self.terms if kind == outbox.RETRACTED else after
-            outbox.record_event(session, settings, kind, story, terms or (), now)
+            previous = self.terms if kind == outbox.UPDATED else None
+            outbox.record_event(session, settings, kind, story, terms or (), now, previous)
 
 
 def _apply_content(story: Story, content: Mapping[str, Any], settings: Settings) -> bool:
