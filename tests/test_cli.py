@@ -220,3 +220,35 @@ def test_concurrent_imports_and_server_writes_never_hit_database_is_locked(invok
         assert proc.returncode == 0, err
         assert "locked" not in err
         assert "imported 400, updated 0, unchanged 0, failed 0" in out
+
+
+def test_our_own_feed_round_trips_and_another_sites_cannot_overwrite(invoke, rt, client, tmp_path):
+    """Importing our feed updates our stories by code; a foreign feed linking to
+    <elsewhere>/stories/<our code> makes a story of its own and leaves ours alone."""
+    from syndication.channels.service import create_channel
+    from syndication.runtime import utcnow
+    from syndication.stories.service import create_story
+
+    with rt.db.write() as s:
+        create_channel(s, {"slug": "all", "title": "All"}, now=utcnow())
+        create_story(
+            s, rt.settings, {"code": "4242", "title": "Ours", "status": "published"}, now=utcnow()
+        )
+    feed = client.get("/feeds/all.rss").data.replace(
+        b"<title>Ours</title>", b"<title>Ours v2</title>"
+    )
+    ours = tmp_path / "ours.rss"
+    ours.write_bytes(feed)
+    done = invoke("import", str(ours))
+    assert "imported 0, updated 1, unchanged 0, failed 0" in done.output, done.output
+    foreign = tmp_path / "foreign.rss"
+    foreign.write_bytes(
+        b'<?xml version="1.0"?><rss version="2.0"><channel><title>Elsewhere</title>'
+        b"<link>https://elsewhere.example/</link><description>d</description><item>"
+        b"<title>Not yours</title><link>https://elsewhere.example/stories/4242</link>"
+        b"</item></channel></rss>"
+    )
+    done = invoke("import", str(foreign))
+    assert "imported 1, updated 0, unchanged 0, failed 0" in done.output, done.output
+    with rt.db.read() as s:
+        assert get_story(s, "4242").title == "Ours v2"

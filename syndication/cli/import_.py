@@ -35,7 +35,10 @@ def import_(
         tz = ZoneInfo(tz_name) if tz_name else ctx.settings.tz
     except (ZoneInfoNotFoundError, ValueError):
         raise click.BadParameter(f"unknown time zone {tz_name!r}", param_hint="--tz") from None
-    records = chain.from_iterable(read_source(s, tz=tz, source=source_name) for s in sources)
+    own = ctx.settings.base_url
+    records = chain.from_iterable(
+        read_source(s, tz=tz, source=source_name, own_base=own) for s in sources
+    )
     # The bar counts records as they are read (the total is unknown until the end); it draws
     # only on a terminal. Bad records are listed after it with file and line, good ones stored.
     with click.progressbar(

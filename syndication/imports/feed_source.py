@@ -20,11 +20,17 @@ from syndication.imports.records import Record, content_identity, failed
 
 _HTML_TYPES = {"text/html", "application/xhtml+xml"}
 _MARKUP = re.compile(r"<[A-Za-z!/]")
-# Our own story pages are /stories/<code>; a guid or link in that form carries the code.
+# Our own story pages are <base_url>/stories/<code>; a guid or link of that form carries the code
+# (so our feeds round-trip). Another site's /stories/… URL is only an identity: it must never
+# address, and overwrite, one of our stories.
 _STORY_PATH = re.compile(r"/stories/([A-Za-z0-9][A-Za-z0-9_-]{0,63})/?$")
 
 
-def parse_feed(raw: bytes, where: str, *, source: str | None = None) -> Iterator[Record]:
+def parse_feed(
+    raw: bytes, where: str, *, source: str | None = None, own_base: str | None = None
+) -> Iterator[Record]:
+    """One Record per entry. `own_base` is the service's base URL: links to its story pages
+    carry the story's code."""
     # A file object, never a str: feedparser would treat a str that looks like a URL or a
     # path as something to open.
     parsed = feedparser.parse(io.BytesIO(raw))
@@ -40,7 +46,7 @@ def parse_feed(raw: bytes, where: str, *, source: str | None = None) -> Iterator
     language = _language(channel.get("language"))
     is_atom = parsed.version.startswith("atom")
     for number, entry in enumerate(parsed.entries, start=1):
-        data = _story(entry, is_atom=is_atom)
+        data = _story(entry, is_atom=is_atom, own_base=own_base)
         if source or feed_title:
             data["source"] = source or feed_title
         if language and "language" not in data:
@@ -50,7 +56,7 @@ def parse_feed(raw: bytes, where: str, *, source: str | None = None) -> Iterator
         yield Record(location=f"{where}: item {number}", data=data)
 
 
-def _story(entry: Any, *, is_atom: bool) -> dict[str, Any]:
+def _story(entry: Any, *, is_atom: bool, own_base: str | None) -> dict[str, Any]:
     data: dict[str, Any] = {}
     title = _plain(entry.get("title", ""), entry.get("title_detail"))
     if title:
@@ -61,7 +67,7 @@ def _story(entry: Any, *, is_atom: bool) -> dict[str, Any]:
     guid = (entry.get("id") or "").strip()
     if guid or link:
         data["external_id"] = guid or link
-    code = _story_code(guid) or _story_code(link)
+    code = _story_code(guid, own_base) or _story_code(link, own_base)
     if code:
         data["code"] = code
 
@@ -136,11 +142,17 @@ def _is_image(media: dict[str, Any]) -> bool:
     return media.get("medium") == "image" or (media.get("type") or "").startswith("image/")
 
 
-def _story_code(value: str) -> str | None:
-    parts = urlsplit(value)
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+def _story_code(value: str, own_base: str | None) -> str | None:
+    """The code in a URL of one of our story pages (http or https: a proxy may change it)."""
+    if not own_base:
         return None
-    match = _STORY_PATH.search(parts.path)
+    parts, own = urlsplit(value), urlsplit(own_base)
+    if parts.scheme.lower() not in ("http", "https") or parts.netloc.lower() != own.netloc.lower():
+        return None
+    prefix = own.path.rstrip("/")
+    if not parts.path.startswith(prefix + "/stories/"):
+        return None
+    match = _STORY_PATH.fullmatch(parts.path[len(prefix) :])
     return match.group(1) if match else None
 
 

@@ -42,11 +42,14 @@ def read_source(
     source: str | None = None,
     fetch: Callable[[str], bytes] | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    own_base: str | None = None,
 ) -> Iterator[Record]:
     """Yield one Record per story found in `path_or_url` (a file path or an http(s) URL).
 
     `tz` is the zone of dates printed without one (plain-text exports); `source` overrides
-    (text, feeds) or fills in (JSON) the story's source; `fetch` replaces the HTTP client.
+    (text, feeds) or fills in (JSON) the story's source; `fetch` replaces the HTTP client;
+    `own_base` (the service's base URL) lets feed items linking to our story pages keep their
+    codes.
     """
     where = path_or_url
     try:
@@ -73,7 +76,7 @@ def read_source(
         yield failed(where, "looks like an HTML page, not a feed or an article export")
     elif kind == "feed":
         # feedparser reads the XML declaration's encoding itself, so it gets bytes.
-        yield from parse_feed(raw, where, source=source)
+        yield from parse_feed(raw, where, source=source, own_base=own_base)
     else:
         try:
             text = _decode(raw)

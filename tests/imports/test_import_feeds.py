@@ -6,13 +6,13 @@ from .import_helpers import DATA, read_all
 
 
 def test_rss_items():
-    first, second, third = read_all(DATA / "feed.rss")
+    first, second, third = read_all(DATA / "feed.rss", own_base="https://herald.example")
     assert first.location == f"{DATA / 'feed.rss'}: item 1"
     assert first.data == {
         "title": "Harbour Bridge Reopens",
         "url": "https://herald.example/stories/2204117",
         "external_id": "https://herald.example/stories/2204117",
-        "code": "2204117",  # our own /stories/<code> link round-trips
+        "code": "2204117",  # a link to one of our own story pages keeps its code
         "summary": "The bridge reopened & traffic flows.",
         "body_html": "<p>The bridge reopened.</p><p>Engineers replaced the cables.</p>",
         "authors": ["Jane Doe"],
@@ -47,12 +47,23 @@ def test_rss_items():
     assert read_all(DATA / "feed.rss")[2].data["external_id"] == third.data["external_id"]
 
 
+def test_another_sites_story_links_carry_no_code():
+    """Only our own base URL's /stories/<code> pages name our stories: another site's would
+    otherwise update (overwrite) ours on import."""
+    for own in (None, "https://news.example", "https://herald.example/edition"):
+        first = read_all(DATA / "feed.rss", own_base=own)[0]
+        assert "code" not in first.data
+        assert first.data["external_id"] == "https://herald.example/stories/2204117"
+    with_prefix = read_all(DATA / "feed.rss", own_base="http://HERALD.example/")[0]
+    assert with_prefix.data["code"] == "2204117"
+
+
 def test_rss_source_option_overrides_feed_title():
     assert {r.data["source"] for r in read_all(DATA / "feed.rss", source="Partner")} == {"Partner"}
 
 
 def test_atom_entries():
-    first, second = read_all(DATA / "feed.atom")
+    first, second = read_all(DATA / "feed.atom", own_base="https://courrier.example")
     assert first.data == {
         "title": "Le pont rouvre",
         "url": "https://courrier.example/articles/pont",

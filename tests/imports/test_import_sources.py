@@ -63,7 +63,7 @@ def test_html_page_is_refused(tmp_path):
 def test_url_feed_over_http(http_server):
     http_server.routes["/feed.rss"] = (200, "application/rss+xml", (DATA / "feed.rss").read_bytes())
     url = http_server.url("/feed.rss")
-    records = read_all(url)
+    records = read_all(url, own_base="https://herald.example")
     assert [r.location for r in records] == [f"{url}: item {n}" for n in (1, 2, 3)]
     assert records[0].data["code"] == "2204117"
 
