@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from syndication.api.common import error_response as api_error_response
 from syndication.channels.fastpath import FeedFastPath
@@ -63,6 +64,10 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.wsgi_app = RedirectFastPath(app.wsgi_app, rt)  # type: ignore[method-assign]
     qr_store = app.extensions[QR_KEY] = QrStore()
     app.wsgi_app = QrFastPath(app.wsgi_app, qr_store)  # type: ignore[method-assign]
+    if settings.trusted_proxies:
+        # Outermost, so the fast paths and Flask all see the client's address, scheme and host.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:

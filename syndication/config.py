@@ -44,6 +44,7 @@ class Settings:
     code_start: int = 1_000_000
     poll_interval: float = 1.0
     workers: int = 0
+    trusted_proxies: int = 0
     log_level: str = "INFO"
     link_redirect_status: int = 302
     link_utm: str = ""
@@ -219,6 +220,7 @@ _NAMED_VALIDATORS: dict[str, Callable[[str, Any], None]] = {
     "code_start": _check_range(1, 10**15),
     "poll_interval": _check_range(0.05, 3600),
     "workers": _check_range(0, 256),
+    "trusted_proxies": _check_range(0, 5),
     "visit_flush_interval": _check_range(0.05, 60),
     "push_concurrency": _check_range(1, 1024),
     "lease_seconds": _check_range(1, 86_400),

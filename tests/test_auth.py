@@ -377,6 +377,32 @@ def test_per_address_limit_across_usernames(client, rt):
     assert response.status_code == 303
 
 
+@pytest.mark.parametrize("trusted", [0, 1])
+def test_address_behind_a_trusted_proxy(db_url, tmp_path, rt, trusted):
+    """Behind one trusted proxy the client is X-Forwarded-For's last hop, so one guesser does
+    not lock everybody out; with none trusted the header is ignored (anyone can send it)."""
+    from .conftest import make_settings
+
+    _user(rt, "bob")
+    app = create_app(make_settings(db_url, tmp_path, trusted_proxies=trusted))
+    client = app.test_client()
+    proxy = {"REMOTE_ADDR": "10.0.0.2"}
+    csrf = _csrf(client)
+
+    def login(username, password, client_ip):
+        return client.post(
+            "/admin/login",
+            data={"username": username, "password": password, "csrf_token": csrf},
+            headers={"X-Forwarded-For": client_ip},
+            environ_base=proxy,
+        )
+
+    for i in range(users.ADDRESS_LIMIT):
+        assert login(f"guess{i}", "nope nope", "203.0.113.9").status_code == 422
+    expected = 303 if trusted else 429
+    assert login("bob", PASSWORD, "198.51.100.7").status_code == expected
+
+
 def test_backoff_grows_and_success_clears_the_users_failures(rt):
     _user(rt)
     with rt.db.write() as s:
