@@ -30,7 +30,10 @@ def render_opml(
 
     ``date_created`` must be timezone-aware; it is written in RFC 822 form as the spec asks.
     ``owner_id`` is the URL of a page where the owner can be contacted (OPML's ownerId).
+    OPML 2.0's ``<body>`` holds "one or more" outlines: an empty list is a ValueError.
     """
+    if not outlines:
+        raise ValueError("an OPML 2.0 body needs at least one outline")
     root = etree.Element("opml", version="2.0")
     head = etree.SubElement(root, "head")
     etree.SubElement(head, "title").text = _clean(title)

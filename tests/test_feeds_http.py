@@ -579,6 +579,14 @@ def test_opml_lists_every_channel_and_format(client, rt, hostile):
         assert _get(client, xml_url.removeprefix(BASE)).status_code == 200
 
 
+def test_opml_without_channels_is_404_not_an_invalid_document(client):
+    """OPML 2.0's body holds one or more outlines: with no channel there is no list to give."""
+    response = client.get("/feeds.opml")
+    assert response.status_code == 404
+    assert response.mimetype == "text/plain"
+    assert "no channels yet" in response.get_data(as_text=True)
+
+
 # --- 7. the page cache --------------------------------------------------------------------------
 
 

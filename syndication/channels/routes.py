@@ -108,6 +108,9 @@ def opml() -> Response:
             for fmt in c.formats
         ]
         newest = max((c.changed_at for c in channels), default=None)
+    if not outlines:
+        # OPML 2.0 has no empty subscription list (a body holds one or more outlines).
+        return Response("404 Not Found: no channels yet\n", status=404, mimetype="text/plain")
     # No <docs>: optional in OPML 2.0, and the W3C validator (OPML 1.0 rules) rejects it.
     body = feeds.render_opml("Channels", outlines, date_created=newest, docs="")
     response = Response(body, content_type="text/x-opml; charset=utf-8")

@@ -55,11 +55,16 @@ def test_document() -> None:
 
 
 def test_minimal_head() -> None:
-    root = etree.fromstring(render_opml("Empty", ()))
+    root = etree.fromstring(render_opml("Minimal", OUTLINES[:1]))
     assert [child.tag for child in root.find("head")] == ["title", "docs"]
-    assert len(root.find("body")) == 0
+    assert len(root.find("body")) == 1
+
+
+def test_no_outline_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least one outline"):
+        render_opml("Empty", ())
 
 
 def test_naive_date_rejected() -> None:
-    with pytest.raises(ValueError):
-        render_opml("x", (), date_created=datetime(2024, 1, 1))
+    with pytest.raises(ValueError, match="timezone-aware"):
+        render_opml("x", OUTLINES, date_created=datetime(2024, 1, 1))
