@@ -212,7 +212,7 @@ class Sender:
                 )
             if not rows:
                 return []
-            self._load_bodies(conn, rows, now)
+            bodies = self._bodies_for(conn, rows, now)
             jobs: list[Job] = []
             cancelled: list[dict] = []
             for r in rows:
@@ -253,7 +253,7 @@ class Sender:
                         url=r.url,
                         secrets=secrets,
                         headers=dict(r.headers or {}),
-                        body=self._bodies[(r.event_id, r.format)],
+                        body=bodies[(r.event_id, r.format)],
                         throttle=r.throttle,
                         lease_until=lease,
                     )
@@ -262,22 +262,22 @@ class Sender:
                 conn.execute(_CANCEL_UPDATE, cancelled)
             return jobs
 
-    def _load_bodies(self, conn: Connection, rows: list[Row], now: datetime) -> None:
-        """Build the bodies of the webhook rows' (event, format) pairs not built yet."""
-        missing = {
-            (r.event_id, r.format)
-            for r in rows
-            if r.kind != websub_notify.KIND and (r.event_id, r.format) not in self._bodies
-        }
-        if not missing:
-            return
-        if len(self._bodies) > _BODY_CACHE_SIZE:
-            self._bodies.clear()
-        events = {
-            e.id: e for e in conn.execute(_EVENT_QUERY, {"ids": sorted({e for e, _ in missing})})
-        }
-        for event_id, fmt in missing:
-            self._bodies[(event_id, fmt)] = payload_bytes(events[event_id], _Format(fmt), now)
+    def _bodies_for(
+        self, conn: Connection, rows: list[Row], now: datetime
+    ) -> dict[tuple[int, str], bytes]:
+        """The body of each webhook row's (event, format): from the cache, or built now."""
+        keys = {(r.event_id, r.format) for r in rows if r.kind != websub_notify.KIND}
+        found = {k: body for k in keys if (body := self._bodies.get(k)) is not None}
+        missing = keys - found.keys()
+        if missing:
+            ids = sorted({event_id for event_id, _ in missing})
+            events = {e.id: e for e in conn.execute(_EVENT_QUERY, {"ids": ids})}
+            if len(self._bodies) > _BODY_CACHE_SIZE:
+                self._bodies.clear()
+            for event_id, fmt in missing:
+                body = payload_bytes(events[event_id], _Format(fmt), now)
+                found[(event_id, fmt)] = self._bodies[(event_id, fmt)] = body
+        return found
 
     # -- send ----------------------------------------------------------------------------------
 
