@@ -747,3 +747,29 @@ def test_scheduler_verifies_and_expires(rt, client, channel, callback):
         assert subscriptions(rt)[0].disabled_reason == "lease expired"
     finally:
         jobs.shutdown()
+
+
+def test_a_callback_host_slow_to_resolve_does_not_hold_the_request(
+    rt, client, channel, monkeypatch
+):
+    """POST /hub is public: a callback whose DNS never answers (the outside world, simulated
+    here) is accepted after hub.RESOLVE_TIMEOUT, and the check with DNS happens again before
+    verification, which refuses a private address without sending anything."""
+    import socket
+
+    def slow_resolver(host, port, *args, **kwargs):
+        time.sleep(0.6)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.1.2.3", port))]
+
+    monkeypatch.setattr(hub, "RESOLVE_TIMEOUT", 0.1)
+    monkeypatch.setattr(socket, "getaddrinfo", slow_resolver)
+    started = time.monotonic()
+    response = subscribe(client, "https://slow.example/cb")
+    assert response.status_code == 202
+    assert time.monotonic() - started < 0.5
+    [intent] = intents(rt)
+    assert intent.status == "pending"
+    verify(rt)
+    [intent] = intents(rt)
+    assert "callback refused" in intent.error and "private address 10.1.2.3" in intent.error
+    assert subscriptions(rt) == []

@@ -47,7 +47,7 @@ from syndication.channels.pages import feed_url
 from syndication.config import Settings
 from syndication.db import Database
 from syndication.models import Channel, Delivery, HubIntent, Subscriber
-from syndication.push.urls import UnsafeURL, check_url
+from syndication.push.urls import ResolveTimedOut, UnsafeURL, check_url
 from syndication.runtime import utcnow
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,7 @@ KIND = "websub"
 MODES = ("subscribe", "unsubscribe", "publish")
 FORM = "application/x-www-form-urlencoded"
 MAX_URL = 2048  # the topic and callback columns
+RESOLVE_TIMEOUT = 2.0  # seconds POST /hub waits for the callback host's DNS
 MAX_SECRET_BYTES = 200  # hub.secret "MUST be less than 200 bytes"
 MAX_FIELDS = 100
 # (connect, read) seconds for verification and denial requests. Module-level so tests can
@@ -162,7 +163,12 @@ def _clean_callback(raw: str, settings: Settings) -> str:
     if len(callback) > MAX_URL:
         raise HubError(f"hub.callback is longer than {MAX_URL} characters")
     try:
-        check_url(callback, settings)
+        try:
+            check_url(callback, settings, resolve_timeout=RESOLVE_TIMEOUT)
+        except ResolveTimedOut:
+            # POST /hub is public: a callback host whose DNS never answers must not hold the
+            # request. Accepted; verification checks the URL again (with DNS) before any GET.
+            check_url(callback, settings, resolve=False)
     except UnsafeURL as exc:
         raise HubError(f"hub.callback refused: {exc}") from None
     return callback

@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import socket
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 from syndication.config import Settings
@@ -16,6 +17,15 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 class UnsafeURL(ValueError):
     """A URL the service refuses to call; str() says why."""
+
+
+class ResolveTimedOut(Exception):
+    """The host did not resolve within the time given: neither allowed nor refused yet."""
+
+
+# Bounded lookups run here, so a resolver that never answers holds one of these threads, not
+# the request's (getaddrinfo itself cannot be given a timeout).
+_RESOLVERS = ThreadPoolExecutor(4, thread_name_prefix="resolve")
 
 
 def _allow_list(settings: Settings) -> tuple[frozenset[str], tuple[ipaddress._BaseNetwork, ...]]:
@@ -56,14 +66,24 @@ def _why_not_public(addr: IPAddress) -> str | None:
     return None
 
 
-def resolve_host(host: str, port: int) -> list[IPAddress]:
-    """Every address `host` resolves to (an IP literal resolves to itself)."""
+def resolve_host(host: str, port: int, timeout: float | None = None) -> list[IPAddress]:
+    """Every address `host` resolves to (an IP literal resolves to itself); ResolveTimedOut
+    when a `timeout` is given and the resolver takes longer."""
     try:
         return [ipaddress.ip_address(host)]
     except ValueError:
         pass
     try:
-        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+        if timeout is None:
+            infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+        else:
+            lookup = _RESOLVERS.submit(socket.getaddrinfo, host, port, proto=socket.IPPROTO_TCP)
+            try:
+                infos = lookup.result(timeout)
+            except TimeoutError:
+                raise ResolveTimedOut(
+                    f"host {host!r} did not resolve within {timeout:g} s"
+                ) from None
     except (socket.gaierror, UnicodeError) as exc:
         raise UnsafeURL(f"host {host!r} does not resolve: {exc}") from None
     seen: list[IPAddress] = []
@@ -74,10 +94,13 @@ def resolve_host(host: str, port: int) -> list[IPAddress]:
     return seen
 
 
-def check_url(url: str, settings: Settings, *, resolve: bool = True) -> str:
+def check_url(
+    url: str, settings: Settings, *, resolve: bool = True, resolve_timeout: float | None = None
+) -> str:
     """Return `url` if the service may call it, else raise UnsafeURL with the reason.
 
-    With resolve=False host names are not looked up (only IP literals are checked)."""
+    With resolve=False host names are not looked up (only IP literals are checked); with a
+    `resolve_timeout`, a lookup taking longer raises ResolveTimedOut."""
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -101,7 +124,7 @@ def check_url(url: str, settings: Settings, *, resolve: bool = True) -> str:
     addresses: list[IPAddress] = []
     if literal is not None or resolve:
         try:
-            addresses = resolve_host(host, port)
+            addresses = resolve_host(host, port, resolve_timeout)
         except UnsafeURL:
             if parts.scheme != "https":
                 addresses = []  # the scheme is the first thing to fix
