@@ -63,6 +63,7 @@ def test_embedded_default_is_sqlite_in_the_instance_folder(tmp_path):
         ({"SYNDICATION_DATABASE_URL": "mysql://x"}, "database_url: only sqlite"),
         ({"SYNDICATION_DEFAULT_LANGUAGE": "english"}, "default_language: not a valid BCP 47"),
         ({"SYNDICATION_FEED_LIMIT": "501"}, "feed_limit: must be between 1 and 500"),
+        ({"SYNDICATION_TRUSTED_PROXIES": "6"}, "trusted_proxies: must be between 0 and 5"),
     ],
 )
 def test_invalid_setting_names_the_setting(env, expected):

@@ -19,7 +19,7 @@ from syndication.db import Database
 from syndication.filters import StoryFilter
 from syndication.models import Channel, Delivery, Event, Subscriber
 from syndication.push import wake, websub_notify
-from syndication.push.outbox import term_sets
+from syndication.push.outbox import in_channels, term_sets
 from syndication.runtime import utcnow
 
 BATCH = 100
@@ -40,11 +40,7 @@ def subscriber_matches(
     if subscriber.event_types and event.type not in subscriber.event_types:
         return False
     if subscriber.channels:
-        return any(
-            slug in channel_filters and channel_filters[slug].matches(terms)
-            for terms in term_sets(event)
-            for slug in subscriber.channels
-        )
+        return in_channels(event, subscriber.channels, channel_filters)
     if not subscriber.filter:
         return True
     own = StoryFilter.from_dict(subscriber.filter)

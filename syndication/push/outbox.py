@@ -4,12 +4,13 @@ deliveries afterwards."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from syndication.config import Settings
+from syndication.filters import StoryFilter
 from syndication.models import Event, Story
 from syndication.push import wake
 
@@ -42,6 +43,13 @@ def term_sets(event: Event) -> list[set[tuple[str, str]]]:
     return sets
 
 
+def in_channels(event: Event, slugs: Iterable[str], filters: Mapping[str, StoryFilter]) -> bool:
+    """Is the event's story in one of the channels `slugs` (by their `filters`; a slug without
+    a filter is a channel that no longer exists)?"""
+    sets = term_sets(event)
+    return any(slug in filters and filters[slug].matches(t) for slug in slugs for t in sets)
+
+
 def record_event(
     session: Session,
     settings: Settings,
@@ -62,13 +70,10 @@ def record_event(
         story_code=story.code,
         snapshot=story_to_dict(story, settings),
         terms=sorted([k, v] for k, v in terms),
-        previous_terms=None,
         created_at=now,
     )
-    if previous_terms is not None:
-        before = sorted([k, v] for k, v in previous_terms)
-        if before != event.terms:
-            event.previous_terms = before
+    before = sorted([k, v] for k, v in previous_terms) if previous_terms is not None else None
+    event.previous_terms = before if before != event.terms else None
     session.add(event)
     wake.mark(session)
     return event

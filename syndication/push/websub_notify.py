@@ -40,7 +40,7 @@ from syndication.errors import NotFound
 from syndication.filters import StoryFilter
 from syndication.models import Channel, Delivery, DeliveryAttempt, Event, Subscriber
 from syndication.push import wake
-from syndication.push.outbox import term_sets
+from syndication.push.outbox import in_channels
 from syndication.validation import iso
 
 KIND = "websub"
@@ -123,11 +123,7 @@ def subscription_matches(
     channel."""
     if event.type == PUBLISH:
         return False  # addressed: its deliveries are made by topic_changed
-    return any(
-        slug in channel_filters and channel_filters[slug].matches(terms)
-        for terms in term_sets(event)
-        for slug in subscriber.channels or []
-    )
+    return in_channels(event, subscriber.channels or [], channel_filters)
 
 
 def expand(session: Session, events: list[Event], now: datetime) -> int:
