@@ -243,8 +243,25 @@ def _header_lines(raw: str | None, errors: dict[str, str]) -> dict[str, str]:
         if not sep:
             errors["headers"] = f"each line must be 'Name: value', got {line.strip()!r}"
             continue
-        out[name.strip()] = value.strip()
+        # Only the optional whitespace of HTTP goes: the service judges the rest (RFC 9110).
+        out[name.strip()] = value.strip(" \t")
     return out
+
+
+def subscriber_errors(exc: ServiceError) -> dict[str, str]:
+    """errors_of, with the service's per-header errors ("headers.X-Partner") shown on the one
+    headers field, each naming its header."""
+    if not exc.fields:
+        return errors_of(exc)
+    errors: dict[str, str] = {}
+    for path, message in exc.fields.items():
+        key = field_key(path)
+        if path.startswith("headers."):
+            key, message = "headers", f"{path.removeprefix('headers.')}: {message}"
+            if key in errors:
+                message = f"{errors[key]}; {message}"
+        errors[key] = message
+    return errors
 
 
 def subscriber_data(form: Form) -> tuple[dict[str, Any], dict[str, str]]:

@@ -8,6 +8,7 @@ from typing import Any
 from flask import url_for
 
 from syndication.api.common import Blueprint
+from syndication.api.idempotency import idempotent
 from syndication.api.subscriber_schemas import (
     DeliveryDetailOut,
     DeliveryPage,
@@ -65,6 +66,7 @@ def delivery(delivery_id: int) -> Any:
 
 @blp.route("/<int:delivery_id>/replay", methods=["POST"])
 @requires("admin")
+@idempotent
 @blp.response(200, DeliveryDetailOut)
 @blp.alt_response(404, response="NOT_FOUND")
 def replay(delivery_id: int) -> Any:

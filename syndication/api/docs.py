@@ -10,21 +10,35 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, url_for
+from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, url_for
+from flask_smorest.spec.plugins import FlaskPlugin
 
 from syndication.api.idempotency import PARAMETER as IDEMPOTENCY_PARAMETER
+from syndication.api.idempotency import is_idempotent
 from syndication.auth.access import public
 
 bp = Blueprint("api_docs", __name__)
 EXTENSION = "syndication.openapi"
 
 
-def document(api: Any) -> dict[str, Any]:
-    """The OpenAPI document, finished: Idempotency-Key on every creating POST."""
+def idempotent_posts(app: Flask) -> set[str]:
+    """OpenAPI paths whose POST view honours Idempotency-Key (carries the @idempotent mark)."""
+    return {
+        FlaskPlugin.flaskpath2openapi(rule.rule)
+        for rule in app.url_map.iter_rules()
+        if "POST" in (rule.methods or ()) and is_idempotent(app.view_functions.get(rule.endpoint))
+    }
+
+
+def document(api: Any, app: Flask) -> dict[str, Any]:
+    """The OpenAPI document, finished: Idempotency-Key on exactly the POST operations whose
+    view is @idempotent, read from the app's views so the document cannot promise what a
+    view ignores. (POST /api/v1/tokens is not: see tokens.create.)"""
     doc = copy.deepcopy(api.spec.to_dict())
+    honoured = idempotent_posts(app)
     for path, operations in doc.get("paths", {}).items():
         post = operations.get("post")
-        if post is not None and not path.startswith("/api/v1/tokens"):
+        if post is not None and path in honoured:
             post.setdefault("parameters", []).append(IDEMPOTENCY_PARAMETER)
     return doc
 
@@ -35,7 +49,7 @@ def openapi_json() -> Response:
     cached = current_app.extensions.get(EXTENSION)
     if cached is None:
         cached = current_app.extensions[EXTENSION] = document(
-            current_app.extensions["flask-smorest"]["apis"][""]["ext_obj"]
+            current_app.extensions["flask-smorest"]["apis"][""]["ext_obj"], current_app
         )
     return jsonify(cached)
 

@@ -10,6 +10,9 @@ The key is claimed (a row with no status) in its own transaction before the view
 concurrent requests with one key cannot both create; the unique index on (principal, key)
 decides the race on every engine. The claim and the work commit separately: should the process
 die between them, the key answers 409 until it expires.
+
+`idempotent` marks the view it returns (`is_idempotent`); the OpenAPI document (docs.py)
+advertises the header on exactly the operations whose view carries the mark.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 HEADER = "Idempotency-Key"
 LIFETIME = timedelta(hours=24)
 KEPT_HEADERS = ("Location", "Content-Type")
+MARKER = "_syndication_idempotent"
 PARAMETER = {
     "in": "header",
     "name": HEADER,
@@ -66,9 +70,16 @@ def _release(row_id: int) -> None:
         session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == row_id))
 
 
+def is_idempotent(view: Any) -> bool:
+    """Whether `view` (a view function as the app holds it) honours `Idempotency-Key`."""
+    return getattr(view, MARKER, False) is True
+
+
 def idempotent(view: F) -> F:
     """Decorate a POST view (outside its flask-smorest decorators, so it sees the finished
-    response)."""
+    response; under `@requires`). The answer is kept as sent, so it holds whatever the view
+    returns (a subscriber's signing secret, say) for 24 hours: do not decorate a view whose
+    answer carries something stored nowhere else (API token values are only ever hashed)."""
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -148,4 +159,5 @@ def idempotent(view: F) -> F:
                 row.body = response.get_data(as_text=True)
         return response
 
+    setattr(wrapper, MARKER, True)
     return wrapper  # type: ignore[return-value]

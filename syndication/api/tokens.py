@@ -31,6 +31,10 @@ def token_to_dict(token: ApiToken) -> dict[str, Any]:
     }
 
 
+# Deliberately not @idempotent (so the document does not advertise Idempotency-Key here):
+# a replay would have to keep the token's value in idempotency_keys for 24 hours, and the
+# value is otherwise never stored (only its hash). A retried create makes a second token (the
+# header, if sent, is ignored), visible in the list and revocable: the lesser harm.
 @blp.route("", methods=["POST"])
 @blp.arguments(TokenIn)
 @blp.response(201, NewTokenOut, headers=LOCATION)
