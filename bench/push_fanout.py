@@ -335,11 +335,11 @@ def prepare(bdb: BenchDB, port: int) -> tuple[bytes, dict[int, str]]:
     exists), insert the 1,000 subscribers. Returns (payload bytes, {n: secret})."""
     from sqlalchemy import select
 
+    from syndication.clock import utcnow
     from syndication.db import Database
     from syndication.models import Event, Subscriber
-    from syndication.push.formats import payload_bytes
-    from syndication.push.signing import generate_secret
-    from syndication.runtime import utcnow
+    from syndication.push.webhooks.payloads import payload_bytes
+    from syndication.push.webhooks.signing import generate_secret
 
     settings = bdb.settings()
     db = Database(settings.db_url)
@@ -376,7 +376,7 @@ def prepare(bdb: BenchDB, port: int) -> tuple[bytes, dict[int, str]]:
 
 
 def publish(db, settings, code: str) -> None:  # type: ignore[no-untyped-def]
-    from syndication.runtime import utcnow
+    from syndication.clock import utcnow
     from syndication.stories.service import create_story
 
     data = {

@@ -65,10 +65,10 @@ def websub_secret(n: int) -> str:
 def prepare(bdb: BenchDB, port: int) -> None:
     """Migrate; the channel; 1,000 webhook subscribers and 1,000 verified WebSub subscriptions."""
     from syndication.channels.service import create_channel
+    from syndication.clock import utcnow
     from syndication.db import Database
     from syndication.models import Subscriber
-    from syndication.push.signing import generate_secret
-    from syndication.runtime import utcnow
+    from syndication.push.webhooks.signing import generate_secret
 
     settings = bdb.settings()
     db = Database(settings.db_url)

@@ -21,15 +21,18 @@ from syndication.runtime import Runtime
 _QR_PATH = re.compile(r"/s/[^/]+/qr\.[a-z]+")
 
 
-def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
-    """Build the Flask app. Settings come from config and environment unless given."""
-    settings = settings or load_settings(overrides)
+def create_app(
+    settings: Settings | None = None, *, runtime: Runtime | None = None, **overrides: Any
+) -> Flask:
+    """Build the Flask app. Settings come from config and environment unless given; the
+    process's Runtime is made here unless given (tests give one with their own clock)."""
+    settings = runtime.settings if runtime is not None else settings or load_settings(overrides)
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     app = Flask(__name__, instance_path=str(settings.instance_dir))
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body
-    rt = app.extensions["syndication"] = Runtime.create(settings)
+    rt = app.extensions["syndication"] = runtime or Runtime.create(settings)
 
     from syndication.auth import access
     from syndication.auth import session as auth_session
@@ -48,7 +51,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     from syndication.links.routes import bp as links_bp
     from syndication.pages.routes import bp as pages_bp
     from syndication.pages.routes import error_page
-    from syndication.push.hub_routes import bp as hub_bp
+    from syndication.push.websub.routes import bp as hub_bp
 
     app.register_blueprint(feeds_bp)
     app.register_blueprint(pages_bp)

@@ -52,14 +52,19 @@ class Settings:
     secret_key: str = ""
     outbound_allow: str = ""
     retry_schedule: str = "5,300,1800,7200,18000,36000,36000"
-    push_concurrency: int = 16
+    outbound_timeout: float = 15.0
+    push_concurrency: int = 256
+    push_per_subscriber: int = 4
     lease_seconds: int = 60
+    delivery_retention: int = 2_592_000
     run_jobs: bool = True
     secret_overlap: int = 86400
     subscriber_disable_after: int = 432000
     websub_lease_default: int = 864000
     websub_lease_min: int = 3600
     websub_lease_max: int = 2592000
+    hub_rate_limit: int = 30
+    hub_pending_per_host: int = 10
 
     @property
     def tz(self) -> ZoneInfo:
@@ -222,8 +227,13 @@ _NAMED_VALIDATORS: dict[str, Callable[[str, Any], None]] = {
     "workers": _check_range(0, 256),
     "trusted_proxies": _check_range(0, 5),
     "visit_flush_interval": _check_range(0.05, 60),
-    "push_concurrency": _check_range(1, 1024),
+    "outbound_timeout": _check_range(0.1, 300),
+    "push_concurrency": _check_range(1, 4096),
+    "push_per_subscriber": _check_range(1, 256),
     "lease_seconds": _check_range(1, 86_400),
+    "delivery_retention": _check_range(3600, 315_360_000),
+    "hub_rate_limit": _check_range(1, 100_000),
+    "hub_pending_per_host": _check_range(1, 100_000),
     "secret_overlap": _check_range(0, 31_536_000),
     "subscriber_disable_after": _check_range(1, 31_536_000),
     "websub_lease_default": _check_range(60, 31_536_000),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import queue
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -83,6 +83,11 @@ class Database:
         self._writer = sessionmaker(self.engine, expire_on_commit=False)
         self._reader = sessionmaker(self.read_engine, expire_on_commit=False)
         self._raw: queue.SimpleQueue[Any] = queue.SimpleQueue()
+
+    def on_session_event(self, name: str, fn: Callable[[Session], None]) -> None:
+        """Call `fn(session)` on a Session event ("before_commit", "after_commit"…) of this
+        database's write sessions only (not of every Session in the process)."""
+        event.listen(self._writer, name, fn)
 
     @contextmanager
     def write(self) -> Iterator[Session]:

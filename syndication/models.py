@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -126,6 +127,9 @@ class Channel(Base):
     # Grows by one whenever anything the channel shows (or just stopped showing) changes:
     # rendered pages are cached under it, so a cache hit costs one indexed read of this row.
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # The version whose WebSub notifications were last queued: a hub.mode=publish of a topic
+    # unchanged since then distributes nothing.
+    distributed_version: Mapped[int | None] = mapped_column(Integer)
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -322,11 +326,14 @@ class Delivery(Base):
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
     # The Standard Webhooks message id: stable across retries and replays.
     message_id: Mapped[str] = mapped_column(String(64), unique=True)
-    status: Mapped[str] = mapped_column(String(16))  # pending | delivered | dead | cancelled
+    # pending | delivered | dead | cancelled | skipped (the subscriber was disabled)
+    status: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # A worker's claim: until then no other worker takes it; a crashed worker's claim expires.
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The claim's token: a result is applied only while the delivery still carries it.
+    claim_token: Mapped[str | None] = mapped_column(String(32))
     last_status_code: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(String(1000))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -336,7 +343,17 @@ class Delivery(Base):
         # In the claim's order (next_attempt_at, id): a claim reads its LIMIT rows, not every
         # pending one.
         Index("ix_deliveries_due", "status", "next_attempt_at", "id"),
+        # A claim's probe of each subscriber's first due rows (PostgreSQL's LATERAL).
+        Index(
+            "ix_deliveries_subscriber_due",
+            "subscriber_id",
+            "next_attempt_at",
+            "id",
+            postgresql_where=text("status = 'pending'"),
+            sqlite_where=text("status = 'pending'"),
+        ),
         Index("ix_deliveries_subscriber", "subscriber_id", "created_at"),
+        Index("ix_deliveries_created", "created_at"),
         Index("ux_deliveries_event_subscriber", "event_id", "subscriber_id", unique=True),
     )
 
@@ -367,6 +384,8 @@ class HubIntent(Base):
     mode: Mapped[str] = mapped_column(String(16))  # subscribe | unsubscribe
     topic: Mapped[str] = mapped_column(String(2048))
     callback: Mapped[str] = mapped_column(String(2048))
+    # The callback's host (A-labels): pending verifications are capped per host.
+    callback_host: Mapped[str] = mapped_column(String(255), default="")
     secret: Mapped[str | None] = mapped_column(String(200))
     lease_seconds: Mapped[int | None] = mapped_column(Integer)
     challenge: Mapped[str] = mapped_column(String(128))
@@ -378,4 +397,18 @@ class HubIntent(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    __table_args__ = (Index("ix_hub_intents_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_hub_intents_due", "status", "next_attempt_at"),
+        Index("ix_hub_intents_host", "status", "callback_host"),
+    )
+
+
+class RateLimit(Base):
+    """Requests counted per key (a client address, say) in fixed windows, shared by every
+    process (syndication/ratelimit.py)."""
+
+    __tablename__ = "rate_limits"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    hits: Mapped[int] = mapped_column(Integer)

@@ -1,22 +1,22 @@
-"""What a running process shares: settings, the database, caches and the clock."""
+"""What a running process shares, in one object handed down: settings, the database, caches,
+the clock, the push context (outbound client, transmitters, delivery engine, wake-up) and the
+rate limiter."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 
 from flask import current_app
 
 from syndication.channels.cache import PageCache
 from syndication.channels.pages import ItemCache
+from syndication.clock import Clock, utcnow
 from syndication.config import Settings
 from syndication.db import Database
 from syndication.links.visits import VisitBuffer
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from syndication.outbound import OutboundClient
+from syndication.push.context import PushContext
+from syndication.ratelimit import RateLimiter
 
 
 @dataclass
@@ -26,10 +26,19 @@ class Runtime:
     pages: PageCache
     visits: VisitBuffer
     items: ItemCache
-    clock: Callable[[], datetime] = field(default=utcnow)
+    push: PushContext
+    limiter: RateLimiter
+    clock: Clock = utcnow
 
     @classmethod
-    def create(cls, settings: Settings) -> Runtime:
+    def create(
+        cls,
+        settings: Settings,
+        clock: Clock = utcnow,
+        outbound: OutboundClient | None = None,
+    ) -> Runtime:
+        """The runtime of a process; tests give their own clock and outbound client (one with
+        a stub resolver, say)."""
         db = Database(settings.db_url)
         return cls(
             settings=settings,
@@ -37,7 +46,15 @@ class Runtime:
             pages=PageCache(settings.feed_cache_entries),
             visits=VisitBuffer(db, settings.visit_flush_interval),
             items=ItemCache(settings.feed_cache_entries * 50),
+            push=PushContext(db, settings, clock=clock, outbound=outbound),
+            limiter=RateLimiter(db, clock),
+            clock=clock,
         )
+
+    def close(self) -> None:
+        self.visits.close()
+        self.push.close()
+        self.db.dispose()
 
 
 def runtime() -> Runtime:

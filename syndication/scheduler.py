@@ -1,36 +1,46 @@
-"""Periodic jobs (APScheduler 3.x), run in exactly one process of `syndication run` beside its
-web workers (unless `run_jobs` is false), and in every `syndication worker` process.
+"""The background work of a process: the delivery engine on its own thread, and periodic jobs
+(APScheduler 3.x). Run in exactly one process of `syndication run` beside its web workers
+(unless `run_jobs` is false), and in every `syndication worker` process.
 
-Jobs:
+- the push engine (push/engine.py): expands outbox events into deliveries and sends due ones;
+  woken at once by commits of push work in any process (push/wake.py), else every
+  `poll_interval` seconds.
+Jobs, every `poll_interval` seconds:
 - release_due: publish scheduled stories whose publish_at has come, dated at publish_at.
-- push: expand outbox events into deliveries and send due deliveries (push/jobs.py); also run
-  at once when this process commits an event.
-- verify_intents: WebSub verification of intent of pending subscribe / unsubscribe requests,
-  and denial notices (push/hub.py).
+- verify_intents: WebSub verification of intent, and denial notices (push/websub/verify.py).
 - expire_leases: end WebSub subscriptions whose lease has passed or whose topic is gone.
+and hourly:
+- prune: delete finished deliveries older than `delivery_retention` (push/retention.py) and
+  old rate-limit windows.
+
+Every job takes its time from the runtime's clock.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from syndication.clock import Clock
 from syndication.config import Settings
 from syndication.db import Database
-from syndication.runtime import utcnow
+from syndication.push import retention
+from syndication.push.websub import verify
+from syndication.runtime import Runtime
 from syndication.stories.service import release_due
 
 log = logging.getLogger(__name__)
 
+PRUNE_EVERY = 3600  # seconds
 
-def release_due_stories(db: Database, settings: Settings) -> int:
+
+def release_due_stories(db: Database, settings: Settings, clock: Clock) -> int:
     """One pass of the release job; returns how many stories were published."""
     released = 0
     while True:
         with db.write() as session:
-            codes = release_due(session, settings, now=utcnow())
+            codes = release_due(session, settings, now=clock())
         released += len(codes)
         for code in codes:
             log.info("released scheduled story %s", code)
@@ -38,34 +48,29 @@ def release_due_stories(db: Database, settings: Settings) -> int:
             return released
 
 
-class Jobs:
-    """The running scheduler and what stops it cleanly."""
+def prune(rt: Runtime) -> None:
+    deleted = retention.prune(rt.db, rt.settings, rt.clock)
+    rt.limiter.prune()
+    if deleted:
+        log.info("pruned %d finished deliveries older than delivery_retention", deleted)
 
-    def __init__(
-        self, scheduler: BackgroundScheduler, push, stop: threading.Event, waker, listener
-    ):  # type: ignore[no-untyped-def]
+
+class Jobs:
+    """The running engine and scheduler, and what stops them cleanly."""
+
+    def __init__(self, scheduler: BackgroundScheduler, rt: Runtime) -> None:
         self.scheduler = scheduler
-        self.push = push
-        self.stop = stop
-        self.waker = waker
-        self.listener = listener
+        self.rt = rt
 
     def shutdown(self, wait: bool = True) -> None:
-        from syndication.push.jobs import close_senders
-
-        self.stop.set()
-        self.listener.stop()
-        self.push.stop.set()
         self.scheduler.shutdown(wait=wait)
-        self.waker.join(timeout=5)
-        close_senders()
+        self.rt.push.waker.close()
+        self.rt.push.engine.stop()
 
 
-def start_scheduler(db: Database, settings: Settings) -> Jobs:
-    from syndication.push.jobs import PushJob, waker
-    from syndication.push.wake import Listener
-
+def start_scheduler(rt: Runtime) -> Jobs:
     scheduler = BackgroundScheduler(timezone="UTC", daemon=True)
+    settings = rt.settings
     common = {
         "trigger": "interval",
         "seconds": settings.poll_interval,
@@ -73,19 +78,22 @@ def start_scheduler(db: Database, settings: Settings) -> Jobs:
         "coalesce": True,
         "misfire_grace_time": max(1, int(settings.poll_interval * 5)),
     }
-    scheduler.add_job(release_due_stories, args=(db, settings), id="release_due", **common)
-    from syndication.push import hub
-
-    scheduler.add_job(hub.verify_intents, args=(db, settings), id="verify_intents", **common)
-    scheduler.add_job(hub.expire_leases, args=(db, settings), id="expire_leases", **common)
-    push = PushJob(db, settings)
-    scheduler.add_job(push, id="push", next_run_time=utcnow(), **common)
-    scheduler.start()
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=waker, args=(scheduler, push, "push", stop), name="push-waker", daemon=True
+    scheduler.add_job(
+        release_due_stories, args=(rt.db, settings, rt.clock), id="release_due", **common
     )
-    thread.start()
-    # Changes other processes commit wake the push job too (NOTIFY / a datagram).
-    listener = Listener(db).start()
-    return Jobs(scheduler, push, stop, thread, listener)
+    scheduler.add_job(verify.verify_intents, args=(rt.push,), id="verify_intents", **common)
+    scheduler.add_job(verify.expire_leases, args=(rt.push,), id="expire_leases", **common)
+    scheduler.add_job(
+        prune,
+        args=(rt,),
+        id="prune",
+        trigger="interval",
+        seconds=PRUNE_EVERY,
+        max_instances=1,
+        coalesce=True,
+    )
+    scheduler.start()
+    rt.push.engine.start()
+    # Changes other processes commit wake the engine too (NOTIFY / a datagram).
+    rt.push.waker.listen()
+    return Jobs(scheduler, rt)

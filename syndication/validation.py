@@ -142,3 +142,22 @@ class FieldErrors:
         except ValueError as exc:
             self.errors[name] = str(exc)
             return None
+
+
+def http_field_value(raw: str) -> str:
+    """A header value as RFC 9110 section 5.5 has it (field-content), narrowed to ASCII: the
+    spaces and tabs around it are not part of it and go; what is left must be visible ASCII
+    (VCHAR, 0x21-0x7E) with spaces and tabs only inside. No obs-text (bytes 0x80-0xFF, which
+    senders would have to encode one way or another), no control characters, DEL included.
+    ValueError says what and where (1-based, in the value as given)."""
+    value = raw.strip(" \t")
+    if not value:
+        raise ValueError("must not be empty or only spaces")
+    lead = len(raw) - len(raw.lstrip(" \t"))
+    for i, char in enumerate(value):
+        if not ("\x21" <= char <= "\x7e" or char in " \t"):
+            raise ValueError(
+                "must be visible ASCII characters (RFC 9110 field value); "
+                f"got {char!r} at position {lead + i + 1}"
+            )
+    return value

@@ -114,9 +114,7 @@ def app(settings):
     app = create_app(settings)
     app.config["TESTING"] = True
     yield app
-    rt = app.extensions["syndication"]
-    rt.visits.close()
-    rt.db.dispose()
+    app.extensions["syndication"].close()
 
 
 @pytest.fixture

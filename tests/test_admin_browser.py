@@ -75,8 +75,7 @@ def server(tmp_path: Path) -> Iterator[str]:
     yield base
     httpd.shutdown()
     thread.join(5)
-    rt.visits.close()
-    rt.db.dispose()
+    rt.close()
 
 
 @pytest.fixture

@@ -248,8 +248,7 @@ def small_app(settings):
     app = create_app(replace(settings, max_body=2048))
     yield app
     rt = app.extensions["syndication"]
-    rt.visits.close()
-    rt.db.dispose()
+    rt.close()
 
 
 def test_413_over_max_body(small_app):

@@ -64,12 +64,11 @@ def st_app(_sqlite_template, tmp_path):
         create_channel(s, {"slug": "news", "title": "News"}, now=now)
         create_link(s, {"url": "https://example.org/", "slug": "promo"}, now=now)
         subscriber, _ = create_subscriber(
-            s, rt.settings, {"name": "Partner", "url": "http://127.0.0.1:9/hook"}, now
+            s, None, {"name": "Partner", "url": "http://127.0.0.1:9/hook"}, now
         )
         send_test(s, subscriber.id, now)
     yield app
-    rt.visits.close()
-    rt.db.dispose()
+    rt.close()
 
 
 def test_api_conforms_to_its_document(st_app):

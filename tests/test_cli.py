@@ -168,6 +168,13 @@ def test_import_from_url(invoke, tmp_path, rt):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_port}/feed.rss"
+        # Through the outbound client: this machine is a private address like any other...
+        refused = invoke("import", url, "--source", "Wire")
+        assert refused.exit_code == 1 and "loopback" in refused.output, refused.output
+        hostile = invoke("import", url.replace("127.0.0.1", "127.0.0.1\\.wire.example"))
+        assert hostile.exit_code == 1 and "backslash" in hostile.output, hostile.output
+        # ...until outbound_allow lets it be called.
+        invoke.env["SYNDICATION_OUTBOUND_ALLOW"] = "127.0.0.1"
         done = invoke("import", url, "--source", "Wire")
         assert done.exit_code == 0, done.output
         gone = invoke("import", f"http://127.0.0.1:{server.server_port}/nope.rss")
@@ -226,7 +233,7 @@ def test_our_own_feed_round_trips_and_another_sites_cannot_overwrite(invoke, rt,
     """Importing our feed updates our stories by code; a foreign feed linking to
     <elsewhere>/stories/<our code> makes a story of its own and leaves ours alone."""
     from syndication.channels.service import create_channel
-    from syndication.runtime import utcnow
+    from syndication.clock import utcnow
     from syndication.stories.service import create_story
 
     with rt.db.write() as s:

@@ -12,6 +12,7 @@ import pytest
 from syndication.auth.tokens import create_token
 from syndication.models import DeliveryAttempt
 from tests.conftest import BASE_URL, make_settings
+from tests.test_subscribers import BAD_HEADER_VALUES, GOOD_HEADER_VALUE
 
 NOW = datetime.now(UTC)
 HOOK = "http://127.0.0.1:9/hook"
@@ -98,6 +99,27 @@ def test_errors_are_json_with_fields(client, auth):
     _error(client.get("/api/v1/deliveries/99", headers=admin), 404)
     _error(client.get("/api/v1/deliveries?colour=red", headers=admin), 422)
     _error(client.get("/api/v1/deliveries?cursor=abc", headers=admin), 422)
+
+
+@pytest.mark.parametrize("case", sorted(BAD_HEADER_VALUES))
+def test_header_values_refused_on_post_and_patch(client, auth, case):
+    admin = auth["admin"]
+    value, message = BAD_HEADER_VALUES[case]
+    bad = {"name": "P", "url": HOOK, "headers": {"X-Partner": value}}
+    err = _error(client.post("/api/v1/subscribers", json=bad, headers=admin), 422, "invalid")
+    assert err["fields"] == {"headers.X-Partner": message}
+    assert client.get("/api/v1/subscribers", headers=admin).get_json()["items"] == []
+
+    sub = _subscriber(client, admin, headers={"X-Partner": GOOD_HEADER_VALUE})
+    assert sub["headers"] == {"X-Partner": GOOD_HEADER_VALUE}
+    url = f"/api/v1/subscribers/{sub['id']}"
+    patch = {"headers": {"X-Partner": value}}
+    err = _error(client.patch(url, json=patch, headers=admin), 422, "invalid")
+    assert err["fields"] == {"headers.X-Partner": message}
+    assert client.get(url, headers=admin).get_json()["headers"] == {"X-Partner": GOOD_HEADER_VALUE}
+    good = {"headers": {"Authorization": GOOD_HEADER_VALUE}}
+    patched = client.patch(url, json=good, headers=admin)
+    assert patched.status_code == 200 and patched.get_json()["headers"] == good["headers"]
 
 
 def test_admin_only(client, auth):
@@ -189,8 +211,6 @@ def test_end_to_end_publish_reaches_a_real_receiver_signed(client, auth, rt, fmt
     from werkzeug.serving import make_server
     from werkzeug.wrappers import Request, Response
 
-    from syndication.push.jobs import dispatch_events, send_due
-
     received: list[tuple[dict, bytes]] = []
 
     @Request.application
@@ -208,13 +228,12 @@ def test_end_to_end_publish_reaches_a_real_receiver_signed(client, auth, rt, fmt
             headers=auth["editor"],
             json={"title": "Harbour Bridge Reopens", "status": "published", "section": "World"},
         ).get_json()
-        dispatch_events(rt.db, rt.settings)
-        send_due(rt.db, rt.settings)
+        rt.push.engine.drain()
         assert (
             client.post(f"/api/v1/subscribers/{sub['id']}/test", headers=auth["admin"]).status_code
             == 202
         )
-        send_due(rt.db, rt.settings)
+        rt.push.engine.drain()
     finally:
         server.shutdown()
     assert len(received) == 2

@@ -4,8 +4,9 @@ rotation, enable/disable), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import html
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
@@ -15,6 +16,7 @@ from syndication.cli import cli
 from syndication.models import Delivery, DeliveryAttempt
 from syndication.push import subscribers as svc
 from tests.conftest import BASE_URL, make_settings
+from tests.test_subscribers import BAD_HEADER_VALUES, GOOD_HEADER_VALUE
 
 PASSWORD = "correct horse battery"
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -75,6 +77,18 @@ def test_cli_subscribers_and_deliveries(invoke, rt):
     replayed = invoke("deliveries", "replay", str(d_id))
     assert replayed.exit_code == 0 and "queued again (msg_" in replayed.output
     assert invoke("deliveries", "replay", "999").exit_code != 0
+
+    with rt.db.write() as s:
+        s.get(Delivery, d_id).status = "skipped"  # came while the subscriber was disabled
+    since = (NOW - timedelta(hours=1)).isoformat()
+    recovered = invoke("subscribers", "recover", str(sub_id), "--since", since)
+    assert recovered.exit_code == 0, recovered.output
+    assert f"1 deliveries of subscriber {sub_id} queued again" in recovered.output
+    with rt.db.read() as s:
+        assert s.get(Delivery, d_id).status == "pending"
+    bad = invoke("subscribers", "recover", str(sub_id), "--since", "last tuesday")
+    assert bad.exit_code != 0 and "since:" in bad.output
+    assert invoke("subscribers", "recover", "999", "--since", since).exit_code != 0
 
 
 # --- web admin --------------------------------------------------------------------------------
@@ -177,6 +191,48 @@ def test_admin_subscriber_pages(client, rt):
     r = client.post(f"{detail_url}/delete", data={"csrf_token": csrf})
     assert r.status_code == 303
     assert client.get(detail_url).status_code == 404
+
+
+def _headers_error(page: str) -> str | None:
+    """The error shown beside the custom headers field, as text."""
+    found = re.search(r'<p class="field-error" id="headers-error">(.*?)</p>', page, re.S)
+    if found is None:
+        return None
+    return html.unescape(re.sub(r"<[^>]+>", "", found[1])).strip().removeprefix("Error: ")
+
+
+@pytest.mark.parametrize("case", sorted(BAD_HEADER_VALUES))
+def test_admin_form_refuses_bad_header_values_beside_the_field(client, rt, case):
+    csrf = _login(client, rt, "root", "admin")
+    value, message = BAD_HEADER_VALUES[case]
+    if "\n" in value:  # a line break ends the line in the form: the rest is a line of its own
+        message = f"each line must be 'Name: value', got {value.split(chr(10))[1]!r}"
+    else:
+        message = f"X-Partner: {message}"
+    form = {"csrf_token": csrf, "name": "City Paper", "url": HOOK, "format": "json"}
+
+    bad = client.post("/admin/subscribers/new", data={**form, "headers": f"X-Partner: {value}"})
+    page = bad.get_data(as_text=True)
+    assert bad.status_code == 422 and 'id="error-summary"' in page
+    assert _headers_error(page) == message
+    assert re.search(r'<textarea id="headers"[^>]*aria-invalid="true"', page)
+    with rt.db.read() as s:
+        assert svc.list_subscribers(s) == []
+
+    good = f"Authorization: {GOOD_HEADER_VALUE}"
+    created = client.post("/admin/subscribers/new", data={**form, "headers": good})
+    assert created.status_code == 200 and "shown only once" in created.get_data(as_text=True)
+    with rt.db.read() as s:
+        (sub,) = svc.list_subscribers(s)
+        assert sub.headers == {"Authorization": GOOD_HEADER_VALUE}
+
+    edit_url = f"/admin/subscribers/{sub.id}/edit"
+    both = f"{good}\nX-Partner: {value}"
+    edited = client.post(edit_url, data={**form, "headers": both})
+    assert edited.status_code == 422
+    assert _headers_error(edited.get_data(as_text=True)) == message
+    with rt.db.read() as s:
+        assert svc.get_subscriber(s, sub.id).headers == {"Authorization": GOOD_HEADER_VALUE}
 
 
 def test_admin_subscribers_are_admin_only(client, rt):

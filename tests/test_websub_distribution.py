@@ -1,12 +1,13 @@
-"""WebSub distribution (push/websub_notify.py through push/dispatch.py and push/sender.py): real
-subscriber callbacks on 127.0.0.1, real feed parsing, on SQLite and PostgreSQL; the admin's
+"""WebSub distribution (the `websub` transmitter, push/websub/transmitter.py, through the delivery
+engine): real subscriber callbacks on 127.0.0.1, real feed parsing, a clock moved by hand for
+retries, on SQLite and PostgreSQL; the admin's
 subscriptions (API and web admin); and a subscriber built on an independent implementation of
 the subscriber role (the `flask-websub` package) subscribing at our hub and receiving a real
 notification.
 
 Verified subscriptions are made here as the hub makes them (a `Subscriber` row of kind
 "websub"), so that distribution is tested on its own; the flask-websub test goes through the
-hub's own POST /hub and verification of intent (push/hub.py)."""
+hub's own POST /hub and verification of intent (push/websub/verify.py)."""
 
 from __future__ import annotations
 
@@ -28,27 +29,37 @@ from syndication.auth.tokens import create_token
 from syndication.auth.users import create_user
 from syndication.channels.pages import feed_url
 from syndication.channels.service import create_channel
+from syndication.clock import utcnow
 from syndication.models import Channel, Delivery, DeliveryAttempt, Subscriber
-from syndication.push import jobs, websub_notify
-from syndication.runtime import utcnow
+from syndication.push.queue import dispatch_events
+from syndication.push.websub import transmitter as websub
+from syndication.push.websub import verify
 from syndication.stories.service import create_story, retract_story, update_story
 
-from .conftest import BASE_URL
-
-# The push engine's fixtures: settings allowing loopback receivers with a fast retry schedule,
-# a receiver, and closing the per-process senders after each test.
-from .test_push_engine import (  # noqa: F401
-    Receiver,
-    _close_senders,
-    attempts,
-    deliveries,
-    pump,
-    receiver,
-    settings,
-)
+from .conftest import BASE_URL, make_settings
+from .pushkit import FakeClock, Receiver, attempts, deliveries, settle
 
 HUB = f"{BASE_URL}/hub"
 PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def settings(db_url, tmp_path):
+    return make_settings(db_url, tmp_path, outbound_allow="127.0.0.1", retry_schedule="5,300,1800")
+
+
+@pytest.fixture
+def ctx(rt):
+    ctx = rt.push.derive(clock=FakeClock(), rand=lambda: 0.5)
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.close()
 
 
 @pytest.fixture
@@ -96,8 +107,8 @@ def publish(rt, code: str, section: str = "Sport", **fields) -> None:
         create_story(s, rt.settings, data, now=utcnow())
 
 
-def dispatch(rt) -> int:
-    return jobs.dispatch_events(rt.db, rt.settings)
+def dispatch(ctx) -> int:
+    return dispatch_events(ctx.db, ctx.transmitters, ctx.clock)
 
 
 def subscriber(rt, sub_id: int) -> Subscriber:
@@ -112,10 +123,10 @@ def link_header(topic: str) -> str:
 # -- what is sent --------------------------------------------------------------------------------
 
 
-def test_unsigned_notification_is_the_current_document(rt, channels, receiver):
+def test_unsigned_notification_is_the_current_document(rt, channels, receiver, ctx):
     sub_id = subscribe(rt, receiver.url("/cb"))
     publish(rt, "s1")
-    pump(rt, lambda: len(receiver.requests) == 1)
+    settle(ctx, lambda: len(receiver.requests) == 1)
 
     (_, h, body) = receiver.on("/cb")[0]
     assert h["content-type"] == feeds.CONTENT_TYPES["rss"]
@@ -133,22 +144,22 @@ def test_unsigned_notification_is_the_current_document(rt, channels, receiver):
     assert subscriber(rt, sub_id).last_success_at is not None
 
 
-def test_body_equals_the_polled_feed(rt, client, channels, receiver):
+def test_body_equals_the_polled_feed(rt, client, channels, receiver, ctx):
     subscribe(rt, receiver.url("/cb"), fmt="atom")
     publish(rt, "s1")
-    pump(rt, lambda: len(receiver.requests) == 1)
+    settle(ctx, lambda: len(receiver.requests) == 1)
     (_, h, body) = receiver.on("/cb")[0]
     polled = client.get("/feeds/sport.atom")
     assert polled.status_code == 200
     assert body == polled.data and h["content-type"] == polled.headers["Content-Type"]
 
 
-def test_signed_notification_carries_a_valid_x_hub_signature(rt, channels, receiver):
+def test_signed_notification_carries_a_valid_x_hub_signature(rt, channels, receiver, ctx):
     secret = "a shared secret of the subscriber"
     subscribe(rt, receiver.url("/signed"), secret=secret)
     subscribe(rt, receiver.url("/plain"))
     publish(rt, "s1")
-    pump(rt, lambda: len(receiver.requests) == 2)
+    settle(ctx, lambda: len(receiver.requests) == 2)
 
     (_, h, body) = receiver.on("/signed")[0]
     expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
@@ -161,11 +172,13 @@ def test_signed_notification_carries_a_valid_x_hub_signature(rt, channels, recei
     assert "x-hub-signature" not in h2 and body2 == body  # same topic, same document
 
 
-def test_rss_atom_and_json_topics_each_with_their_content_type_and_links(rt, channels, receiver):
+def test_rss_atom_and_json_topics_each_with_their_content_type_and_links(
+    rt, channels, receiver, ctx
+):
     for fmt in ("rss", "atom", "json"):
         subscribe(rt, receiver.url(f"/{fmt}"), fmt=fmt)
     publish(rt, "s1")
-    pump(rt, lambda: len(receiver.requests) == 3)
+    settle(ctx, lambda: len(receiver.requests) == 3)
 
     for fmt in ("rss", "atom", "json"):
         (_, h, body) = receiver.on(f"/{fmt}")[0]
@@ -186,50 +199,49 @@ def test_rss_atom_and_json_topics_each_with_their_content_type_and_links(rt, cha
             assert rels["hub"] == HUB and rels["self"] == f"{BASE_URL}/feeds/sport.{fmt}"
 
 
-def test_update_and_retraction_notify_with_the_document_as_it_is_then(rt, channels, receiver):
+def test_update_and_retraction_notify_with_the_document_as_it_is_then(rt, channels, receiver, ctx):
     subscribe(rt, receiver.url("/cb"), fmt="json")
     publish(rt, "s1")
-    pump(rt, lambda: len(receiver.requests) == 1)
+    settle(ctx, lambda: len(receiver.requests) == 1)
 
     with rt.db.write() as s:
         update_story(s, rt.settings, "s1", {"title": "Corrected headline"}, now=utcnow())
-    pump(rt, lambda: len(receiver.requests) == 2)
+    settle(ctx, lambda: len(receiver.requests) == 2)
     assert [i["title"] for i in json.loads(receiver.on("/cb")[1][2])["items"]] == [
         "Corrected headline"
     ]
 
     with rt.db.write() as s:
         retract_story(s, rt.settings, "s1", now=utcnow())
-    pump(rt, lambda: len(receiver.requests) == 3)
+    settle(ctx, lambda: len(receiver.requests) == 3)
     assert json.loads(receiver.on("/cb")[2][2])["items"] == []  # gone from the topic
 
 
 # -- who receives --------------------------------------------------------------------------------
 
 
-def test_a_story_of_another_channel_notifies_nobody_else(rt, channels, receiver):
+def test_a_story_of_another_channel_notifies_nobody_else(rt, channels, receiver, ctx):
     subscribe(rt, receiver.url("/sport"), slug="sport")
     subscribe(rt, receiver.url("/local"), slug="local")
     publish(rt, "l1", section="Local")
-    pump(rt, lambda: len(receiver.requests) >= 1)
-    time.sleep(0.2)
-    dispatch(rt)
-    jobs.send_due(rt.db, rt.settings)
+    settle(ctx, lambda: len(receiver.requests) >= 1)
+    dispatch(ctx)
+    ctx.engine.drain()
     assert receiver.on("/sport") == []
     (_, _, body) = receiver.on("/local")[0]
     assert [e.title for e in feedparser.parse(body).entries] == ["Headline l1"]
     assert len(deliveries(rt)) == 1
 
 
-def test_a_story_moved_to_another_channel_notifies_both(rt, channels, receiver):
+def test_a_story_moved_to_another_channel_notifies_both(rt, channels, receiver, ctx):
     """The story leaves "sport" for "local": both topics changed, both are notified."""
     subscribe(rt, receiver.url("/sport"), slug="sport")
     subscribe(rt, receiver.url("/local"), slug="local")
     publish(rt, "m1", section="Sport")
-    pump(rt, lambda: len(receiver.requests) == 1)
+    settle(ctx, lambda: len(receiver.requests) == 1)
     with rt.db.write() as s:
         update_story(s, rt.settings, "m1", {"section": "Local"}, now=utcnow())
-    pump(rt, lambda: len(receiver.requests) == 3)
+    settle(ctx, lambda: len(receiver.requests) == 3)
     (_, _, before), (_, _, after) = receiver.on("/sport")
     assert [e.title for e in feedparser.parse(before).entries] == ["Headline m1"]
     assert feedparser.parse(after).entries == []  # gone from sport
@@ -237,7 +249,7 @@ def test_a_story_moved_to_another_channel_notifies_both(rt, channels, receiver):
     assert [e.title for e in feedparser.parse(body).entries] == ["Headline m1"]
 
 
-def test_unverified_inactive_and_expired_subscriptions_receive_nothing(rt, channels, receiver):
+def test_unverified_inactive_and_expired_subscriptions_receive_nothing(rt, channels, receiver, ctx):
     past = utcnow() - timedelta(seconds=1)
     subscribe(rt, receiver.url("/expired"), lease_expires_at=past)
     subscribe(rt, receiver.url("/ended"), active=False)
@@ -246,58 +258,55 @@ def test_unverified_inactive_and_expired_subscriptions_receive_nothing(rt, chann
         s.get(Subscriber, unverified).verified_at = None
     subscribe(rt, receiver.url("/live"))
     publish(rt, "s1")
-    pump(rt, lambda: len(receiver.requests) >= 1)
-    time.sleep(0.2)
-    jobs.send_due(rt.db, rt.settings)
+    settle(ctx, lambda: len(receiver.requests) >= 1)
+    ctx.engine.drain()
     assert [p for _, p, _, _ in receiver.requests] == ["/live"]
     assert len(deliveries(rt)) == 1  # none was even queued for the others
 
 
-def test_a_lease_expiring_before_the_send_cancels_the_notification(rt, channels, receiver):
+def test_a_lease_expiring_before_the_send_cancels_the_notification(rt, channels, receiver, ctx):
     sub_id = subscribe(rt, receiver.url("/cb"))
     publish(rt, "s1")
-    assert dispatch(rt) == 1  # queued while the lease ran
+    assert dispatch(ctx) == 1  # queued while the lease ran
     with rt.db.write() as s:
         s.get(Subscriber, sub_id).lease_expires_at = utcnow() - timedelta(seconds=1)
-    jobs.send_due(rt.db, rt.settings)
-    time.sleep(0.2)
+    ctx.engine.drain()
     assert receiver.requests == []
     (d,) = deliveries(rt)
     assert d.status == "cancelled" and "lease" in (d.last_error or "")
     assert attempts(rt, d.id) == []
 
 
-def test_changes_before_a_send_are_coalesced_into_one_notification(rt, channels, receiver):
+def test_changes_before_a_send_are_coalesced_into_one_notification(rt, channels, receiver, ctx):
     sub_id = subscribe(rt, receiver.url("/cb"), fmt="json")
     publish(rt, "s1")
-    assert dispatch(rt) == 1
+    assert dispatch(ctx) == 1
     publish(rt, "s2")
-    assert dispatch(rt) == 0  # a notification is already queued and not yet attempted
+    assert dispatch(ctx) == 0  # a notification is already queued and not yet attempted
     with rt.db.write() as s:
         channel_id = s.scalar(select(Channel.id).where(Channel.slug == "sport"))
-        assert websub_notify.topic_changed(s, channel_id, utcnow()) == 0  # publish: same
-    pump(rt, lambda: len(receiver.requests) == 1)
-    time.sleep(0.2)
-    jobs.send_due(rt.db, rt.settings)
+        assert websub.topic_changed(s, channel_id, utcnow()) == 0  # publish: same
+    settle(ctx, lambda: len(receiver.requests) == 1)
+    ctx.engine.drain()
     assert len(receiver.requests) == 1
     titles = [i["title"] for i in json.loads(receiver.requests[0][3])["items"]]
     assert titles == ["Headline s2", "Headline s1"]  # both changes, one notification
 
     # once sent, the next change is notified again
     publish(rt, "s3")
-    pump(rt, lambda: len(receiver.requests) == 2)
+    settle(ctx, lambda: len(receiver.requests) == 2)
     assert len([d for d in deliveries(rt) if d.subscriber_id == sub_id]) == 2
 
 
-def test_topic_changed_queues_every_live_subscription_of_the_channel(rt, channels, receiver):
+def test_topic_changed_queues_every_live_subscription_of_the_channel(rt, channels, receiver, ctx):
     for fmt in ("rss", "atom", "json"):
         subscribe(rt, receiver.url(f"/{fmt}"), fmt=fmt)
     subscribe(rt, receiver.url("/local"), slug="local")
     with rt.db.write() as s:
         sport = s.scalar(select(Channel).where(Channel.slug == "sport"))
-        assert websub_notify.topic_changed(s, sport.id, utcnow()) == 3
-        assert websub_notify.topic_changed(s, 10_000, utcnow()) == 0  # no such channel
-    pump(rt, lambda: len(receiver.requests) == 3)
+        assert websub.topic_changed(s, sport.id, utcnow()) == 3
+        assert websub.topic_changed(s, 10_000, utcnow()) == 0  # no such channel
+    settle(ctx, lambda: len(receiver.requests) == 3)
     assert {p for _, p, _, _ in receiver.requests} == {"/rss", "/atom", "/json"}
     assert {d.status for d in deliveries(rt)} == {"delivered"}
 
@@ -305,29 +314,29 @@ def test_topic_changed_queues_every_live_subscription_of_the_channel(rt, channel
 # -- answers: 410, failures and retries ------------------------------------------------------------
 
 
-def test_410_ends_the_subscription(rt, channels):
+def test_410_ends_the_subscription(rt, channels, ctx):
     r = Receiver(lambda path, n: (410, {}, b"gone"))
     try:
         sub_id = subscribe(rt, r.url("/cb"))
         publish(rt, "s1")
-        pump(rt, lambda: deliveries(rt) and deliveries(rt)[0].status == "dead")
+        settle(ctx, lambda: deliveries(rt) and deliveries(rt)[0].status == "dead")
         sub = subscriber(rt, sub_id)
         assert sub.active is False and "410" in sub.disabled_reason
         publish(rt, "s2")
-        dispatch(rt)
-        jobs.send_due(rt.db, rt.settings)
+        dispatch(ctx)
+        ctx.engine.drain()
         assert len(r.requests) == 1 and len(deliveries(rt)) == 1
     finally:
         r.close()
 
 
-def test_failures_are_retried_through_the_delivery_machinery(rt, channels):
+def test_failures_are_retried_through_the_delivery_machinery(rt, channels, ctx):
     answers = {1: 500, 2: 503}
     r = Receiver(lambda path, n: (answers.get(n, 200), {}, b"x"))
     try:
         subscribe(rt, r.url("/cb"), secret="s")
         publish(rt, "s1")
-        pump(rt, lambda: deliveries(rt) and deliveries(rt)[0].status == "delivered")
+        settle(ctx, lambda: deliveries(rt) and deliveries(rt)[0].status == "delivered")
         (d,) = deliveries(rt)
         log = attempts(rt, d.id)
         assert [a.status_code for a in log] == [500, 503, 200]
@@ -336,18 +345,18 @@ def test_failures_are_retried_through_the_delivery_machinery(rt, channels):
         bodies = [b for _, _, b in r.on("/cb")]
         # every try is signed and carries the topic's document
         for _, h, b in r.on("/cb"):
-            assert h["x-hub-signature"] == websub_notify.signature("s", b)
+            assert h["x-hub-signature"] == websub.signature("s", b)
         assert all(b"Headline s1" in b for b in bodies)
     finally:
         r.close()
 
 
-def test_a_failing_callback_gives_up_on_the_schedule(rt, channels):
+def test_a_failing_callback_gives_up_on_the_schedule(rt, channels, ctx):
     r = Receiver(lambda path, n: (500, {}, b"down"))
     try:
         subscribe(rt, r.url("/cb"))
         publish(rt, "s1")
-        pump(rt, lambda: deliveries(rt) and deliveries(rt)[0].status == "dead")
+        settle(ctx, lambda: deliveries(rt) and deliveries(rt)[0].status == "dead")
         (d,) = deliveries(rt)
         assert len(attempts(rt, d.id)) == 4  # the first try and three retries
     finally:
@@ -362,13 +371,13 @@ def _token(rt, role: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {create_token(s, role, role, now=utcnow())[1]}"}
 
 
-def test_api_lists_reads_and_removes_subscriptions(rt, client, channels, receiver):
+def test_api_lists_reads_and_removes_subscriptions(rt, client, channels, receiver, ctx):
     admin = _token(rt, "admin")
     live = subscribe(rt, receiver.url("/cb"), secret="x")
     expired = subscribe(rt, receiver.url("/old"), lease_expires_at=utcnow() - timedelta(hours=1))
     subscribe(rt, receiver.url("/other"), slug="local")
     publish(rt, "s1")
-    pump(rt, lambda: len(receiver.requests) == 1)
+    settle(ctx, lambda: len(receiver.requests) == 1)
 
     r = client.get("/api/v1/channels/sport/subscriptions", headers=admin)
     assert r.status_code == 200, r.get_data(as_text=True)
@@ -400,8 +409,8 @@ def test_api_lists_reads_and_removes_subscriptions(rt, client, channels, receive
     with rt.db.read() as s:
         assert s.scalars(select(Delivery).where(Delivery.subscriber_id == live)).all() == []
     publish(rt, "s2")
-    dispatch(rt)
-    jobs.send_due(rt.db, rt.settings)
+    dispatch(ctx)
+    ctx.engine.drain()
     assert len(receiver.on("/cb")) == 1  # nothing more after removal
 
 
@@ -426,10 +435,12 @@ def _login(client, rt, username: str, role: str) -> str:
     return _csrf_of(client.get("/admin/").get_data(as_text=True))
 
 
-def test_web_admin_channel_page_lists_and_removes_subscriptions(rt, client, channels, receiver):
+def test_web_admin_channel_page_lists_and_removes_subscriptions(
+    rt, client, channels, receiver, ctx
+):
     sub_id = subscribe(rt, receiver.url("/cb"))
     publish(rt, "s1")
-    pump(rt, lambda: len(receiver.requests) == 1)
+    settle(ctx, lambda: len(receiver.requests) == 1)
     csrf = _login(client, rt, "root", "admin")
 
     page = client.get("/admin/channels/sport").get_data(as_text=True)
@@ -477,13 +488,10 @@ class Served:
         self.server.server_close()
 
 
-def test_flask_websub_subscriber_receives_a_real_notification(app, rt, channels, tmp_path):
+def test_flask_websub_subscriber_receives_a_real_notification(app, rt, channels, tmp_path, ctx):
     """flask-websub (PyPI `Flask-WebSub`, its subscriber role) subscribes at our /hub, verifies
     the intent our hub sends, and hands its listener the notification of a new story."""
     flask_websub = pytest.importorskip("flask_websub.subscriber")
-    hub = pytest.importorskip(
-        "syndication.push.hub", reason="the hub's POST /hub and verification (push/hub.py)"
-    )
     from flask import Flask
 
     ours = Served(app)
@@ -508,7 +516,7 @@ def test_flask_websub_subscriber_receives_a_real_notification(app, rt, channels,
         deadline = time.monotonic() + 15
         while not verified:
             assert time.monotonic() < deadline, "verification of intent never reached it"
-            hub.verify_intents(rt.db, rt.settings)
+            verify.verify_intents(rt.push)
             time.sleep(0.05)
         assert verified == [(topic, callback_id, "subscribe")]
         with rt.db.read() as s:
@@ -517,7 +525,7 @@ def test_flask_websub_subscriber_receives_a_real_notification(app, rt, channels,
             assert sub.url.startswith(f"{theirs.base}/callbacks/{callback_id}")
 
         publish(rt, "s1", title="Cup final tonight")
-        pump(rt, lambda: bool(received), timeout=15)
+        settle(ctx, lambda: bool(received))
         (got_topic, got_id, body) = received[0]
         assert (got_topic, got_id) == (topic, callback_id)
         parsed = feedparser.parse(body)

@@ -1,12 +1,13 @@
-"""The WebSub hub, subscribing side (push/hub.py, POST /hub): the hub checklist of the WebSub
-test suite for subscriptions, with real subscriber callbacks on 127.0.0.1 (a werkzeug server in
-a thread answering verification GETs as told) and the verification / expiry jobs run
-in-process, on SQLite and PostgreSQL."""
+"""The WebSub hub, subscribing side (push/websub/hub.py, POST /hub, push/websub/verify.py): the
+hub checklist of the WebSub test suite for subscriptions, with real subscriber callbacks on
+127.0.0.1 (a werkzeug server in a thread answering verification GETs as told) and the
+verification / expiry jobs run in-process on a clock moved by hand, on SQLite and PostgreSQL;
+and the hub's defences against being used as an amplifier (rate limits, pending caps, publish
+of an unchanged topic)."""
 
 from __future__ import annotations
 
 import threading
-import time
 from datetime import timedelta
 from urllib.parse import parse_qsl, urlencode
 
@@ -14,16 +15,20 @@ import pytest
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
+from syndication.app import create_app
 from syndication.channels.service import create_channel, delete_channel, update_channel
 from syndication.config import ConfigError, load_settings
 from syndication.models import Delivery, HubIntent, Subscriber
-from syndication.push import hub
-from syndication.push.websub_notify import live_subscribers
-from syndication.runtime import utcnow
+from syndication.outbound import OutboundClient, OutboundPolicy
+from syndication.push.websub import hub
+from syndication.push.websub import verify as verification
+from syndication.push.websub.transmitter import live_subscribers
+from syndication.runtime import Runtime
 from syndication.scheduler import start_scheduler
 from tests.servers import free_port
 
 from .conftest import BASE_URL, make_settings
+from .pushkit import FakeClock, wait_for
 
 FORM = "application/x-www-form-urlencoded"
 TOPIC = f"{BASE_URL}/feeds/world.rss"
@@ -92,18 +97,41 @@ def settings(db_url, tmp_path):
 
 
 @pytest.fixture
+def clock():
+    return FakeClock()
+
+
+@pytest.fixture
+def app(settings, clock):
+    """The app on a clock moved by hand: requests, verification and expiry all read it."""
+    app = create_app(runtime=Runtime.create(settings, clock))
+    app.config["TESTING"] = True
+    yield app
+    app.extensions["syndication"].close()
+
+
+@pytest.fixture
 def callback():
     cb = Callback()
     yield cb
     cb.close()
 
 
+def _channels(rt) -> str:
+    with rt.db.write() as s:
+        create_channel(s, {"slug": "world", "title": "World"}, now=rt.clock())
+        create_channel(s, {"slug": "rss-only", "title": "RSS", "formats": ["rss"]}, now=rt.clock())
+    return "world"
+
+
 @pytest.fixture
 def channel(rt):
-    with rt.db.write() as s:
-        create_channel(s, {"slug": "world", "title": "World"}, now=utcnow())
-        create_channel(s, {"slug": "rss-only", "title": "RSS", "formats": ["rss"]}, now=utcnow())
-    return "world"
+    return _channels(rt)
+
+
+@pytest.fixture
+def channel_rows():
+    return _channels
 
 
 def post(client, content_type: str = FORM, **params: str):
@@ -117,7 +145,15 @@ def subscribe(client, callback_url: str, topic: str = TOPIC, **extra: str):
 
 
 def verify(rt) -> int:
-    return hub.verify_intents(rt.db, rt.settings)
+    return verification.verify_intents(rt.push)
+
+
+def expire(rt, now=None) -> int:
+    """The expiry job, now or at `now`."""
+    if now is None:
+        return verification.expire_leases(rt.push)
+    at = rt.push.derive(clock=lambda: now, outbound=rt.push.outbound)
+    return verification.expire_leases(at)
 
 
 def subscriptions(rt) -> list[Subscriber]:
@@ -134,14 +170,14 @@ def intents(rt) -> list[HubIntent]:
 
 def live(rt) -> list[Subscriber]:
     with rt.db.read() as s:
-        return live_subscribers(s, utcnow())
+        return live_subscribers(s, rt.clock())
 
 
 # --- the typical subscription -------------------------------------------------------------------
 
 
 def test_subscription_without_secret_is_verified_then_created(rt, client, channel, callback):
-    before = utcnow()
+    before = rt.clock()
     response = subscribe(client, callback.url())
     assert response.status_code == 202
     assert response.mimetype == "text/plain"
@@ -164,7 +200,7 @@ def test_subscription_without_secret_is_verified_then_created(rt, client, channe
     assert (sub.topic, sub.topic_format) == (TOPIC, "rss")
     assert sub.lease_seconds == 864000
     assert before + timedelta(seconds=864000) <= sub.lease_expires_at
-    assert sub.lease_expires_at <= utcnow() + timedelta(seconds=864000)
+    assert sub.lease_expires_at <= rt.clock() + timedelta(seconds=864000)
     assert sub.active and sub.verified_at is not None
     assert [s.id for s in live(rt)] == [sub.id]
     [intent] = intents(rt)
@@ -359,19 +395,21 @@ def test_failed_unsubscribe_keeps_the_subscription(rt, client, channel, callback
     assert sub.active and [s.id for s in live(rt)] == [sub.id]
 
 
-def test_a_callback_that_does_not_answer_is_tried_again_then_failed(rt, client, channel):
+def test_a_callback_that_does_not_answer_is_tried_again_then_failed(rt, client, channel, clock):
     dead = f"http://127.0.0.1:{free_port()}/cb"  # nothing listens there
     assert subscribe(client, dead).status_code == 202
     verify(rt)
     [intent] = intents(rt)
     assert (intent.status, intent.attempts) == ("pending", 1)
     assert "no answer" in intent.error
+    assert intent.next_attempt_at == clock() + timedelta(seconds=0.01)  # the retry schedule
     first_challenge = intent.challenge
-    for _ in range(hub.MAX_ATTEMPTS):
-        time.sleep(0.05)
+    assert verify(rt) == 0, "not due yet"
+    for _ in range(verification.MAX_ATTEMPTS):
+        clock.advance(0.01)
         verify(rt)
     [intent] = intents(rt)
-    assert (intent.status, intent.attempts) == ("failed", hub.MAX_ATTEMPTS)
+    assert (intent.status, intent.attempts) == ("failed", verification.MAX_ATTEMPTS)
     assert intent.challenge != first_challenge  # a new challenge for every attempt
     assert subscriptions(rt) == []
 
@@ -400,7 +438,7 @@ def test_subscription_to_a_topic_removed_before_verification_is_denied(
 def test_subscription_to_a_format_no_longer_published_is_denied(rt, client, channel, callback):
     subscribe(client, callback.url(), topic=f"{BASE_URL}/feeds/world.json")
     with rt.db.write() as s:
-        update_channel(s, "world", {"formats": ["rss"]}, now=utcnow())
+        update_channel(s, "world", {"formats": ["rss"]}, now=rt.clock())
     verify(rt)
     [args] = callback.gets("denied")
     assert "does not publish json" in args["hub.reason"]
@@ -412,15 +450,15 @@ def test_a_live_subscription_whose_topic_goes_away_is_ended_with_a_denial(
 ):
     subscribe(client, callback.url())
     verify(rt)
-    assert hub.expire_leases(rt.db, rt.settings) == 0
+    assert expire(rt) == 0
     with rt.db.write() as s:
         delete_channel(s, "world")
-    assert hub.expire_leases(rt.db, rt.settings) == 1
+    assert expire(rt) == 1
     [sub] = subscriptions(rt)
     assert not sub.active and "no channel 'world'" in sub.disabled_reason
     [args] = callback.gets("denied")
     assert args["hub.topic"] == TOPIC and args["hub.reason"]
-    assert hub.expire_leases(rt.db, rt.settings) == 0  # ended once, denied once
+    assert expire(rt) == 0  # ended once, denied once
     assert len(callback.gets("denied")) == 1
 
 
@@ -448,11 +486,9 @@ def test_expired_lease_makes_the_subscription_inactive_without_denial(
     subscribe(client, callback.url(), hub_lease_seconds="3600")
     verify(rt)
     [sub] = subscriptions(rt)
-    assert (
-        hub.expire_leases(rt.db, rt.settings, now=sub.lease_expires_at - timedelta(seconds=1)) == 0
-    )
+    assert expire(rt, now=sub.lease_expires_at - timedelta(seconds=1)) == 0
     assert subscriptions(rt)[0].active
-    assert hub.expire_leases(rt.db, rt.settings, now=sub.lease_expires_at) == 1
+    assert expire(rt, now=sub.lease_expires_at) == 1
     [sub] = subscriptions(rt)
     assert not sub.active and sub.disabled_reason == "lease expired"
     with rt.db.read() as s:
@@ -460,7 +496,7 @@ def test_expired_lease_makes_the_subscription_inactive_without_denial(
     assert callback.gets("denied") == []  # the lease simply ran out: no denial
     # Decided intents are kept a while, then deleted.
     assert len(intents(rt)) == 1
-    hub.expire_leases(rt.db, rt.settings, now=utcnow() + hub.INTENT_KEEP + timedelta(seconds=1))
+    expire(rt, now=rt.clock() + verification.INTENT_KEEP + timedelta(seconds=1))
     assert intents(rt) == []
     # Renewing after expiry revives the same subscription.
     subscribe(client, callback.url())
@@ -596,7 +632,7 @@ REQUESTS = [
         FORM,
         urlencode(_form(hub_callback="https://192.168.0.10/cb")),
         400,
-        "private address",
+        "(private)",
     ),
     (
         "link-local callback",
@@ -685,8 +721,7 @@ def test_callback_on_loopback_is_refused_without_the_allow_list(db_url, tmp_path
         assert response.status_code == 400
         assert "loopback" in response.get_data(as_text=True)
     finally:
-        strict.extensions["syndication"].visits.close()
-        strict.extensions["syndication"].db.dispose()
+        strict.extensions["syndication"].close()
 
 
 def test_verification_checks_the_callback_again(rt, client, channel, callback):
@@ -695,7 +730,11 @@ def test_verification_checks_the_callback_again(rt, client, channel, callback):
     strict = load_settings(
         {"database_url": rt.settings.database_url, "base_url": BASE_URL}, environ={}
     )
-    hub.verify_intents(rt.db, strict)
+    ctx = rt.push.derive(strict)
+    try:
+        verification.verify_intents(ctx)
+    finally:
+        ctx.close()
     assert callback.requests == []
     [intent] = intents(rt)
     assert intent.status == "failed" and "callback refused" in intent.error
@@ -730,46 +769,218 @@ def test_publish_of_a_topic_without_subscribers_is_accepted(rt, client, channel)
 # --- the scheduler ------------------------------------------------------------------------------
 
 
-def test_scheduler_verifies_and_expires(rt, client, channel, callback):
-    jobs = start_scheduler(rt.db, rt.settings)
+def test_scheduler_verifies_and_expires(rt, client, channel, callback, clock):
+    jobs = start_scheduler(rt)
     try:
         assert {"verify_intents", "expire_leases"} <= {j.id for j in jobs.scheduler.get_jobs()}
         assert subscribe(client, callback.url()).status_code == 202
-        deadline = time.monotonic() + 10
-        while not live(rt) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        wait_for(lambda: bool(live(rt)))
         [sub] = live(rt)
-        with rt.db.write() as s:  # the lease ends now
-            s.get(Subscriber, sub.id).lease_expires_at = utcnow()
-        deadline = time.monotonic() + 10
-        while subscriptions(rt)[0].active and time.monotonic() < deadline:
-            time.sleep(0.05)
+        clock.advance(sub.lease_seconds)  # the lease ends now
+        wait_for(lambda: not subscriptions(rt)[0].active)
         assert subscriptions(rt)[0].disabled_reason == "lease expired"
     finally:
         jobs.shutdown()
 
 
+class GatedResolver:
+    """DNS of the outside world, stubbed: `slow.example` answers 10.1.2.3 only once `gate` is
+    set (until then the lookup hangs, as a resolver that never answers does)."""
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.calls = 0
+
+    async def resolve(self, host, port):
+        import asyncio
+
+        self.calls += 1
+        while not self.gate.is_set():
+            await asyncio.sleep(0.01)
+        return ["10.1.2.3"]
+
+
 def test_a_callback_host_slow_to_resolve_does_not_hold_the_request(
-    rt, client, channel, monkeypatch
+    settings, channel_rows, monkeypatch
 ):
-    """POST /hub is public: a callback whose DNS never answers (the outside world, simulated
-    here) is accepted after hub.RESOLVE_TIMEOUT, and the check with DNS happens again before
-    verification, which refuses a private address without sending anything."""
-    import socket
-
-    def slow_resolver(host, port, *args, **kwargs):
-        time.sleep(0.6)
-        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.1.2.3", port))]
-
+    """POST /hub is public: a callback whose DNS does not answer is accepted after
+    hub.RESOLVE_TIMEOUT (the request does not wait for it: the lookup here never ends until
+    the test lets it), and the check with DNS happens again before verification, which
+    refuses a private address without sending anything."""
     monkeypatch.setattr(hub, "RESOLVE_TIMEOUT", 0.1)
-    monkeypatch.setattr(socket, "getaddrinfo", slow_resolver)
-    started = time.monotonic()
-    response = subscribe(client, "https://slow.example/cb")
-    assert response.status_code == 202
-    assert time.monotonic() - started < 0.5
-    [intent] = intents(rt)
-    assert intent.status == "pending"
+    resolver = GatedResolver()
+    outbound = OutboundClient(OutboundPolicy.from_settings(settings), resolver=resolver)
+    app = create_app(runtime=Runtime.create(settings, outbound=outbound))
+    rt = app.extensions["syndication"]
+    try:
+        channel_rows(rt)
+        response = subscribe(app.test_client(), "https://slow.example/cb")
+        assert response.status_code == 202, response.get_data(as_text=True)
+        [intent] = intents(rt)
+        assert intent.status == "pending"
+        resolver.gate.set()
+        verify(rt)
+        [intent] = intents(rt)
+        assert "callback refused" in intent.error and "10.1.2.3" in intent.error
+        assert "private" in intent.error
+        assert subscriptions(rt) == []
+    finally:
+        rt.close()
+        outbound.close()
+
+
+# --- not an amplifier ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def limited(db_url, tmp_path, clock):
+    """An app factory on this test's database with the hub's limits set low; every app made
+    shares the clock (and, through the database, the counts)."""
+    made = []
+
+    def make(**overrides):
+        settings = make_settings(
+            db_url,
+            tmp_path,
+            outbound_allow="127.0.0.1",
+            retry_schedule="0.01,0.01,0.01",
+            **overrides,
+        )
+        app = create_app(runtime=Runtime.create(settings, clock))
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        app.extensions["syndication"].close()
+
+
+def _from(client, address: str, **params: str):
+    body = urlencode([(k.replace("hub_", "hub.", 1), v) for k, v in params.items()])
+    return client.post("/hub", data=body, content_type=FORM, environ_base={"REMOTE_ADDR": address})
+
+
+def test_each_client_address_posts_at_most_hub_rate_limit_a_minute(limited, callback, clock):
+    app = limited(hub_rate_limit=3)
+    rt = app.extensions["syndication"]
+    _channels(rt)
+    client = app.test_client()
+    # Bad requests count as much as good ones.
+    answers = [
+        _from(client, "203.0.113.7", hub_mode="subscribe", hub_topic=TOPIC).status_code,
+        _from(client, "203.0.113.7", hub_mode="publish", hub_url=TOPIC).status_code,
+        _from(
+            client,
+            "203.0.113.7",
+            hub_mode="subscribe",
+            hub_topic=TOPIC,
+            hub_callback=callback.url(),
+        ).status_code,
+    ]
+    assert answers == [400, 202, 202]
+    refused = _from(client, "203.0.113.7", hub_mode="publish", hub_url=TOPIC)
+    assert refused.status_code == 429 and refused.mimetype == "text/plain"
+    window_left = 60 - int(clock().timestamp()) % 60
+    assert refused.headers["Retry-After"] == str(window_left)
+    assert "at most 3 a minute" in refused.get_data(as_text=True)
+    # Another address has its own count; another app (process) on the database shares it.
+    assert _from(client, "198.51.100.1", hub_mode="publish", hub_url=TOPIC).status_code == 202
+    other = limited(hub_rate_limit=3).test_client()
+    assert _from(other, "203.0.113.7", hub_mode="publish", hub_url=TOPIC).status_code == 429
+    # The next window opens the door again.
+    clock.advance(window_left)
+    assert _from(client, "203.0.113.7", hub_mode="publish", hub_url=TOPIC).status_code == 202
+
+
+def test_ipv6_clients_are_counted_per_64(limited):
+    app = limited(hub_rate_limit=2)
+    _channels(app.extensions["syndication"])
+    client = app.test_client()
+    codes = [
+        _from(client, f"2001:db8:1:2::{n}", hub_mode="publish", hub_url=TOPIC).status_code
+        for n in range(1, 4)
+    ]
+    assert codes == [202, 202, 429]
+    assert _from(client, "2001:db8:1:3::1", hub_mode="publish", hub_url=TOPIC).status_code == 202
+
+
+def test_behind_trusted_proxies_the_real_client_is_counted(limited):
+    """Without trusted_proxies, X-Forwarded-For is anyone's to write and is ignored; behind a
+    proxy (trusted_proxies = 1) it names the client, so the clients behind one proxy do not
+    share a count."""
+    direct = limited(hub_rate_limit=1).test_client()
+    _channels(direct.application.extensions["syndication"])
+
+    def post(client, forwarded: str):
+        body = urlencode({"hub.mode": "publish", "hub.url": TOPIC})
+        return client.post(
+            "/hub",
+            data=body,
+            content_type=FORM,
+            headers={"X-Forwarded-For": forwarded},
+            environ_base={"REMOTE_ADDR": "192.0.2.10"},
+        ).status_code
+
+    assert [post(direct, "203.0.113.1"), post(direct, "203.0.113.2")] == [202, 429]
+    proxied = limited(hub_rate_limit=1, trusted_proxies=1).test_client()
+    assert [post(proxied, "203.0.113.3"), post(proxied, "203.0.113.4")] == [202, 202]
+    assert post(proxied, "203.0.113.3") == 429
+
+
+def test_pending_verifications_are_capped_per_callback_host(limited, callback, clock):
+    app = limited(hub_pending_per_host=2)
+    rt = app.extensions["syndication"]
+    _channels(rt)
+    client = app.test_client()
+    topics = [f"{BASE_URL}/feeds/world.{fmt}" for fmt in ("rss", "atom", "json")]
+    codes = [subscribe(client, callback.url(f"/cb{i}"), topic=t).status_code for i, t in
+             enumerate(topics)]  # fmt: skip
+    assert codes == [202, 202, 429]
+    refused = subscribe(client, callback.url("/cb9"), topic=topics[2])
+    assert refused.headers["Retry-After"] == "60"
+    assert "too many verifications are pending" in refused.get_data(as_text=True)
+    assert "127.0.0.1" in refused.get_data(as_text=True)
+    # A newer request for a pending (topic, callback) replaces it: no more pending than before.
+    assert subscribe(client, callback.url("/cb0"), topic=topics[0]).status_code == 202
+    assert [i.status for i in intents(rt)] == ["failed", "pending", "pending"]
+    # Verified, they are no longer pending: room again.
     verify(rt)
-    [intent] = intents(rt)
-    assert "callback refused" in intent.error and "private address 10.1.2.3" in intent.error
-    assert subscriptions(rt) == []
+    assert subscribe(client, callback.url("/cb2"), topic=topics[2]).status_code == 202
+
+
+def test_publish_distributes_only_a_topic_that_changed(rt, client, channel, callback, clock):
+    """hub.mode=publish is anonymous: it may only ask the hub to distribute what changed since
+    the topic's last distribution, never make it send the same document to everyone again."""
+    from syndication.stories.service import create_story
+
+    for n in range(3):
+        subscribe(client, callback.url(f"/cb{n}"))
+    verify(rt)
+
+    def queued() -> int:
+        with rt.db.read() as s:
+            return s.scalar(
+                select(func.count()).select_from(Delivery).where(Delivery.status == "pending")
+            )
+
+    assert post(client, hub_mode="publish", hub_url=TOPIC).status_code == 202
+    assert queued() == 3, "never distributed: the first publish goes out"
+    rt.push.engine.drain()
+    assert queued() == 0
+    for _ in range(5):
+        assert post(client, hub_mode="publish", hub_url=TOPIC).status_code == 202
+    assert queued() == 0, "unchanged: nothing goes out, however often it is asked"
+    with rt.db.write() as s:  # a story in the channel: distributed by the hub itself
+        create_story(
+            s, rt.settings, {"code": "n1", "title": "New", "status": "published"}, now=clock()
+        )
+    rt.push.engine.drain()
+    sent = len(callback.requests)
+    assert post(client, hub_mode="publish", hub_url=TOPIC).status_code == 202
+    assert queued() == 0, "that change was distributed already"
+    with rt.db.write() as s:
+        update_channel(s, "world", {"title": "World news"}, now=clock())
+    assert post(client, hub_mode="publish", hub_url=TOPIC).status_code == 202
+    assert queued() == 3, "the channel changed: its topics go out"
+    rt.push.engine.drain()
+    assert len(callback.requests) == sent + 3

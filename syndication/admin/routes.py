@@ -26,7 +26,7 @@ from syndication.links import service as links
 from syndication.pages import view
 from syndication.push import outbox as push_outbox
 from syndication.push import subscribers as push
-from syndication.push import websub_notify as websub
+from syndication.push.websub import subscriptions as websub
 from syndication.runtime import runtime
 from syndication.stories import service as stories
 from syndication.stories.schema import STATUSES
@@ -694,10 +694,12 @@ def subscriber_new() -> Response:
             if errors:
                 push.clean_subscriber(data)
                 raise ValidationError(errors)
-            sub, secret = push.create_subscriber(session, rt.settings, data, rt.clock())
+            sub, secret = push.create_subscriber(
+                session, rt.push.outbound.check_sync, data, rt.clock()
+            )
             created = {"id": sub.id, "name": sub.name}
     except ServiceError as exc:
-        errs = {**forms.errors_of(exc), **errors}
+        errs = {**forms.subscriber_errors(exc), **errors}
         return _subscriber_form(values, errs, status=_status_of(exc))
     # Shown once, on this response only (no redirect, never cached).
     return render(
@@ -754,9 +756,9 @@ def subscriber_edit(subscriber_id: int) -> Response:
             if errors:
                 push.clean_subscriber(data, partial=True)
                 raise ValidationError(errors)
-            push.update_subscriber(session, rt.settings, subscriber_id, data)
+            push.update_subscriber(session, rt.push.outbound.check_sync, subscriber_id, data)
     except ServiceError as exc:
-        errs = {**forms.errors_of(exc), **errors}
+        errs = {**forms.subscriber_errors(exc), **errors}
         return _subscriber_form(values, errs, sub, status=_status_of(exc))
     flash("Subscriber saved.")
     return redirect(url_for(".subscriber_detail", subscriber_id=subscriber_id), 303)

@@ -11,7 +11,7 @@ from syndication.api.channel_schemas import FilterIn, FilterOut
 from syndication.api.common import RawBody, page_schema
 from syndication.push.outbox import EVENT_TYPES
 from syndication.push.subscribers import FORMATS, PING, STATUSES
-from syndication.push.websub_notify import PUBLISH as WEBSUB_PUBLISH
+from syndication.push.websub.transmitter import PUBLISH as WEBSUB_PUBLISH
 
 _URL = {"format": "uri"}
 _DATE = {"format": "date-time"}

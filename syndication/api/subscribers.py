@@ -54,7 +54,9 @@ def create(data: dict[str, Any]) -> Any:
     """
     rt = runtime()
     with rt.db.write() as session:
-        subscriber, secret = service.create_subscriber(session, rt.settings, data, rt.clock())
+        subscriber, secret = service.create_subscriber(
+            session, rt.push.outbound.check_sync, data, rt.clock()
+        )
         body = {**subscriber_body(session, subscriber), "secret": secret}
     return created(body, url_for("subscribers.subscriber", subscriber_id=body["id"]))
 
@@ -90,7 +92,7 @@ def patch(data: dict[str, Any], subscriber_id: int) -> Any:
     """Change some fields of a subscriber (`null` resets a field to its default)"""
     rt = runtime()
     with rt.db.write() as session:
-        sub = service.update_subscriber(session, rt.settings, subscriber_id, data)
+        sub = service.update_subscriber(session, rt.push.outbound.check_sync, subscriber_id, data)
         return subscriber_body(session, sub)
 
 
@@ -108,6 +110,7 @@ def delete(subscriber_id: int) -> Any:
 
 @blp.route("/<int:subscriber_id>/rotate-secret", methods=["POST"])
 @requires("admin")
+@idempotent
 @blp.response(200, SecretOut)
 @blp.alt_response(404, response="NOT_FOUND")
 def rotate_secret(subscriber_id: int) -> Any:
@@ -129,6 +132,7 @@ def rotate_secret(subscriber_id: int) -> Any:
 
 @blp.route("/<int:subscriber_id>/test", methods=["POST"])
 @requires("admin")
+@idempotent
 @blp.response(202, DeliveryOut)
 @blp.alt_response(404, response="NOT_FOUND")
 def test(subscriber_id: int) -> Any:
@@ -146,6 +150,7 @@ def test(subscriber_id: int) -> Any:
 
 @blp.route("/<int:subscriber_id>/disable", methods=["POST"])
 @requires("admin")
+@idempotent
 @blp.arguments(DisableIn)
 @blp.response(200, SubscriberOut)
 @blp.alt_response(404, response="NOT_FOUND")
@@ -159,6 +164,7 @@ def disable(data: dict[str, Any], subscriber_id: int) -> Any:
 
 @blp.route("/<int:subscriber_id>/enable", methods=["POST"])
 @requires("admin")
+@idempotent
 @blp.response(200, SubscriberOut)
 @blp.alt_response(404, response="NOT_FOUND")
 def enable(subscriber_id: int) -> Any:
@@ -170,6 +176,7 @@ def enable(subscriber_id: int) -> Any:
 
 @blp.route("/<int:subscriber_id>/recover", methods=["POST"])
 @requires("admin")
+@idempotent
 @blp.arguments(RecoverIn)
 @blp.response(200, RecoverOut)
 @blp.alt_response(404, response="NOT_FOUND")

@@ -9,7 +9,7 @@ from typing import Any
 from syndication.api.common import Blueprint
 from syndication.api.websub_schemas import SubscriptionOut, SubscriptionPage
 from syndication.auth.access import requires
-from syndication.push import websub_notify as service
+from syndication.push.websub import subscriptions as service
 from syndication.runtime import runtime
 
 blp = Blueprint(

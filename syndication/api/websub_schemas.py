@@ -1,5 +1,5 @@
 """WebSub subscription payloads of the API (read and remove only: subscribing is the hub's,
-POST /hub). Shapes here; the values are push.websub_notify.subscription_to_dict's."""
+POST /hub). Shapes here; the values are push.websub.subscriptions.subscription_to_dict's."""
 
 from __future__ import annotations
 

@@ -11,10 +11,10 @@ import feeds
 from feeds.check import Finding, check
 from syndication.channels.pages import ItemCache, build_feed
 from syndication.channels.service import clean_channel
+from syndication.clock import utcnow
 from syndication.config import Settings
 from syndication.errors import ValidationError
 from syndication.models import Channel
-from syndication.runtime import utcnow
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ import click
 from syndication.channels import service
 from syndication.cli.context import CliContext
 from syndication.errors import ServiceError
-from syndication.runtime import utcnow
 
 
 @click.group()
@@ -60,7 +59,7 @@ def add(ctx: CliContext, slug: str, **opts: object) -> None:
     data = {k: v for k, v in data.items() if v is not None}
     try:
         with ctx.db.write() as session:
-            created = service.create_channel(session, data, now=utcnow())
+            created = service.create_channel(session, data, now=ctx.clock())
             info = service.channel_to_dict(created, ctx.settings)
     except ServiceError as exc:
         raise click.ClickException(_explain(exc)) from None

@@ -1,19 +1,30 @@
-"""State shared by CLI commands: settings now, the database on first use."""
+"""State shared by CLI commands: settings and the clock now, the runtime (database, push
+context) on first use."""
 
 from __future__ import annotations
 
 from functools import cached_property
 
+from syndication.clock import Clock, utcnow
 from syndication.config import Settings
 from syndication.db import Database
+from syndication.runtime import Runtime
 
 
 class CliContext:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Clock = utcnow) -> None:
         self.settings = settings
+        self.clock = clock
 
     @cached_property
+    def rt(self) -> Runtime:
+        """The command's runtime: its database is migrated first (every command works on a
+        current schema, also on a fresh machine), and its commits of push work wake the
+        running workers."""
+        rt = Runtime.create(self.settings, self.clock)
+        rt.db.migrate()
+        return rt
+
+    @property
     def db(self) -> Database:
-        db = Database(self.settings.db_url)
-        db.migrate()  # every command works on a current schema, also on a fresh machine
-        return db
+        return self.rt.db

@@ -7,7 +7,6 @@ import click
 from syndication.cli.context import CliContext
 from syndication.errors import ServiceError
 from syndication.push import subscribers as service
-from syndication.runtime import utcnow
 
 
 @click.group()
@@ -45,7 +44,7 @@ def replay(ctx: CliContext, delivery_id: int) -> None:
     """Send delivery DELIVERY_ID again now, with the same webhook-id."""
     try:
         with ctx.db.write() as session:
-            delivery = service.replay_delivery(session, delivery_id, utcnow())
+            delivery = service.replay_delivery(session, delivery_id, ctx.clock())
             message_id = delivery.message_id
     except ServiceError as exc:
         raise click.ClickException(exc.message) from None

@@ -10,7 +10,7 @@ import click
 
 from syndication.cli.context import CliContext
 from syndication.imports.runner import import_records
-from syndication.imports.sources import read_source
+from syndication.imports.sources import fetcher, read_source
 
 
 @click.command("import")
@@ -36,8 +36,11 @@ def import_(
     except (ZoneInfoNotFoundError, ValueError):
         raise click.BadParameter(f"unknown time zone {tz_name!r}", param_hint="--tz") from None
     own = ctx.settings.base_url
+    # URLs are fetched through the outbound client: read strictly, resolved once, private
+    # ranges refused unless outbound_allow lets them, the connection pinned, one deadline.
+    fetch = fetcher(ctx.rt.push.outbound) if any("://" in s for s in sources) else None
     records = chain.from_iterable(
-        read_source(s, tz=tz, source=source_name, own_base=own) for s in sources
+        read_source(s, tz=tz, source=source_name, own_base=own, fetch=fetch) for s in sources
     )
     # The bar counts records as they are read (the total is unknown until the end); it draws
     # only on a terminal. Bad records are listed after it with file and line, good ones stored.
@@ -49,7 +52,7 @@ def import_(
         show_eta=False,
         item_show_func=lambda r: r.location if r else None,
     ) as progress:
-        summary = import_records(ctx.db, ctx.settings, progress, publish=publish)
+        summary = import_records(ctx.db, ctx.settings, progress, publish=publish, clock=ctx.clock)
     for location, reason in summary.failures:
         click.echo(f"{location}: {reason}", err=True)
     click.echo(summary.line())

@@ -7,7 +7,6 @@ import click
 from syndication.cli.context import CliContext
 from syndication.errors import ServiceError
 from syndication.links import service
-from syndication.runtime import utcnow
 
 
 @click.group()
@@ -44,7 +43,7 @@ def add(
     try:
         with ctx.db.write() as session:
             link = service.create_link(
-                session, {k: v for k, v in data.items() if v is not None}, now=utcnow()
+                session, {k: v for k, v in data.items() if v is not None}, now=ctx.clock()
             )
             info = service.link_to_dict(session, link, ctx.settings)
     except ServiceError as exc:
@@ -77,7 +76,7 @@ def stats(ctx: CliContext, code: str, days: int) -> None:
     """Visits of short link CODE per day: links vs QR scans, humans vs bots, top referrers."""
     try:
         with ctx.db.read() as session:
-            data = service.link_stats(session, code, now=utcnow(), days=days)
+            data = service.link_stats(session, code, now=ctx.clock(), days=days)
     except ServiceError as exc:
         raise click.ClickException(exc.message) from None
     total = data["total"]

@@ -23,7 +23,7 @@ def run_jobs_until_signalled(settings: Settings, label: str, on_started=None) ->
     import logging
     import threading
 
-    from syndication.db import Database
+    from syndication.runtime import Runtime
     from syndication.scheduler import start_scheduler
 
     logging.basicConfig(
@@ -34,14 +34,14 @@ def run_jobs_until_signalled(settings: Settings, label: str, on_started=None) ->
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    db = Database(settings.db_url)
-    jobs = start_scheduler(db, settings)
+    rt = Runtime.create(settings)
+    jobs = start_scheduler(rt)
     if on_started is not None:
         on_started()
     while not stop.wait(1.0):
         pass
     jobs.shutdown(wait=True)
-    db.dispose()
+    rt.close()
 
 
 def scheduler_process() -> None:
@@ -72,9 +72,8 @@ def run(ctx: CliContext, host: str, port: int, demo: bool) -> None:
     db = ctx.db  # migrates the schema
     if demo:
         from syndication.demo.archive import load_demo
-        from syndication.runtime import utcnow
 
-        loaded = load_demo(db, settings, now=utcnow())
+        loaded = load_demo(db, settings, now=ctx.clock())
         if loaded:
             click.echo(f"demo archive loaded: {loaded[0]} channels, {loaded[1]} stories")
         else:

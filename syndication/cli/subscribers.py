@@ -1,4 +1,5 @@
-"""`syndication subscribers add|list|disable|enable|rotate-secret`: partner webhooks."""
+"""`syndication subscribers add|list|disable|enable|recover|rotate-secret`: partner
+webhooks."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from syndication.cli.context import CliContext
 from syndication.errors import ServiceError
 from syndication.push import subscribers as service
 from syndication.push.outbox import EVENT_TYPES
-from syndication.runtime import utcnow
 
 
 @click.group()
@@ -53,7 +53,9 @@ def add(
         data["event_types"] = list(events)
     try:
         with ctx.db.write() as session:
-            sub, secret = service.create_subscriber(session, ctx.settings, data, utcnow())
+            sub, secret = service.create_subscriber(
+                session, ctx.rt.push.outbound.check_sync, data, ctx.clock()
+            )
             sub_id = sub.id
     except ServiceError as exc:
         raise click.ClickException(_explain(exc)) from None
@@ -109,6 +111,24 @@ def enable(ctx: CliContext, subscriber_id: int) -> None:
     click.echo(f"subscriber {subscriber_id} enabled")
 
 
+@subscribers.command("recover")
+@click.argument("subscriber_id", type=int)
+@click.option(
+    "--since", required=True, help="ISO 8601 time with an offset, e.g. 2026-12-01T08:00:00Z."
+)
+@click.option("--until", help="ISO 8601 time with an offset (default: now).")
+@click.pass_obj
+def recover(ctx: CliContext, subscriber_id: int, since: str, until: str | None) -> None:
+    """Send SUBSCRIBER_ID's dead, cancelled and skipped deliveries of [since, until) again, in
+    the order their events came (skipped: recorded while the subscriber was disabled)."""
+    try:
+        with ctx.db.write() as session:
+            count = service.recover(session, subscriber_id, since, until, ctx.clock())
+    except ServiceError as exc:
+        raise click.ClickException(_explain(exc)) from None
+    click.echo(f"{count} deliveries of subscriber {subscriber_id} queued again")
+
+
 @subscribers.command("rotate-secret")
 @click.argument("subscriber_id", type=int)
 @click.pass_obj
@@ -116,7 +136,7 @@ def rotate_secret(ctx: CliContext, subscriber_id: int) -> None:
     """A new secret for SUBSCRIBER_ID (printed once); the old one signs too for a while."""
     try:
         with ctx.db.write() as session:
-            secret = service.rotate_secret(session, ctx.settings, subscriber_id, utcnow())
+            secret = service.rotate_secret(session, ctx.settings, subscriber_id, ctx.clock())
             until = service.get_subscriber(session, subscriber_id).previous_secret_until
     except ServiceError as exc:
         raise click.ClickException(_explain(exc)) from None

@@ -8,7 +8,6 @@ from syndication.auth import tokens
 from syndication.auth.roles import ROLES
 from syndication.cli.context import CliContext
 from syndication.errors import ServiceError
-from syndication.runtime import utcnow
 
 
 @click.group()
@@ -24,7 +23,7 @@ def create(ctx: CliContext, name: str, role: str) -> None:
     """Create a token; prints it once, alone on the last line (only its hash is stored)."""
     try:
         with ctx.db.write() as session:
-            row, plaintext = tokens.create_token(session, name, role, now=utcnow())
+            row, plaintext = tokens.create_token(session, name, role, now=ctx.clock())
             token_id = row.id
     except ServiceError as exc:
         raise click.ClickException(exc.message) from None
@@ -61,7 +60,7 @@ def revoke(ctx: CliContext, token_id: int) -> None:
     """Revoke token ID: requests with it get 401 from now on."""
     try:
         with ctx.db.write() as session:
-            row = tokens.revoke_token(session, token_id, now=utcnow())
+            row = tokens.revoke_token(session, token_id, now=ctx.clock())
             name = row.name
     except ServiceError as exc:
         raise click.ClickException(exc.message) from None

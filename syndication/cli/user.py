@@ -10,7 +10,6 @@ from syndication.auth import users
 from syndication.auth.roles import ROLES
 from syndication.cli.context import CliContext
 from syndication.errors import ServiceError
-from syndication.runtime import utcnow
 
 
 @click.group()
@@ -46,7 +45,7 @@ def create(ctx: CliContext, username: str, role: str, password_stdin: bool) -> N
     password = _read_password(password_stdin)
     try:
         with ctx.db.write() as session:
-            row = users.create_user(session, username, password, role, now=utcnow())
+            row = users.create_user(session, username, password, role, now=ctx.clock())
             name = row.username
     except ServiceError as exc:
         raise click.ClickException(_explain(exc)) from None
@@ -72,7 +71,7 @@ def list_(ctx: CliContext) -> None:
 def _set_disabled(ctx: CliContext, username: str, disabled: bool) -> None:
     try:
         with ctx.db.write() as session:
-            name = users.set_disabled(session, username, disabled, now=utcnow()).username
+            name = users.set_disabled(session, username, disabled, now=ctx.clock()).username
     except ServiceError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"{'Disabled' if disabled else 'Enabled'} user {name!r}.")

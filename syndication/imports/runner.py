@@ -7,11 +7,11 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
+from syndication.clock import Clock, utcnow
 from syndication.config import Settings
 from syndication.db import Database
 from syndication.errors import ServiceError
 from syndication.imports.records import Record, content_identity
-from syndication.runtime import utcnow
 from syndication.stories.service import upsert_story
 
 BATCH = 200
@@ -41,6 +41,7 @@ def import_records(
     *,
     publish: bool = False,
     on_record: Callable[[Record, str], None] | None = None,
+    clock: Clock = utcnow,
 ) -> ImportSummary:
     """Upsert every good record (by story code, else external id); report every bad one.
 
@@ -63,7 +64,7 @@ def import_records(
                             session,
                             settings,
                             record.data,
-                            now=utcnow(),
+                            now=clock(),
                             default_status=default_status,
                         )
                 except ServiceError as exc:

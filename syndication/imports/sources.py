@@ -6,21 +6,19 @@ error Record rather than an exception, so one bad argument never stops an import
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-import requests
-
 from syndication.imports.feed_source import parse_feed
 from syndication.imports.json_source import parse_json, parse_jsonl
 from syndication.imports.records import Record, failed
 from syndication.imports.text_source import parse_text
+from syndication.outbound import OutboundClient, OutboundError
 
 DEFAULT_MAX_BYTES = 50 * 2**20
-FETCH_TIMEOUT = (5, 30)  # (connect, read) seconds
+FETCH_TIMEOUT = 120.0  # seconds for the whole download, connect to last byte
 USER_AGENT = "syndication-import/0.1"
 
 _BOM = b"\xef\xbb\xbf"
@@ -47,19 +45,19 @@ def read_source(
     """Yield one Record per story found in `path_or_url` (a file path or an http(s) URL).
 
     `tz` is the zone of dates printed without one (plain-text exports); `source` overrides
-    (text, feeds) or fills in (JSON) the story's source; `fetch` replaces the HTTP client;
-    `own_base` (the service's base URL) lets feed items linking to our story pages keep their
-    codes.
+    (text, feeds) or fills in (JSON) the story's source; `fetch` downloads a URL (`fetcher`:
+    through the service's outbound client); `own_base` (the service's base URL) lets feed
+    items linking to our story pages keep their codes.
     """
     where = path_or_url
     try:
         if "://" in path_or_url:
-            raw = _load_url(path_or_url, fetch, max_bytes)
+            raw = _load_url(path_or_url, fetch)
             name = urlsplit(path_or_url).path
         else:
             raw = _load_file(path_or_url, max_bytes)
             name = path_or_url
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, OutboundError) as exc:
         yield failed(where, _describe(exc))
         return
 
@@ -91,28 +89,43 @@ def read_source(
             yield from parse_text(text, where, tz=tz, source=source)
 
 
-def fetch_url(url: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
-    """GET `url` and return its body, refusing to hold more than `max_bytes` in memory."""
-    headers = {"User-Agent": USER_AGENT}
-    with requests.get(url, timeout=FETCH_TIMEOUT, stream=True, headers=headers) as response:
-        response.raise_for_status()
-        declared = response.headers.get("Content-Length", "")
-        if declared.isdigit() and int(declared) > max_bytes:
+class HTTPStatusError(ValueError):
+    """The server answered, but not with the document (4xx, 5xx, a redirect)."""
+
+
+def fetcher(
+    client: OutboundClient, *, max_bytes: int = DEFAULT_MAX_BYTES, timeout: float = FETCH_TIMEOUT
+) -> Callable[[str], bytes]:
+    """A `fetch` for read_source: GET through the outbound client (the URL read strictly, its
+    host resolved once and checked against private ranges unless `outbound_allow` lets it,
+    the connection pinned, one deadline, redirects not followed), plain http allowed, gzip
+    decoded, at most `max_bytes` held in memory (the cap bounds a gzip bomb too)."""
+
+    def fetch(url: str) -> bytes:
+        response = client.request_sync(
+            "GET",
+            url,
+            headers={"User-Agent": USER_AGENT},
+            require_https=False,
+            timeout=timeout,
+            max_read=max_bytes,
+            decompress=True,
+        )
+        if not 200 <= response.status < 300:
+            raise HTTPStatusError(f"HTTP {response.status} {response.reason}".rstrip())
+        if response.truncated:
             raise InputTooLarge(_too_large(max_bytes))
-        body = bytearray()
-        # iter_content decompresses, so the cap also bounds a gzip bomb.
-        for chunk in response.iter_content(64 * 1024):
-            body += chunk
-            if len(body) > max_bytes:
-                raise InputTooLarge(_too_large(max_bytes))
-        return bytes(body)
+        return response.body
+
+    return fetch
 
 
-def _load_url(url: str, fetch: Callable[[str], bytes] | None, max_bytes: int) -> bytes:
+def _load_url(url: str, fetch: Callable[[str], bytes] | None) -> bytes:
     scheme = urlsplit(url).scheme.lower()
     if scheme not in ("http", "https"):
         raise ValueError(f"unsupported URL scheme {scheme!r} (only http and https)")
-    fetch = fetch or functools.partial(fetch_url, max_bytes=max_bytes)
+    if fetch is None:
+        raise ValueError("URLs can be imported only with a fetcher (the service's outbound client)")
     return fetch(url)
 
 
@@ -161,40 +174,15 @@ def _size(n: int) -> str:
 
 
 def _describe(exc: BaseException) -> str:
-    """A one-line reason for the CLI, without requests' nested pool/retry wrappers."""
-    if isinstance(exc, InputTooLarge):
+    """A one-line reason for the CLI."""
+    if isinstance(exc, InputTooLarge | HTTPStatusError | OutboundError):
         return str(exc)
-    if isinstance(exc, requests.HTTPError) and exc.response is not None:
-        return f"HTTP {exc.response.status_code} {exc.response.reason or ''}".rstrip()
-    if isinstance(exc, requests.Timeout):
-        return "timed out"
     if isinstance(exc, FileNotFoundError):
         return "file not found"
     if isinstance(exc, IsADirectoryError):
         return "is a directory, not a file"
     if isinstance(exc, PermissionError):
         return "permission denied"
-    if isinstance(exc, requests.ConnectionError):
-        root = _root_os_error(exc)
-        reason = root.strerror if root is not None and root.strerror else "connection failed"
-        return f"could not connect: {reason}"
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return str(exc) or type(exc).__name__
-
-
-def _root_os_error(exc: BaseException) -> OSError | None:
-    """The socket-level error (e.g. ECONNREFUSED) buried under urllib3's wrappers."""
-    seen: set[int] = set()
-    pending: list[object] = [exc]
-    found: OSError | None = None
-    while pending:
-        current = pending.pop()
-        if not isinstance(current, BaseException) or id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, OSError) and current.errno is not None:
-            found = current
-        pending.extend([*current.args, getattr(current, "reason", None)])
-        pending.extend([current.__cause__, current.__context__])
-    return found

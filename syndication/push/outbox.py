@@ -1,15 +1,15 @@
 """The transactional outbox: a story change and its event are written in one transaction, so a
-crash can delay a push but never lose it. The dispatcher (push/dispatch.py) expands events into
+crash can delay a push but never lose it. The dispatcher (push/queue.py) expands events into
 deliveries afterwards."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
-from syndication.config import Settings
 from syndication.filters import StoryFilter
 from syndication.models import Event, Story
 from syndication.push import wake
@@ -52,23 +52,21 @@ def in_channels(event: Event, slugs: Iterable[str], filters: Mapping[str, StoryF
 
 def record_event(
     session: Session,
-    settings: Settings,
     kind: str,
     story: Story,
+    snapshot: dict[str, Any],
     terms: Iterable[tuple[str, str]],
     now: datetime,
     previous_terms: Iterable[tuple[str, str]] | None = None,
 ) -> Event:
-    """Write the event with a snapshot of the story as it is now. `terms` are what subscribers
-    are matched on: for a retraction, the story's last published ones; an update is matched on
-    `previous_terms` too when they differ."""
-    from syndication.stories.service import story_to_dict
-
+    """Write the event with `snapshot`, the story as it is now (the API story schema). `terms`
+    are what subscribers are matched on: for a retraction, the story's last published ones; an
+    update is matched on `previous_terms` too when they differ."""
     event = Event(
         type=kind,
         story_id=story.id,
         story_code=story.code,
-        snapshot=story_to_dict(story, settings),
+        snapshot=snapshot,
         terms=sorted([k, v] for k, v in terms),
         created_at=now,
     )

@@ -1,16 +1,17 @@
 """Partner webhook subscribers and their deliveries: validation, storage, secrets, the delivery
 log, replay and recovery. No HTTP here: the API, the CLI and the web admin call these.
 
-Sending is the delivery engine's (push/dispatch.py expands events into deliveries,
-push/sender.py sends due ones); this module only writes rows that the engine then picks up:
-a replayed or recovered delivery is `pending` and due now, a test ping is an already
-dispatched `ping` event with one delivery.
+Sending is the delivery engine's (push/queue.py expands events into deliveries through the
+transmitters, push/engine.py sends due ones); this module only writes rows that the engine then
+picks up: a replayed or recovered delivery is `pending` and due now, a test ping is an already
+dispatched `ping` event with one delivery. A disabled subscriber's events are recorded as
+`skipped` deliveries (push/webhooks/transmitter.py), which `recover` sends later, in order.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,18 +24,26 @@ from syndication.config import Settings
 from syndication.errors import NotFound, ValidationError
 from syndication.filters import KINDS
 from syndication.models import Channel, Delivery, DeliveryAttempt, Event, Subscriber
+from syndication.outbound import UnsafeURL
 from syndication.push import wake
-from syndication.push.dispatch import new_message_id
 from syndication.push.outbox import EVENT_TYPES
+from syndication.push.queue import SKIPPED, new_message_id
+from syndication.push.webhooks.payloads import FORMATTERS
+from syndication.push.webhooks.signing import generate_secret
 from syndication.validation import iso
 
 PING = "ping"
-FORMATS = ("json", "ninjs")
-STATUSES = ("pending", "delivered", "dead", "cancelled")
-# What recover() sends again: given up on, or cancelled (a disabled subscriber's).
-RECOVERABLE = ("dead", "cancelled")
+FORMATS = tuple(FORMATTERS)
+STATUSES = ("pending", "delivered", "dead", "cancelled", SKIPPED)
+# What recover() sends again: given up on, cancelled, or skipped while the subscriber was
+# disabled.
+RECOVERABLE = ("dead", "cancelled", SKIPPED)
+# How a URL the service will call is checked: the outbound client's check_sync (strict reading,
+# DNS, the private-range rules); it returns the URL as the client reads it (host in A-labels).
+CheckURL = Callable[[str], Any]
 FIELDS = ("name", "url", "event_types", "channels", "filter", "format", "headers", "throttle")
 MAX_HEADERS = 20
+MAX_HEADER_VALUE = 1000  # characters
 MAX_THROTTLE = 1000.0
 MAX_ID = 2**31  # ids beyond an int4 are not ours (and would overflow the driver)
 HEALTH_WINDOW = 100  # attempts the success rate is computed over
@@ -123,14 +132,15 @@ def _headers(value: Any, errors: v.FieldErrors) -> dict[str, str]:
         if not isinstance(raw, str):
             errors.errors[key] = "must be a string"
             continue
-        if any(c in raw for c in "\r\n\0") or any(ord(c) < 32 and c != "\t" for c in raw):
-            errors.errors[key] = "must not contain line breaks or control characters"
+        if len(raw) > MAX_HEADER_VALUE:
+            errors.errors[key] = f"must be at most {MAX_HEADER_VALUE} characters"
             continue
-        if len(raw) > 1000:
-            errors.errors[key] = "must be at most 1000 characters"
+        try:
+            out[name] = v.http_field_value(raw)
+        except ValueError as exc:
+            errors.errors[key] = str(exc)
             continue
         seen.add(lower)
-        out[name] = raw.strip()
     return out
 
 
@@ -149,14 +159,15 @@ def clean_subscriber(
     data: Any,
     *,
     partial: bool = False,
-    settings: Settings | None = None,
+    check_url: CheckURL | None = None,
     session: Session | None = None,
 ) -> dict[str, Any]:
     """The fields of a subscriber, cleaned; ValidationError names every bad field.
 
-    With `settings` the URL is checked as the sender will call it (https, or a host of
-    `outbound_allow`; no private, loopback or link-local address after DNS unless allowed);
-    with `session` channel slugs must exist. `channels` and `filter` are alternatives."""
+    With `check_url` the URL is checked as the engine will call it (read strictly; https, or a
+    host of `outbound_allow`; no private, loopback or link-local address after DNS unless
+    allowed) and stored as the client reads it; with `session` channel slugs must exist.
+    `channels` and `filter` are alternatives."""
     if not isinstance(data, Mapping):
         raise ValidationError({"": "a subscriber must be a JSON object"})
     errors = v.FieldErrors()
@@ -181,11 +192,9 @@ def clean_subscriber(
         out["headers"] = _headers(data["headers"], errors)
     if out.get("channels") and out.get("filter"):
         errors.errors["channels"] = "give either channels or a filter, not both"
-    if settings is not None and out.get("url") and "url" not in errors.errors:
-        from syndication.push.urls import UnsafeURL, check_url
-
+    if check_url is not None and out.get("url") and "url" not in errors.errors:
         try:
-            check_url(out["url"], settings)
+            out["url"] = check_url(out["url"]).url
         except UnsafeURL as exc:
             errors.errors["url"] = str(exc)
     if session is not None and out.get("channels"):
@@ -201,24 +210,18 @@ def clean_subscriber(
 # --- subscribers ------------------------------------------------------------------------------
 
 
-def _new_secret() -> str:
-    from syndication.push.signing import generate_secret
-
-    return generate_secret()
-
-
 def create_subscriber(
-    session: Session, settings: Settings, data: Any, now: datetime
+    session: Session, check_url: CheckURL | None, data: Any, now: datetime
 ) -> tuple[Subscriber, str]:
     """A new, active subscriber and its secret (`whsec_…`), which is shown this once."""
-    fields = clean_subscriber(data, settings=settings, session=session)
+    fields = clean_subscriber(data, check_url=check_url, session=session)
     fields.setdefault("event_types", list(EVENT_TYPES))
     fields.setdefault("channels", [])
     fields.setdefault("filter", {})
     fields.setdefault("format", "json")
     fields.setdefault("headers", {})
     fields.setdefault("throttle", None)
-    secret = _new_secret()
+    secret = generate_secret()
     subscriber = Subscriber(kind="webhook", secret=secret, active=True, created_at=now, **fields)
     session.add(subscriber)
     session.flush()
@@ -241,10 +244,10 @@ def get_subscriber(session: Session, subscriber_id: int) -> Subscriber:
 
 
 def update_subscriber(
-    session: Session, settings: Settings, subscriber_id: int, data: Any
+    session: Session, check_url: CheckURL | None, subscriber_id: int, data: Any
 ) -> Subscriber:
     """Change the fields given; `null` resets a field to its default."""
-    fields = clean_subscriber(data, partial=True, settings=settings, session=session)
+    fields = clean_subscriber(data, partial=True, check_url=check_url, session=session)
     subscriber = get_subscriber(session, subscriber_id)
     channels = fields.get("channels", subscriber.channels)
     filter_ = fields.get("filter", subscriber.filter)
@@ -270,12 +273,13 @@ def rotate_secret(session: Session, settings: Settings, subscriber_id: int, now:
     subscriber = get_subscriber(session, subscriber_id)
     subscriber.previous_secret = subscriber.secret
     subscriber.previous_secret_until = now + timedelta(seconds=settings.secret_overlap)
-    subscriber.secret = _new_secret()
+    subscriber.secret = generate_secret()
     return subscriber.secret
 
 
 def disable(session: Session, subscriber_id: int, reason: str | None = None) -> Subscriber:
-    """Stop sending to a subscriber (its deliveries wait; recover() sends them later)."""
+    """Stop sending to a subscriber: its pending deliveries wait, and events that come while
+    it is disabled are recorded as skipped; recover() sends them later."""
     subscriber = get_subscriber(session, subscriber_id)
     subscriber.active = False
     subscriber.disabled_reason = (v.optional_text(reason, max_len=500) if reason else None) or (
@@ -361,6 +365,8 @@ def _requeue(delivery: Delivery, now: datetime) -> None:
     delivery.attempts = 0
     delivery.next_attempt_at = now
     delivery.lease_until = None
+    # A request of an older claim still on the wire can no longer decide this delivery.
+    delivery.claim_token = None
 
 
 def replay_delivery(session: Session, delivery_id: int, now: datetime) -> Delivery:
@@ -378,8 +384,10 @@ def recover(
     until: datetime | None,
     now: datetime,
 ) -> int:
-    """Queue again a subscriber's dead and cancelled deliveries created in [since, until)
-    (until: now when None); pending ones that are failing are made due now. Returns how many."""
+    """Queue again a subscriber's dead, cancelled and skipped deliveries created in
+    [since, until) (until: now when None), in the order they were created (the claim's order);
+    pending ones that are failing are made due now. Each keeps its message id. Returns how
+    many. Only what `delivery_retention` still keeps can be recovered."""
     errors: dict[str, str] = {}
     since = _when("since", since, errors)
     until = _when("until", until, errors) if until is not None else now
@@ -397,7 +405,9 @@ def recover(
     result = session.execute(
         update(Delivery)
         .where(window, Delivery.status.in_(RECOVERABLE))
-        .values(status="pending", attempts=0, next_attempt_at=now, lease_until=None)
+        .values(
+            status="pending", attempts=0, next_attempt_at=now, lease_until=None, claim_token=None
+        )
         .execution_options(synchronize_session=False)
     )
     count += result.rowcount or 0

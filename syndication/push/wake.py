@@ -1,19 +1,19 @@
-"""Waking the push job as soon as work for it is committed, in this process or another one.
+"""Waking the delivery engine as soon as push work is committed, in this process or another one.
 
-A session that writes push work (an outbox event, a test ping, a replay…) calls `mark`. When it
-commits:
+A service that writes push work (an outbox event, a test ping, a replay…) calls `mark(session)`:
+a flag on the session, nothing else. The `Waker` of the session's database, installed once per
+process by its context (push/context.py), acts when that session commits:
 
-- this process's scheduler is woken at once (`WAKE`, watched by push/jobs.py's waker thread);
+- this process's engine is woken at once (every callback given to `subscribe`);
 - on PostgreSQL the transaction also sends `NOTIFY syndication_push` (delivered on commit, to
   every process of every machine that listens on that database);
 - on SQLite (one machine) a datagram goes to each process listening on the same database file:
   each registers its 127.0.0.1 UDP port as a file `<pid>-<port>` in `<database file>.wake/`.
 
-`Listener` is what a scheduler process runs to hear other processes: `LISTEN` on a connection of
-its own (PostgreSQL) or its UDP port (SQLite). Without it, or when a notification is lost (a
-listener reconnecting), the job still finds the work at its next `poll_interval`: waking only
-shortens the wait, correctness never depends on it. So the web processes of `syndication run`,
-`syndication import` and the API push within milliseconds instead of up to a poll interval.
+`Waker.listen()` is what an engine process runs to hear other processes: `LISTEN` on a
+connection of its own (PostgreSQL) or its UDP port (SQLite). Without it, or when a notification
+is lost (a listener reconnecting), the engine still finds the work at its next `poll_interval`:
+waking only shortens the wait, correctness never depends on it.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -33,37 +33,13 @@ from syndication.db import Database
 
 log = logging.getLogger(__name__)
 
-# Set when a session of this process committed push work.
-WAKE = threading.Event()
 CHANNEL = "syndication_push"
 _MARK = "syndication.push_work_written"
-_sender_socket: socket.socket | None = None
-_sender_lock = threading.Lock()
 
 
 def mark(session: Session) -> None:
-    """Wake the push job (here and in other processes) once `session` commits."""
+    """Wake the push engine (here and in other processes) once `session` commits."""
     session.info[_MARK] = True
-
-
-@event.listens_for(Session, "before_commit")
-def _before_commit(session: Session) -> None:
-    if session.info.get(_MARK) and session.get_bind().dialect.name == "postgresql":
-        session.connection().exec_driver_sql(f"NOTIFY {CHANNEL}")
-
-
-@event.listens_for(Session, "after_commit")
-def _after_commit(session: Session) -> None:
-    if session.info.pop(_MARK, False):
-        WAKE.set()
-        bind = session.get_bind()
-        if bind.dialect.name == "sqlite":
-            _send_datagrams(bind)
-
-
-@event.listens_for(Session, "after_rollback")
-def _after_rollback(session: Session) -> None:
-    session.info.pop(_MARK, None)
 
 
 def wake_dir(engine: Engine) -> Path | None:
@@ -75,39 +51,107 @@ def wake_dir(engine: Engine) -> Path | None:
     return path.with_name(path.name + ".wake")
 
 
-def _send_datagrams(engine: Engine) -> None:
-    global _sender_socket
-    directory = wake_dir(engine)
-    if directory is None:
-        return
-    try:
-        names = os.listdir(directory)
-    except OSError:
-        return  # nobody listens
-    with _sender_lock:
-        if _sender_socket is None:
-            _sender_socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            _sender_socket.setblocking(False)
-        for name in names:
-            port = name.rpartition("-")[2]
-            if port.isdigit():
-                with contextlib.suppress(OSError):  # a listener gone, a full buffer: it polls
-                    _sender_socket.sendto(b"wake", ("127.0.0.1", int(port)))
-
-
-class Listener:
-    """A thread that sets WAKE whenever another process commits push work on `db`."""
+class Waker:
+    """The wake-up of one database in this process: install it once per Database."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._callbacks: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+        self._socket: socket.socket | None = None
+        self._listener: _Listener | None = None
+        db.on_session_event("before_commit", self._before_commit)
+        db.on_session_event("after_commit", self._after_commit)
+        db.on_session_event("after_rollback", self._after_rollback)
+
+    def subscribe(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call `callback` (quickly, from any thread) whenever push work is committed; returns
+        the function that unsubscribes it."""
+        with self._lock:
+            self._callbacks.append(callback)
+
+        def unsubscribe() -> None:
+            with self._lock, contextlib.suppress(ValueError):
+                self._callbacks.remove(callback)
+
+        return unsubscribe
+
+    def wake(self) -> None:
+        """Wake this process's subscribers (as a local commit of push work does)."""
+        with self._lock:
+            callbacks = list(self._callbacks)
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:  # noqa: BLE001 - one broken subscriber must not stop the others
+                log.exception("push wake-up callback failed")
+
+    def listen(self, timeout: float = 5.0) -> None:
+        """Hear the commits of other processes too (idempotent)."""
+        with self._lock:
+            if self._listener is None:
+                self._listener = _Listener(self)
+                listener = self._listener
+            else:
+                return
+        listener.start(timeout)
+
+    def close(self) -> None:
+        with self._lock:
+            listener, self._listener = self._listener, None
+            sock, self._socket = self._socket, None
+        if listener is not None:
+            listener.stop()
+        if sock is not None:
+            sock.close()
+
+    # -- session events ------------------------------------------------------------------------
+
+    def _before_commit(self, session: Session) -> None:
+        if session.info.get(_MARK) and not self.db.is_sqlite:
+            session.connection().exec_driver_sql(f"NOTIFY {CHANNEL}")
+
+    def _after_commit(self, session: Session) -> None:
+        if session.info.pop(_MARK, False):
+            self.wake()
+            if self.db.is_sqlite:
+                self._send_datagrams()
+
+    def _after_rollback(self, session: Session) -> None:
+        session.info.pop(_MARK, None)
+
+    def _send_datagrams(self) -> None:
+        directory = wake_dir(self.db.engine)
+        if directory is None:
+            return
+        try:
+            names = os.listdir(directory)
+        except OSError:
+            return  # nobody listens
+        with self._lock:
+            if self._socket is None:
+                self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                self._socket.setblocking(False)
+            for name in names:
+                port = name.rpartition("-")[2]
+                if port.isdigit():
+                    with contextlib.suppress(OSError):  # a listener gone, a full buffer: it polls
+                        self._socket.sendto(b"wake", ("127.0.0.1", int(port)))
+
+
+class _Listener:
+    """A thread that wakes the Waker whenever another process commits push work."""
+
+    def __init__(self, waker: Waker) -> None:
+        self.waker = waker
+        self.db = waker.db
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="push-listener", daemon=True)
         self._ready = threading.Event()
 
-    def start(self, timeout: float = 5.0) -> Listener:
+    def start(self, timeout: float) -> None:
         self._thread.start()
         self._ready.wait(timeout)
-        return self
 
     def stop(self) -> None:
         self._stop.set()
@@ -134,10 +178,10 @@ class Listener:
                     conn.autocommit = True
                     conn.execute(f"LISTEN {CHANNEL}")
                     self._ready.set()
-                    WAKE.set()  # anything committed while not listening is picked up now
+                    self.waker.wake()  # anything committed while not listening is picked up now
                     while not self._stop.is_set():
                         for _ in conn.notifies(timeout=1.0, stop_after=1):
-                            WAKE.set()
+                            self.waker.wake()
                 finally:
                     with contextlib.suppress(Exception):
                         conn.close()
@@ -167,7 +211,7 @@ class Listener:
                 except OSError:
                     self._stop.wait(1.0)
                     continue
-                WAKE.set()
+                self.waker.wake()
         finally:
             with contextlib.suppress(OSError):
                 entry.unlink()

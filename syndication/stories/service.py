@@ -120,7 +120,8 @@ class _Change:
         if kind is not None:
             terms = self.terms if kind == outbox.RETRACTED else after
             previous = self.terms if kind == outbox.UPDATED else None
-            outbox.record_event(session, settings, kind, story, terms or (), now, previous)
+            snapshot = story_to_dict(story, settings)
+            outbox.record_event(session, kind, story, snapshot, terms or (), now, previous)
 
 
 def _apply_content(story: Story, content: Mapping[str, Any], settings: Settings) -> bool:

@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+import ipaddress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from syndication.imports import Record, read_source
+from syndication.imports.sources import DEFAULT_MAX_BYTES, fetcher
+from syndication.outbound import OutboundClient, OutboundPolicy
 
 DATA = Path(__file__).parent / "data"
 LONDON = ZoneInfo("Europe/London")
 
 
-def read_all(path_or_url: str | Path, **kwargs) -> list[Record]:
+LOOPBACK = OutboundPolicy(allow_networks=(ipaddress.ip_network("127.0.0.0/8"),))
+
+
+def read_all(path_or_url: str | Path, policy: OutboundPolicy = LOOPBACK, **kwargs) -> list[Record]:
+    """Every record of a file, or of a URL fetched through a real outbound client (allowed to
+    call this machine's test servers unless another `policy` is given)."""
     kwargs.setdefault("tz", LONDON)
-    return list(read_source(str(path_or_url), **kwargs))
+    if "://" not in str(path_or_url) or "fetch" in kwargs:
+        return list(read_source(str(path_or_url), **kwargs))
+    with OutboundClient(policy) as client:
+        fetch = fetcher(client, max_bytes=kwargs.get("max_bytes", DEFAULT_MAX_BYTES))
+        return list(read_source(str(path_or_url), fetch=fetch, **kwargs))
 
 
 class Served:

@@ -91,7 +91,28 @@ def test_url_connection_refused():
         port = probe.getsockname()[1]
     [record] = read_all(f"http://127.0.0.1:{port}/feed.xml")
     assert record.data is None
-    assert record.error == "could not connect: Connection refused"
+    assert record.error == f"cannot connect to 127.0.0.1:{port}: connection refused"
+
+
+def test_url_to_a_private_address_is_refused_unless_allowed(http_server):
+    """A URL import goes through the outbound client: without outbound_allow, this machine's
+    own server is a private address like any other, and hostile URLs are refused before any
+    connection."""
+    from syndication.outbound import OutboundPolicy
+
+    http_server.routes["/feed.rss"] = (200, "application/rss+xml", (DATA / "feed.rss").read_bytes())
+    strict = OutboundPolicy()
+    [record] = read_all(http_server.url("/feed.rss"), policy=strict)
+    assert record.data is None and "loopback" in record.error
+    port = http_server.url("/").split(":")[2].split("/")[0]
+    for hostile in (
+        f"http://127.0.0.1:{port}\\@example.com/feed.rss",
+        f"http://127.1:{port}/feed.rss",
+        f"http://user:pw@127.0.0.1:{port}/feed.rss",
+    ):
+        [record] = read_all(hostile)
+        assert record.data is None and record.error, hostile
+    assert len(read_all(http_server.url("/feed.rss"))) == 3
 
 
 def test_url_oversized_body(http_server):

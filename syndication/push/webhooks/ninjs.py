@@ -100,14 +100,3 @@ def _picture(image: Any) -> dict[str, Any] | None:
             {"role": "caption", "contenttype": "text/plain", "value": image["caption"]}
         ]
     return picture
-
-
-def register() -> None:
-    """Add `ninjs` to the payload formats of the delivery engine (push/formats.py)."""
-    from syndication.push import formats
-
-    if "ninjs" not in formats.FORMATTERS:
-        formats.register("ninjs", to_ninjs)
-
-
-register()

@@ -1,6 +1,6 @@
-"""Payload formats of partner pushes. A formatter turns an event's story snapshot (the API story
-schema, with code and revision) into the `data` of the payload. "json" is built in; others
-(ninjs) register themselves with `register`."""
+"""Payload formats of partner webhooks. A formatter turns an event's story snapshot (the API
+story schema, with code and revision) into the `data` of the payload: "json" (the snapshot as
+is) and "ninjs" (IPTC ninjs 2.1, webhooks/ninjs.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
+from syndication.push.webhooks.ninjs import to_ninjs
 from syndication.validation import iso
 
 Formatter = Callable[[dict[str, Any]], dict[str, Any]]
@@ -18,20 +19,7 @@ def _json(snapshot: dict[str, Any]) -> dict[str, Any]:
     return snapshot
 
 
-FORMATTERS: dict[str, Formatter] = {"json": _json}
-
-
-def register(name: str, fn: Formatter) -> None:
-    """Make format `name` available to subscribers (replaces one of the same name)."""
-    FORMATTERS[name] = fn
-
-
-def _load_plugins() -> None:
-    # The ninjs formatter registers itself when imported; it may not exist (yet).
-    try:
-        import syndication.push.ninjs  # noqa: F401
-    except ImportError:
-        pass
+FORMATTERS: dict[str, Formatter] = {"json": _json, "ninjs": to_ninjs}
 
 
 class _EventLike(Protocol):
@@ -48,8 +36,6 @@ def payload_bytes(event: _EventLike, subscriber: _SubscriberLike, now: datetime)
     """The exact body sent (and signed): compact JSON {"type", "timestamp", "data"}.
 
     `timestamp` is when the event happened (`now` when the event has no time, as a ping)."""
-    if subscriber.format not in FORMATTERS:
-        _load_plugins()
     try:
         formatter = FORMATTERS[subscriber.format or "json"]
     except KeyError:

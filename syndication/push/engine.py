@@ -1,0 +1,784 @@
+"""The delivery engine: claim due deliveries, lease them, send them through the outbound client,
+record the results, retry on a schedule. It knows no kinds of subscriber: a transmitter per
+kind (push/transmitter.py) says what each request is.
+
+Claiming. Pending deliveries whose next attempt is due and whose lease (a worker's claim) has
+expired, of active subscribers, oldest first — but at most `push_per_subscriber` in flight per
+subscriber in this process (1 while the subscriber is failing), so one partner's backlog or
+slowness never holds the others' places. On PostgreSQL one statement picks each subscriber's
+first due rows (a LATERAL probe per active subscriber: the cost follows the subscribers, not
+the backlog), locks them `FOR UPDATE SKIP LOCKED` and leases them; on SQLite a window query
+in one BEGIN IMMEDIATE transaction. Every claim carries a fresh token: a result is applied only
+while the delivery still carries its token, so a replay, or another worker's claim after the
+lease ran out, is never overwritten by an older attempt's result.
+
+Sending. Requests run on the outbound client's event loop (syndication/outbound): up to
+`push_concurrency` in flight per process, each bounded by one deadline (`outbound_timeout`,
+connect to last byte), so a peer that trickles or hangs holds one place for at most that long,
+and only its own. A request starts only with enough lease left to finish it (else it is left,
+untouched, for any worker). A throttled subscriber (`throttle` deliveries per second) is
+deferred without counting an attempt.
+
+Recording. Results are written in batches on a thread of their own, so neither claiming nor
+recording waits for the other. A receiver's answer is untrusted input: whatever its status,
+headers or body, it decides only its own delivery; a batch that cannot be written is written
+one result at a time, so one bad result never drops the others.
+
+Time comes from the injected clock (leases, schedules, throttles); only the network's own
+deadline and the loop's waits are real time.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import queue
+import secrets
+import threading
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Integer,
+    Row,
+    Table,
+    Update,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session
+
+from syndication.clock import Clock
+from syndication.config import Settings
+from syndication.db import Database
+from syndication.models import Delivery, DeliveryAttempt, Subscriber
+from syndication.outbound import OutboundClient, OutboundError, TimedOut, UnsafeURL
+from syndication.push.queue import dispatch_events
+from syndication.push.retry import RetryPolicy, TokenBucket, parse_retry_after
+from syndication.push.transmitter import Prepared, Transmitter
+
+log = logging.getLogger(__name__)
+
+EXCERPT_BYTES = 1024
+MAX_TEXT = 1000  # error messages, as stored
+# A result waits at most this long (seconds) for others to be recorded with it.
+RECORD_DELAY = 0.02
+# On stop, requests in flight get this long (seconds) to finish; the rest are abandoned, still
+# leased: another worker (or this one, restarted) sends them once the lease has run out.
+STOP_GRACE = 5.0
+
+
+@dataclass
+class Job:
+    """A claimed delivery and its prepared request."""
+
+    delivery_id: int
+    subscriber_id: int
+    kind: str
+    message_id: str
+    claim: str  # the claim's token: the result applies only while the delivery carries it
+    lease_until: datetime
+    prepared: Prepared
+    throttle: float | None = None
+
+
+@dataclass
+class Result:
+    job: Job
+    at: datetime
+    status_code: int | None = None
+    latency_ms: int | None = None
+    error: str | None = None
+    excerpt: str | None = None
+    retry_after: float | None = None
+    deferred: float | None = None  # throttled: not attempted, due again in this many seconds
+    # Not attempted: too little of the claim's lease was left (another worker may take it).
+    lease_ran_out: bool = False
+
+
+class Engine:
+    """One per process (held by its push context): the claim, send and record loop."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        clock: Clock,
+        outbound: OutboundClient,
+        transmitters: Mapping[str, Transmitter],
+        retry: RetryPolicy,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.clock = clock
+        self.outbound = outbound
+        self.transmitters = transmitters
+        self.retry = retry
+        self.concurrency = settings.push_concurrency
+        self.per_subscriber = settings.push_per_subscriber
+        self.timeout = settings.outbound_timeout
+        self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._woken = threading.Event()
+        self._inflight: dict[int, Job] = {}
+        self._futures: dict[int, Future[Result]] = {}
+        self._busy: Counter[int] = Counter()  # requests in flight per subscriber
+        self._buckets: dict[int, TokenBucket] = {}
+        self._running = threading.Lock()  # one loop at a time
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """New work was committed: dispatch and claim at once (callable from any thread)."""
+        if not self._woken.is_set():
+            self._woken.set()
+            self._inbox.put(_WAKE)
+
+    def start(self) -> None:
+        """Run the loop on a thread of its own until `stop()`."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self.serve, args=(self._stop,), name="push-engine", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop claiming, let the requests in flight finish (each within its deadline), record
+        them, and end the loop."""
+        self._stop.set()
+        self._inbox.put(_WAKE)
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def serve(self, stop: threading.Event) -> int:
+        """The loop of a scheduler or worker process; returns when `stop` is set."""
+        return self._run(stop, until_idle=False)
+
+    def drain(self) -> int:
+        """Dispatch new events, then send everything due now, until nothing is due, in flight
+        or waiting to be recorded (by the clock: a retry scheduled later is not due). Returns
+        how many results were recorded. For tests, benchmarks and one-off runs."""
+        return self._run(None, until_idle=True)
+
+    def _run(self, stop: threading.Event | None, *, until_idle: bool) -> int:
+        with self._running:
+            return self._loop(stop, until_idle)
+
+    def _loop(self, stop: threading.Event | None, until_idle: bool) -> int:
+        recorded = 0
+        finished: list[Result] = []
+        first_finished = 0.0
+        recording: Future[None] | None = None
+        recording_count = 0
+        exhausted = False
+        dispatch = True
+        poll = self.settings.poll_interval
+        next_poll = time.monotonic() + poll
+        stopped_at: float | None = None
+        with ThreadPoolExecutor(1, thread_name_prefix="push-record") as recorder:
+            while True:
+                stopping = stop is not None and stop.is_set()
+                if stopping and stopped_at is None:
+                    stopped_at = time.monotonic()
+                if stopped_at is not None and time.monotonic() - stopped_at > STOP_GRACE:
+                    for future in list(self._futures.values()):
+                        future.cancel()
+                if self._woken.is_set():
+                    self._woken.clear()
+                    dispatch = True
+                if time.monotonic() >= next_poll:
+                    # Retries coming due, and work whose wake-up was lost.
+                    next_poll = time.monotonic() + poll
+                    dispatch = True
+                if dispatch and not stopping:
+                    dispatch = False
+                    exhausted = False
+                    try:
+                        dispatch_events(self.db, self.transmitters, self.clock)
+                    except Exception:  # noqa: BLE001 - the database may be away: poll again
+                        log.exception("dispatching events failed")
+                if recording is not None and recording.done():
+                    try:
+                        recording.result()
+                    except Exception:  # noqa: BLE001 - left leased: claimed again after it
+                        log.exception("recording push results failed")
+                    recorded += recording_count
+                    recording = None
+                    exhausted = False  # something moved on: look for due work again
+                if not exhausted and not stopping and len(self._inflight) <= self.concurrency // 2:
+                    room = self.concurrency - len(self._inflight)
+                    try:
+                        jobs = self.claim(room)
+                    except Exception:  # noqa: BLE001 - the database may be away: poll again
+                        log.exception("claiming deliveries failed")
+                        jobs = []
+                    exhausted = len(jobs) < room
+                    for job in jobs:
+                        self._start(job)
+                if (
+                    recording is None
+                    and finished
+                    and (
+                        len(finished) >= max(16, self.concurrency // 4)
+                        or not self._inflight
+                        or time.monotonic() - first_finished >= RECORD_DELAY
+                    )
+                ):
+                    recording = recorder.submit(self.record, finished)
+                    recording.add_done_callback(lambda _: self._inbox.put(_RECORDED))
+                    recording_count = len(finished)
+                    finished = []
+                if not self._inflight and recording is None and not finished:
+                    if stopping:
+                        return recorded
+                    if until_idle and exhausted and not dispatch and not self._woken.is_set():
+                        return recorded
+                if finished and recording is None:
+                    timeout = max(0.0, first_finished + RECORD_DELAY - time.monotonic())
+                elif stopped_at is not None:
+                    timeout = 0.1
+                else:
+                    timeout = max(0.0, next_poll - time.monotonic())
+                try:
+                    item = self._inbox.get(timeout=timeout)
+                except queue.Empty:
+                    continue
+                while True:
+                    if isinstance(item, tuple):
+                        job, future = item
+                        self._finish(job)
+                        result = self._result_of(job, future)
+                        if result is not None:
+                            if not finished:
+                                first_finished = time.monotonic()
+                            finished.append(result)
+                    try:
+                        item = self._inbox.get_nowait()
+                    except queue.Empty:
+                        break
+
+    def _start(self, job: Job) -> None:
+        self._inflight[job.delivery_id] = job
+        self._busy[job.subscriber_id] += 1
+        future = self.outbound.submit(self.attempt(job))
+        self._futures[job.delivery_id] = future
+        future.add_done_callback(lambda f, job=job: self._inbox.put((job, f)))
+
+    def _finish(self, job: Job) -> None:
+        self._inflight.pop(job.delivery_id, None)
+        self._futures.pop(job.delivery_id, None)
+        self._busy[job.subscriber_id] -= 1
+        if self._busy[job.subscriber_id] <= 0:
+            del self._busy[job.subscriber_id]
+
+    def _result_of(self, job: Job, future: Future[Result]) -> Result | None:
+        try:
+            return future.result()
+        except BaseException:  # noqa: BLE001 - cancelled (shutting down): left leased
+            return None
+
+    # -- claim ---------------------------------------------------------------------------------
+
+    def claim(self, limit: int) -> list[Job]:
+        """Lease up to `limit` due deliveries (within each subscriber's share) and prepare
+        their requests; cancelled ones are closed with their transmitter's reason."""
+        if limit <= 0:
+            return []
+        busy = dict(self._busy)
+        with self.db.write() as session:
+            now = self.clock()
+            lease = now + timedelta(seconds=self.settings.lease_seconds)
+            token = secrets.token_hex(8)
+            conn = session.connection()
+            if self.db.is_sqlite:
+                rows = self._claim_sqlite(conn, now, lease, token, limit, busy)
+            else:
+                rows = sorted(
+                    conn.execute(
+                        _PG_CLAIM,
+                        {
+                            "now": now,
+                            "lease": lease,
+                            "token": token,
+                            "limit": limit,
+                            "per_sub": self.per_subscriber,
+                            "busy_ids": list(busy),
+                            "busy_counts": list(busy.values()),
+                        },
+                    ).all(),
+                    key=lambda r: (r.next_attempt_at, r.id),
+                )
+            if not rows:
+                return []
+            by_kind: dict[str, list[Row]] = {}
+            for row in rows:
+                by_kind.setdefault(row.kind, []).append(row)
+            jobs: list[Job] = []
+            cancelled: list[dict] = []
+            for kind, group in by_kind.items():
+                transmitter = self.transmitters.get(kind)
+                if transmitter is None:
+                    prepared: dict[int, Prepared | str] = {
+                        r.id: f"no transmitter for subscribers of kind {kind!r}" for r in group
+                    }
+                else:
+                    prepared = transmitter.prepare(session, group, now)
+                for row in group:
+                    outcome = prepared.get(row.id, "not prepared")
+                    if isinstance(outcome, str):
+                        cancelled.append({"_id": row.id, "reason": _clean(outcome)})
+                        continue
+                    jobs.append(
+                        Job(
+                            delivery_id=row.id,
+                            subscriber_id=row.subscriber_id,
+                            kind=kind,
+                            message_id=row.message_id,
+                            claim=token,
+                            lease_until=lease,
+                            prepared=outcome,
+                            throttle=row.throttle,
+                        )
+                    )
+            if cancelled:
+                conn.execute(_CANCEL, cancelled)
+            order = {r.id: i for i, r in enumerate(rows)}
+            jobs.sort(key=lambda j: order[j.delivery_id])
+            return jobs
+
+    def _claim_sqlite(
+        self,
+        conn: Any,
+        now: datetime,
+        lease: datetime,
+        token: str,
+        limit: int,
+        busy: dict[int, int],
+    ) -> list[Row]:
+        # BEGIN IMMEDIATE: nobody else claims meanwhile. Each subscriber's first due rows (by a
+        # window), trimmed here to what its share has left.
+        rows = conn.execute(
+            _SQLITE_CLAIM,
+            {"now": now, "per_sub": self.per_subscriber, "fetch": limit + sum(busy.values())},
+        ).all()
+        taken: list[Row] = []
+        counts: Counter[int] = Counter(busy)
+        for row in rows:
+            share = 1 if row.failing_since is not None else self.per_subscriber
+            if counts[row.subscriber_id] >= share:
+                continue
+            counts[row.subscriber_id] += 1
+            taken.append(row)
+            if len(taken) >= limit:
+                break
+        if taken:
+            conn.execute(_LEASE, {"lease": lease, "token": token, "ids": [r.id for r in taken]})
+        return taken
+
+    # -- send ----------------------------------------------------------------------------------
+
+    async def attempt(self, job: Job) -> Result:
+        """One HTTP attempt, or a throttle deferral, or nothing when the claim's lease is nearly
+        over. Never raises: any failure is the result of this delivery alone."""
+        now = self.clock()
+        try:
+            # A request starts only with time left to finish within the lease (its deadline,
+            # or half the lease if shorter): after it, another worker may send the delivery.
+            margin = min(self.timeout, self.settings.lease_seconds / 2)
+            if (job.lease_until - now).total_seconds() < margin:
+                return Result(job, now, lease_ran_out=True)
+            if job.throttle and job.throttle > 0:
+                wait = self._bucket(job).take(now.timestamp())
+                if wait > 0:
+                    return Result(job, now, deferred=wait)
+            transmitter = self.transmitters[job.kind]
+            try:
+                headers = transmitter.finish(job.prepared, job.message_id, now)
+            except ValueError as exc:
+                return Result(job, now, error=_clean(f"not sent: {exc}"))
+            started = time.monotonic()
+            try:
+                response = await self.outbound.request(
+                    "POST",
+                    job.prepared.url,
+                    headers=headers,
+                    body=job.prepared.body,
+                    timeout=self.timeout,
+                )
+            except UnsafeURL as exc:
+                return Result(job, now, error=_clean(f"refused: {exc}"))
+            except TimedOut as exc:
+                return Result(job, now, latency_ms=_ms(started), error=_clean(f"timeout: {exc}"))
+            except OutboundError as exc:
+                return Result(job, now, latency_ms=_ms(started), error=_clean(str(exc)))
+            return self._answer(job, now, response, _ms(started))
+        except Exception as exc:  # noqa: BLE001 - a bug must still be recorded as a failure
+            log.exception("sending delivery %s failed", job.delivery_id)
+            return Result(job, now, error=_clean(f"internal error: {exc!r}"))
+
+    def _answer(self, job: Job, now: datetime, response: Any, latency: int) -> Result:
+        code = int(response.status)
+        result = Result(
+            job,
+            now,
+            status_code=code,
+            latency_ms=latency,
+            excerpt=_clean(
+                response.body[:EXCERPT_BYTES].decode("utf-8", errors="replace"), limit=None
+            ),
+        )
+        if code in (429, 503):
+            result.retry_after = parse_retry_after(response.headers.get("Retry-After"), now)
+        if not 200 <= code < 300:
+            error = f"HTTP {code} {response.reason or ''}".strip()
+            location = response.headers.get("Location")
+            if 300 <= code < 400 and location:
+                error += f" (redirect to {location[:300]} not followed)"
+            result.error = _clean(error)
+        return result
+
+    def _bucket(self, job: Job) -> TokenBucket:
+        bucket = self._buckets.get(job.subscriber_id)
+        if bucket is None or bucket.rate != job.throttle:
+            bucket = TokenBucket(float(job.throttle or 1), self.clock().timestamp())
+            self._buckets[job.subscriber_id] = bucket
+        return bucket
+
+    # -- record --------------------------------------------------------------------------------
+
+    def record(self, results: list[Result]) -> None:
+        """Log the attempts and move each delivery on, in one transaction; if that fails, one
+        result at a time, so that one odd result never costs the others theirs."""
+        results = [r for r in results if not r.lease_ran_out]
+        if not results:
+            return
+        try:
+            self._record(results)
+            return
+        except Exception:  # noqa: BLE001 - isolate the result that cannot be written
+            if len(results) == 1:
+                raise
+            log.exception("recording %d results failed; recording them one by one", len(results))
+        for result in results:
+            try:
+                self._record([result])
+            except Exception:  # noqa: BLE001
+                log.exception("recording delivery %s failed", result.job.delivery_id)
+                plain = replace(
+                    result,
+                    excerpt=None,
+                    error="the attempt's result could not be recorded as received",
+                )
+                try:
+                    self._record([plain])
+                except Exception:  # noqa: BLE001 - left leased: claimed again after it
+                    log.exception("delivery %s left leased", result.job.delivery_id)
+
+    def _record(self, results: list[Result]) -> None:
+        results = sorted(results, key=lambda r: (r.job.subscriber_id, r.job.delivery_id))
+        with self.db.write() as session:
+            now = self.clock()
+            sub_query = (
+                select(*_SUB_COLUMNS)
+                .where(Subscriber.id.in_(sorted({r.job.subscriber_id for r in results})))
+                .order_by(Subscriber.id)
+            )
+            if not self.db.is_sqlite:
+                sub_query = sub_query.with_for_update()  # in id order: no deadlock
+            subscribers = {row.id: row._asdict() for row in session.execute(sub_query)}
+            deliveries = {
+                row.id: row._asdict()
+                for row in session.execute(
+                    select(*_DELIVERY_COLUMNS).where(
+                        Delivery.id.in_({r.job.delivery_id for r in results})
+                    )
+                )
+            }
+            sub_loaded = {i: dict(s) for i, s in subscribers.items()}
+            delivery_loaded = {i: dict(d) for i, d in deliveries.items()}
+            attempts = self._apply(results, subscribers, deliveries, now)
+            if attempts:
+                log_insert = insert(DeliveryAttempt.__table__)
+                if not self.db.is_sqlite:
+                    # RETURNING turns on SQLAlchemy's "insertmanyvalues": multi-row INSERTs
+                    # instead of one statement per row.
+                    log_insert = log_insert.returning(DeliveryAttempt.id)
+                session.execute(log_insert, attempts)
+            _update_changed(session, Delivery.__table__, delivery_loaded, deliveries)
+            _update_changed(session, Subscriber.__table__, sub_loaded, subscribers)
+
+    def _apply(
+        self,
+        results: Sequence[Result],
+        subscribers: dict[int, dict],
+        deliveries: dict[int, dict],
+        now: datetime,
+    ) -> list[dict]:
+        """Move the deliveries and subscribers (rows as dicts, changed in place) on by the
+        results, in order; returns the attempt log rows to insert."""
+        attempts: list[dict] = []
+        for r in results:
+            d = deliveries.get(r.job.delivery_id)
+            sub = subscribers.get(r.job.subscriber_id)
+            if d is None or sub is None:
+                continue  # deleted meanwhile
+            current = d["claim_token"] == r.job.claim and d["status"] == "pending"
+            if r.deferred is not None:
+                if current:
+                    d["lease_until"] = None
+                    d["claim_token"] = None
+                    d["next_attempt_at"] = now + timedelta(seconds=r.deferred)
+                continue
+            entry = {
+                "delivery_id": d["id"],
+                "at": r.at,
+                "status_code": r.status_code,
+                "latency_ms": r.latency_ms,
+                "error": r.error,
+                "response_excerpt": r.excerpt,
+            }
+            attempts.append(entry)
+            if not current:
+                # Replayed, or claimed again after the lease ran out, while this attempt was on
+                # the wire: the newer claim decides; this one is only logged.
+                entry["error"] = _clean(
+                    f"{r.error + '; ' if r.error else ''}not applied: the delivery was replayed "
+                    "or claimed again meanwhile"
+                )
+                continue
+            d["lease_until"] = None
+            d["claim_token"] = None
+            d["attempts"] += 1
+            d["last_status_code"] = r.status_code
+            d["last_error"] = r.error
+            code = r.status_code
+            if code is not None and 200 <= code < 300:
+                d["status"] = "delivered"
+                d["delivered_at"] = r.at
+                d["next_attempt_at"] = None
+                if sub["last_success_at"] is None or sub["last_success_at"] < r.at:
+                    sub["last_success_at"] = r.at
+                sub["failing_since"] = None
+                continue
+            if code == 410:
+                d["status"] = "dead"
+                d["next_attempt_at"] = None
+                if sub["active"]:
+                    sub["active"] = False
+                    sub["disabled_reason"] = f"the endpoint answered 410 Gone at {r.at.isoformat()}"
+                    log.warning("subscriber %s disabled: 410 Gone", sub["id"])
+                continue
+            delay = self.retry.delay(d["attempts"])
+            if delay is not None and r.retry_after is not None:
+                delay = r.retry_after
+            if delay is None:
+                d["status"] = "dead"
+                d["next_attempt_at"] = None
+            else:
+                d["next_attempt_at"] = r.at + timedelta(seconds=delay)
+            failing_since = sub["failing_since"]
+            if failing_since is None:
+                sub["failing_since"] = r.at
+            elif sub["active"] and (r.at - failing_since).total_seconds() >= (
+                self.settings.subscriber_disable_after
+            ):
+                sub["active"] = False
+                sub["disabled_reason"] = (
+                    f"failing without a success since {failing_since.isoformat()}"
+                )
+                log.warning("subscriber %s disabled: failing since %s", sub["id"], failing_since)
+        return attempts
+
+
+_WAKE = object()
+_RECORDED = object()
+
+
+def _clean(text: str, limit: int | None = MAX_TEXT) -> str:
+    """Peer-controlled text made safe to store: no NUL, no lone surrogates, bounded."""
+    text = text.replace("\x00", "").encode("utf-8", errors="replace").decode("utf-8")
+    return text[:limit] if limit else text
+
+
+def _ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+_D = Delivery.__table__
+_S = Subscriber.__table__
+# What a claim returns: the delivery's columns and its subscriber's (for the transmitters).
+CLAIM_COLUMNS = (
+    _D.c.id,
+    _D.c.subscriber_id,
+    _D.c.event_id,
+    _D.c.message_id,
+    _D.c.attempts,
+    _D.c.next_attempt_at,
+    *(c for c in _S.c if c.name not in ("id", "created_at", "name")),
+)
+_NOW = bindparam("now", type_=_D.c.next_attempt_at.type)
+_DUE = and_(
+    _D.c.status == "pending",
+    _D.c.next_attempt_at <= _NOW,
+    or_(_D.c.lease_until.is_(None), _D.c.lease_until < _NOW),
+)
+# SQLite: every due row of an active subscriber, numbered within its subscriber; the first
+# `per_sub` of each, oldest first.
+_NUMBERED = (
+    select(
+        *CLAIM_COLUMNS,
+        func.row_number()
+        .over(partition_by=_D.c.subscriber_id, order_by=(_D.c.next_attempt_at, _D.c.id))
+        .label("rn"),
+    )
+    .select_from(_D.join(_S, _S.c.id == _D.c.subscriber_id))
+    .where(_DUE, _S.c.active.is_(True))
+    .subquery("numbered")
+)
+_SQLITE_CLAIM = (
+    select(*(c for c in _NUMBERED.c if c.name != "rn"))
+    .where(_NUMBERED.c.rn <= bindparam("per_sub", type_=Integer))
+    .order_by(_NUMBERED.c.next_attempt_at, _NUMBERED.c.id)
+    .limit(bindparam("fetch", type_=Integer))
+)
+_LEASE = (
+    update(_D)
+    .where(_D.c.id.in_(bindparam("ids", expanding=True)))
+    .values(
+        lease_until=bindparam("lease", type_=_D.c.lease_until.type),
+        claim_token=bindparam("token", type_=_D.c.claim_token.type),
+    )
+)
+# PostgreSQL: for each active subscriber, its first due rows up to what its share has left in
+# this process (`busy`: requests in flight per subscriber); the oldest `limit` of those, locked
+# (SKIP LOCKED: rows another worker holds are passed over) and leased in the same statement.
+_BUSY = (
+    func.unnest(
+        bindparam("busy_ids", type_=ARRAY(Integer)),
+        bindparam("busy_counts", type_=ARRAY(Integer)),
+    )
+    .table_valued("sid", "n")
+    .render_derived(name="busy")
+)
+_SHARE = case(
+    (_S.c.failing_since.is_(None), bindparam("per_sub", type_=Integer)), else_=1
+) - func.coalesce(_BUSY.c.n, 0)
+_FIRST_DUE = (
+    select(_D.c.id, _D.c.next_attempt_at)
+    .where(_D.c.subscriber_id == _S.c.id, _DUE)
+    .order_by(_D.c.next_attempt_at, _D.c.id)
+    .limit(func.greatest(_SHARE, 0))
+    .lateral("first_due")
+)
+_CANDIDATES = (
+    select(_FIRST_DUE.c.id)
+    .select_from(_S.outerjoin(_BUSY, _BUSY.c.sid == _S.c.id).join(_FIRST_DUE, true()))
+    .where(_S.c.active.is_(True))
+    .order_by(_FIRST_DUE.c.next_attempt_at, _FIRST_DUE.c.id)
+    .limit(bindparam("limit", type_=Integer))
+    .cte("candidates")
+    .prefix_with("MATERIALIZED")
+)
+_LOCKED = (
+    select(_D.c.id)
+    .where(_D.c.id.in_(select(_CANDIDATES.c.id)), _DUE)
+    .with_for_update(skip_locked=True, of=_D)
+    .cte("locked")
+    .prefix_with("MATERIALIZED")
+)
+_PG_CLAIM = (
+    update(_D)
+    .where(_D.c.id == _LOCKED.c.id, _S.c.id == _D.c.subscriber_id)
+    .values(
+        lease_until=bindparam("lease", type_=_D.c.lease_until.type),
+        claim_token=bindparam("token", type_=_D.c.claim_token.type),
+    )
+    .returning(*CLAIM_COLUMNS)
+)
+_CANCEL = (
+    update(_D)
+    .where(_D.c.id == bindparam("_id"))
+    .values(
+        status="cancelled",
+        next_attempt_at=None,
+        lease_until=None,
+        claim_token=None,
+        last_error=bindparam("reason", type_=_D.c.last_error.type),
+    )
+)
+# What record() reads and may change, per delivery and per subscriber.
+_DELIVERY_COLUMNS = (
+    Delivery.id,
+    Delivery.attempts,
+    Delivery.status,
+    Delivery.next_attempt_at,
+    Delivery.lease_until,
+    Delivery.claim_token,
+    Delivery.last_status_code,
+    Delivery.last_error,
+    Delivery.delivered_at,
+)
+_SUB_COLUMNS = (
+    Subscriber.id,
+    Subscriber.active,
+    Subscriber.disabled_reason,
+    Subscriber.last_success_at,
+    Subscriber.failing_since,
+)
+
+
+def _update_changed(
+    session: Session, table: Table, loaded: dict[int, dict], rows: dict[int, dict]
+) -> None:
+    """UPDATE each row whose values differ from those loaded, setting only the changed columns
+    (as the ORM would): one statement per set of changed columns, keyed by id."""
+    groups: dict[tuple[str, ...], list[dict]] = {}
+    for row_id, row in rows.items():
+        before = loaded[row_id]
+        changed = {k: v for k, v in row.items() if v != before[k]}
+        if changed:
+            changed["_id"] = row_id
+            groups.setdefault(tuple(sorted(changed)), []).append(changed)
+    for keys, params in groups.items():
+        if session.get_bind().dialect.name == "postgresql":
+            # One UPDATE … FROM (VALUES …) per group: psycopg's executemany costs ~50 µs of
+            # Python per row.
+            session.execute(
+                _update_from_arrays(table, keys), {f"a_{k}": [p[k] for p in params] for k in keys}
+            )
+        else:
+            session.execute(update(table).where(table.c.id == bindparam("_id")), params)
+
+
+@functools.lru_cache(maxsize=64)
+def _update_from_arrays(table: Table, keys: tuple[str, ...]) -> Update:
+    """UPDATE table SET c = v.c … FROM unnest(:a__id, :a_c, …) AS v(_id, c, …) WHERE id = v._id:
+    one statement for any number of rows, built once per set of columns."""
+    cols = [k for k in keys if k != "_id"]
+    arrays = [
+        cast(
+            bindparam(f"a_{k}", type_=ARRAY(table.c[k if k != "_id" else "id"].type)),
+            ARRAY(table.c[k if k != "_id" else "id"].type),
+        )
+        for k in ("_id", *cols)
+    ]
+    rows = func.unnest(*arrays).table_valued("_id", *cols).render_derived(name="v")
+    return update(table).where(table.c.id == rows.c._id).values({k: rows.c[k] for k in cols})

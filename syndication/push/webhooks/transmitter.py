@@ -1,0 +1,178 @@
+"""The `webhook` transmitter: which story events go to which partner endpoint, and the signed
+request each delivery is (Standard Webhooks: `webhook-id`, `webhook-timestamp`,
+`webhook-signature: v1,<base64 HMAC-SHA256 of id.timestamp.body>`, one signature per secret
+while a rotated-out secret still signs).
+
+A partner that is disabled when an event comes still gets its delivery recorded, as `skipped`
+with the reason: nothing is sent, and `recover` sends those later, in order (push/subscribers.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Row, select
+from sqlalchemy.orm import Session
+
+from syndication.filters import StoryFilter
+from syndication.models import Channel, Event, Subscriber
+from syndication.push.outbox import EVENT_TYPES, in_channels, term_sets
+from syndication.push.queue import delivery_row, existing_pairs, insert_deliveries
+from syndication.push.transmitter import Prepared
+from syndication.push.webhooks.payloads import payload_bytes
+from syndication.push.webhooks.signing import signature_header
+from syndication.validation import http_field_value
+
+KIND = "webhook"
+USER_AGENT = "syndication-webhooks/1"
+# Bodies kept per (event id, format): an event never changes, and a fan-out prepares the same
+# event's deliveries in many claims.
+BODY_CACHE = 256
+# Headers the service sets; a subscriber's own headers never replace them.
+_OWN = frozenset({"content-type", "content-length", "host", "transfer-encoding"})
+
+
+def subscriber_matches(
+    subscriber: Subscriber | Row, event: Event, channel_filters: dict[str, StoryFilter]
+) -> bool:
+    """Does `event` go to `subscriber`? A story event whose type is in its list (empty = all),
+    and the story in one of its channels, or matching its own filter (no channels and no
+    filter = everything); an update also when the story matched before it. Pings and hub
+    publishes go only where they are addressed (never expanded)."""
+    if event.type not in EVENT_TYPES:
+        return False
+    if subscriber.event_types and event.type not in subscriber.event_types:
+        return False
+    if subscriber.channels:
+        return in_channels(event, subscriber.channels, channel_filters)
+    if not subscriber.filter:
+        return True
+    own = StoryFilter.from_dict(subscriber.filter)
+    return any(own.matches(terms) for terms in term_sets(event))
+
+
+class WebhookTransmitter:
+    kind = KIND
+
+    def __init__(self) -> None:
+        self._bodies: dict[tuple[int, str], bytes] = {}
+
+    def expand(self, session: Session, events: Sequence[Event], now: datetime) -> int:
+        """One delivery per matching webhook subscriber: pending for an active one, skipped
+        (with the reason) for a disabled one."""
+        if not events:
+            return 0
+        # Only what matching reads, as plain rows: a fan-out to thousands of subscribers should
+        # not pay for loading whole ORM objects.
+        subscribers = session.execute(
+            select(
+                Subscriber.id,
+                Subscriber.event_types,
+                Subscriber.channels,
+                Subscriber.filter,
+                Subscriber.active,
+                Subscriber.disabled_reason,
+            ).where(Subscriber.kind == KIND)
+        ).all()
+        slugs = sorted({slug for s in subscribers for slug in (s.channels or [])})
+        channel_filters = (
+            {
+                c.slug: StoryFilter.from_dict(c.filter)
+                for c in session.scalars(select(Channel).where(Channel.slug.in_(slugs)))
+            }
+            if slugs
+            else {}
+        )
+        existing = existing_pairs(session, events)
+        rows = []
+        for event in events:
+            for sub in subscribers:
+                if (event.id, sub.id) in existing:
+                    continue
+                if not subscriber_matches(sub, event, channel_filters):
+                    continue
+                skipped = None
+                if not sub.active:
+                    skipped = f"not sent: the subscriber was disabled ({sub.disabled_reason})"
+                rows.append(delivery_row(event.id, sub.id, now, skipped=skipped))
+        return insert_deliveries(session, rows)
+
+    def prepare(
+        self, session: Session, rows: Sequence[Row], now: datetime
+    ) -> dict[int, Prepared | str]:
+        bodies = self._bodies_for(session, rows, now)
+        prepared: dict[int, Prepared | str] = {}
+        for r in rows:
+            secrets = [r.secret]
+            if r.previous_secret and r.previous_secret_until is not None:
+                if r.previous_secret_until > now:
+                    secrets.append(r.previous_secret)
+            headers = {"User-Agent": USER_AGENT}
+            headers.update(
+                (k, v)
+                for k, v in (r.headers or {}).items()
+                if not k.lower().startswith("webhook-") and k.lower() not in _OWN
+            )
+            headers["Content-Type"] = "application/json"
+            body = bodies.get((r.event_id, r.format))
+            if isinstance(body, str):
+                prepared[r.id] = body  # cannot be built: cancelled with the reason
+            else:
+                prepared[r.id] = Prepared(r.url, body, headers, secrets)
+        return prepared
+
+    def finish(self, prepared: Prepared, message_id: str, now: datetime) -> dict[str, str]:
+        """Sign at send time: `webhook-timestamp` is when the request leaves."""
+        for name, value in prepared.headers.items():
+            try:
+                http_field_value(value)
+            except ValueError as exc:
+                # Stored before values were checked at registration: this delivery fails alone.
+                raise ValueError(f"header {name}: {exc}") from None
+        timestamp = int(now.timestamp())
+        headers = dict(prepared.headers)
+        headers["webhook-id"] = message_id
+        headers["webhook-timestamp"] = str(timestamp)
+        headers["webhook-signature"] = signature_header(
+            prepared.extra, message_id, timestamp, prepared.body
+        )
+        return headers
+
+    def _bodies_for(
+        self, session: Session, rows: Sequence[Row], now: datetime
+    ) -> dict[tuple[int, str], bytes | str]:
+        """The body of each row's (event, format): from the cache, or built now; a str says
+        why it cannot be built."""
+        keys = {(r.event_id, r.format) for r in rows}
+        found: dict[tuple[int, str], bytes | str] = {
+            k: body for k in keys if (body := self._bodies.get(k)) is not None
+        }
+        missing = keys - found.keys()
+        if missing:
+            ids = sorted({event_id for event_id, _ in missing})
+            events = {
+                e.id: e
+                for e in session.execute(
+                    select(Event.id, Event.type, Event.snapshot, Event.created_at).where(
+                        Event.id.in_(ids)
+                    )
+                )
+            }
+            if len(self._bodies) > BODY_CACHE:
+                self._bodies.clear()
+            for event_id, fmt in missing:
+                try:
+                    body = payload_bytes(events[event_id], _Format(fmt), now)
+                except ValueError as exc:
+                    found[(event_id, fmt)] = f"cannot be sent: {exc}"
+                    continue
+                found[(event_id, fmt)] = self._bodies[(event_id, fmt)] = body
+        return found
+
+
+class _Format:
+    """What payload_bytes reads of a subscriber."""
+
+    def __init__(self, format: str) -> None:
+        self.format = format
