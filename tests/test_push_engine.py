@@ -341,6 +341,30 @@ def test_odd_answers_cost_only_their_own_delivery(rt, ctx):
         r.close()
 
 
+def test_a_result_that_cannot_be_written_does_not_cost_the_batch(rt, ctx, clock, receiver):
+    """A result the database refuses (here a latency beyond PostgreSQL's integer) is written
+    without what it cannot hold; the other results of its batch are written as they are."""
+    from dataclasses import replace
+
+    from syndication.push.queue import dispatch_events
+
+    for i in range(3):
+        add_subscriber(rt, receiver.url(f"/h/{i}"))
+    publish(rt, now=clock())
+    dispatch_events(rt.db, ctx.transmitters, clock)
+    jobs = ctx.engine.claim(10)
+    results = [ctx.outbound.run(ctx.engine.attempt(job)) for job in jobs]
+    results[1] = replace(results[1], latency_ms=2**40, excerpt="x" * 2000)
+    ctx.engine.record(results)
+    assert all(d.status == "delivered" and d.attempts == 1 for d in deliveries(rt))
+    odd = attempts(rt, jobs[1].delivery_id)
+    assert len(odd) == 1 and odd[0].status_code == 200
+    if rt.db.is_sqlite:  # SQLite holds any integer
+        assert odd[0].latency_ms == 2**40
+    else:
+        assert odd[0].latency_ms is None and "could not be recorded" in odd[0].error
+
+
 def test_a_stored_header_the_client_cannot_send_fails_only_its_delivery(rt, ctx, receiver):
     bad = add_subscriber(rt, receiver.url("/bad"), headers={"X-Price": "10 €"})
     good = add_subscriber(rt, receiver.url("/good"), headers={"X-Partner": "p1"})

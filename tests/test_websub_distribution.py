@@ -25,15 +25,16 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 import feeds
+from syndication.app import create_app
 from syndication.auth.tokens import create_token
 from syndication.auth.users import create_user
 from syndication.channels.pages import feed_url
 from syndication.channels.service import create_channel
-from syndication.clock import utcnow
 from syndication.models import Channel, Delivery, DeliveryAttempt, Subscriber
 from syndication.push.queue import dispatch_events
 from syndication.push.websub import transmitter as websub
 from syndication.push.websub import verify
+from syndication.runtime import Runtime
 from syndication.stories.service import create_story, retract_story, update_story
 
 from .conftest import BASE_URL, make_settings
@@ -49,8 +50,17 @@ def settings(db_url, tmp_path):
 
 
 @pytest.fixture
+def app(settings):
+    """The app on a clock moved by hand: every time in these tests is read from it."""
+    app = create_app(runtime=Runtime.create(settings, FakeClock()))
+    app.config["TESTING"] = True
+    yield app
+    app.extensions["syndication"].close()
+
+
+@pytest.fixture
 def ctx(rt):
-    ctx = rt.push.derive(clock=FakeClock(), rand=lambda: 0.5)
+    ctx = rt.push.derive(rand=lambda: 0.5)
     yield ctx
     ctx.close()
 
@@ -66,7 +76,7 @@ def receiver():
 def channels(rt):
     """ "sport" (section Sport) and "local" (section Local), every format."""
     with rt.db.write() as s:
-        now = utcnow()
+        now = rt.clock()
         create_channel(
             s, {"slug": "sport", "title": "Sport", "filter": {"sections": ["Sport"]}}, now=now
         )
@@ -78,7 +88,7 @@ def channels(rt):
 
 def subscribe(rt, callback: str, slug: str = "sport", fmt: str = "rss", **fields) -> int:
     """A verified subscription, as the hub records one after verification of intent."""
-    now = utcnow()
+    now = rt.clock()
     with rt.db.write() as s:
         sub = Subscriber(
             kind="websub",
@@ -104,7 +114,7 @@ def publish(rt, code: str, section: str = "Sport", **fields) -> None:
     data = {"code": code, "title": f"Headline {code}", "status": "published", "section": section}
     data.update(fields)
     with rt.db.write() as s:
-        create_story(s, rt.settings, data, now=utcnow())
+        create_story(s, rt.settings, data, now=rt.clock())
 
 
 def dispatch(ctx) -> int:
@@ -205,14 +215,14 @@ def test_update_and_retraction_notify_with_the_document_as_it_is_then(rt, channe
     settle(ctx, lambda: len(receiver.requests) == 1)
 
     with rt.db.write() as s:
-        update_story(s, rt.settings, "s1", {"title": "Corrected headline"}, now=utcnow())
+        update_story(s, rt.settings, "s1", {"title": "Corrected headline"}, now=rt.clock())
     settle(ctx, lambda: len(receiver.requests) == 2)
     assert [i["title"] for i in json.loads(receiver.on("/cb")[1][2])["items"]] == [
         "Corrected headline"
     ]
 
     with rt.db.write() as s:
-        retract_story(s, rt.settings, "s1", now=utcnow())
+        retract_story(s, rt.settings, "s1", now=rt.clock())
     settle(ctx, lambda: len(receiver.requests) == 3)
     assert json.loads(receiver.on("/cb")[2][2])["items"] == []  # gone from the topic
 
@@ -240,7 +250,7 @@ def test_a_story_moved_to_another_channel_notifies_both(rt, channels, receiver, 
     publish(rt, "m1", section="Sport")
     settle(ctx, lambda: len(receiver.requests) == 1)
     with rt.db.write() as s:
-        update_story(s, rt.settings, "m1", {"section": "Local"}, now=utcnow())
+        update_story(s, rt.settings, "m1", {"section": "Local"}, now=rt.clock())
     settle(ctx, lambda: len(receiver.requests) == 3)
     (_, _, before), (_, _, after) = receiver.on("/sport")
     assert [e.title for e in feedparser.parse(before).entries] == ["Headline m1"]
@@ -250,7 +260,7 @@ def test_a_story_moved_to_another_channel_notifies_both(rt, channels, receiver, 
 
 
 def test_unverified_inactive_and_expired_subscriptions_receive_nothing(rt, channels, receiver, ctx):
-    past = utcnow() - timedelta(seconds=1)
+    past = rt.clock() - timedelta(seconds=1)
     subscribe(rt, receiver.url("/expired"), lease_expires_at=past)
     subscribe(rt, receiver.url("/ended"), active=False)
     unverified = subscribe(rt, receiver.url("/unverified"))
@@ -269,7 +279,7 @@ def test_a_lease_expiring_before_the_send_cancels_the_notification(rt, channels,
     publish(rt, "s1")
     assert dispatch(ctx) == 1  # queued while the lease ran
     with rt.db.write() as s:
-        s.get(Subscriber, sub_id).lease_expires_at = utcnow() - timedelta(seconds=1)
+        s.get(Subscriber, sub_id).lease_expires_at = rt.clock() - timedelta(seconds=1)
     ctx.engine.drain()
     assert receiver.requests == []
     (d,) = deliveries(rt)
@@ -285,7 +295,7 @@ def test_changes_before_a_send_are_coalesced_into_one_notification(rt, channels,
     assert dispatch(ctx) == 0  # a notification is already queued and not yet attempted
     with rt.db.write() as s:
         channel_id = s.scalar(select(Channel.id).where(Channel.slug == "sport"))
-        assert websub.topic_changed(s, channel_id, utcnow()) == 0  # publish: same
+        assert websub.topic_changed(s, channel_id, rt.clock()) == 0  # publish: same
     settle(ctx, lambda: len(receiver.requests) == 1)
     ctx.engine.drain()
     assert len(receiver.requests) == 1
@@ -304,8 +314,8 @@ def test_topic_changed_queues_every_live_subscription_of_the_channel(rt, channel
     subscribe(rt, receiver.url("/local"), slug="local")
     with rt.db.write() as s:
         sport = s.scalar(select(Channel).where(Channel.slug == "sport"))
-        assert websub.topic_changed(s, sport.id, utcnow()) == 3
-        assert websub.topic_changed(s, 10_000, utcnow()) == 0  # no such channel
+        assert websub.topic_changed(s, sport.id, rt.clock()) == 3
+        assert websub.topic_changed(s, 10_000, rt.clock()) == 0  # no such channel
     settle(ctx, lambda: len(receiver.requests) == 3)
     assert {p for _, p, _, _ in receiver.requests} == {"/rss", "/atom", "/json"}
     assert {d.status for d in deliveries(rt)} == {"delivered"}
@@ -368,13 +378,13 @@ def test_a_failing_callback_gives_up_on_the_schedule(rt, channels, ctx):
 
 def _token(rt, role: str) -> dict[str, str]:
     with rt.db.write() as s:
-        return {"Authorization": f"Bearer {create_token(s, role, role, now=utcnow())[1]}"}
+        return {"Authorization": f"Bearer {create_token(s, role, role, now=rt.clock())[1]}"}
 
 
 def test_api_lists_reads_and_removes_subscriptions(rt, client, channels, receiver, ctx):
     admin = _token(rt, "admin")
     live = subscribe(rt, receiver.url("/cb"), secret="x")
-    expired = subscribe(rt, receiver.url("/old"), lease_expires_at=utcnow() - timedelta(hours=1))
+    expired = subscribe(rt, receiver.url("/old"), lease_expires_at=rt.clock() - timedelta(hours=1))
     subscribe(rt, receiver.url("/other"), slug="local")
     publish(rt, "s1")
     settle(ctx, lambda: len(receiver.requests) == 1)

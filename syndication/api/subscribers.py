@@ -155,7 +155,11 @@ def test(subscriber_id: int) -> Any:
 @blp.response(200, SubscriberOut)
 @blp.alt_response(404, response="NOT_FOUND")
 def disable(data: dict[str, Any], subscriber_id: int) -> Any:
-    """Stop sending to a subscriber (new events are not queued for it)"""
+    """Stop sending to a subscriber
+
+    Events that come while it is disabled are recorded for it as skipped deliveries, which
+    `recover` sends later.
+    """
     rt = runtime()
     with rt.db.write() as session:
         sub = service.disable(session, subscriber_id, data.get("reason"))
@@ -181,10 +185,11 @@ def enable(subscriber_id: int) -> Any:
 @blp.response(200, RecoverOut)
 @blp.alt_response(404, response="NOT_FOUND")
 def recover(data: dict[str, Any], subscriber_id: int) -> Any:
-    """Queue again the subscriber's dead and cancelled deliveries created in [since, until)
+    """Queue again the subscriber's dead, cancelled and skipped deliveries of [since, until)
 
-    Failing deliveries of the window that wait for a retry are made due now. Each keeps its
-    `webhook-id`.
+    Skipped deliveries are the events that came while the subscriber was disabled. They are
+    queued in the order their events came; failing deliveries of the window that wait for a
+    retry are made due now. Each keeps its `webhook-id`.
     """
     rt = runtime()
     with rt.db.write() as session:

@@ -95,6 +95,7 @@ class PushContext:
         """Another context on the same database (and wake-up), e.g. with other settings or a
         fake clock, for a test."""
         kwargs.setdefault("waker", self.waker)
+        kwargs.setdefault("clock", self.clock)
         return PushContext(self.db, settings or self.settings, **kwargs)  # type: ignore[arg-type]
 
     def close(self) -> None:

@@ -466,7 +466,10 @@ class Engine:
 
     def record(self, results: list[Result]) -> None:
         """Log the attempts and move each delivery on, in one transaction; if that fails, one
-        result at a time, so that one odd result never costs the others theirs."""
+        result at a time, so that one odd result never costs the others theirs; a result that
+        still cannot be written is written without what the peer sent (its excerpt). One that
+        cannot be written at all (the database is away) is left leased: claimed again after
+        the lease, never lost."""
         results = [r for r in results if not r.lease_ran_out]
         if not results:
             return
@@ -474,23 +477,24 @@ class Engine:
             self._record(results)
             return
         except Exception:  # noqa: BLE001 - isolate the result that cannot be written
-            if len(results) == 1:
-                raise
             log.exception("recording %d results failed; recording them one by one", len(results))
         for result in results:
             try:
-                self._record([result])
+                if len(results) > 1:
+                    self._record([result])
+                    continue
             except Exception:  # noqa: BLE001
                 log.exception("recording delivery %s failed", result.job.delivery_id)
-                plain = replace(
-                    result,
-                    excerpt=None,
-                    error="the attempt's result could not be recorded as received",
-                )
-                try:
-                    self._record([plain])
-                except Exception:  # noqa: BLE001 - left leased: claimed again after it
-                    log.exception("delivery %s left leased", result.job.delivery_id)
+            plain = replace(
+                result,
+                excerpt=None,
+                latency_ms=None,
+                error="the attempt's result could not be recorded as received",
+            )
+            try:
+                self._record([plain])
+            except Exception:  # noqa: BLE001 - left leased: claimed again after it
+                log.exception("delivery %s left leased", result.job.delivery_id)
 
     def _record(self, results: list[Result]) -> None:
         results = sorted(results, key=lambda r: (r.job.subscriber_id, r.job.delivery_id))
