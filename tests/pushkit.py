@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
@@ -94,6 +95,14 @@ class Receiver:
             self.gate.set()
         self.server.shutdown()
         self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    """A Receiver answering 200 to everything, closed after the test."""
+    r = Receiver()
+    yield r
+    r.close()
 
 
 class Trickler:

@@ -35,6 +35,7 @@ from .pushkit import (
     attempts,
     deliveries,
     publish,
+    receiver,  # noqa: F401 - a fixture
     wait_for,
 )
 
@@ -57,13 +58,6 @@ def ctx(rt, clock):
     ctx = rt.push.derive(clock=clock, rand=lambda: 0.5)
     yield ctx
     ctx.close()
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
 
 
 def drain(ctx) -> int:

@@ -20,6 +20,7 @@ from syndication.models import Delivery, DeliveryAttempt, Event
 from syndication.outbound import OutboundClient, OutboundPolicy
 from syndication.push import subscribers as svc
 from syndication.push.outbox import EVENT_TYPES
+from syndication.push.queue import new_message_id
 from syndication.push.webhooks.ninjs import to_ninjs
 from syndication.push.webhooks.payloads import payload_bytes
 from syndication.stories.service import create_story, story_to_dict
@@ -295,7 +296,7 @@ def _delivery(s, sub_id: int, status: str, created: datetime, attempts: int = 0)
     d = Delivery(
         event_id=event.id,
         subscriber_id=sub_id,
-        message_id=svc.new_message_id(),
+        message_id=new_message_id(),
         status=status,
         attempts=attempts,
         next_attempt_at=None if status in ("dead", "delivered") else created + timedelta(hours=2),

@@ -38,7 +38,14 @@ from syndication.runtime import Runtime
 from syndication.stories.service import create_story, retract_story, update_story
 
 from .conftest import BASE_URL, make_settings
-from .pushkit import FakeClock, Receiver, attempts, deliveries, settle
+from .pushkit import (
+    FakeClock,
+    Receiver,
+    attempts,
+    deliveries,
+    receiver,  # noqa: F401 - a fixture
+    settle,
+)
 
 HUB = f"{BASE_URL}/hub"
 PASSWORD = "correct horse battery"
@@ -63,13 +70,6 @@ def ctx(rt):
     ctx = rt.push.derive(rand=lambda: 0.5)
     yield ctx
     ctx.close()
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from syndication.models import Channel, Delivery, DeliveryAttempt, Event, Subscr
 from syndication.outbound import UnsafeURL
 from syndication.push import wake
 from syndication.push.outbox import EVENT_TYPES
-from syndication.push.queue import SKIPPED, new_message_id
+from syndication.push.queue import SKIPPED, delivery_row
 from syndication.push.webhooks.payloads import FORMATTERS
 from syndication.push.webhooks.signing import generate_secret
 from syndication.validation import iso
@@ -336,15 +336,7 @@ def send_test(session: Session, subscriber_id: int, now: datetime) -> Delivery:
     )
     session.add(event)
     session.flush()
-    delivery = Delivery(
-        event_id=event.id,
-        subscriber_id=subscriber.id,
-        message_id=new_message_id(),
-        status="pending",
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-    )
+    delivery = Delivery(**delivery_row(event.id, subscriber.id, now))
     session.add(delivery)
     session.flush()
     wake.mark(session)
