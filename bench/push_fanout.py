@@ -772,7 +772,7 @@ def verify_deliveries(  # type: ignore[no-untyped-def]
     pending with one attempt logged as a timeout after about `timeout` seconds."""
     from sqlalchemy import func, select
 
-    from syndication.models import Delivery, DeliveryAttempt, Subscriber
+    from syndication.models import Delivery, DeliveryAttempt, Event, Subscriber
 
     with db.read() as s:
         rows = s.execute(
@@ -792,8 +792,6 @@ def verify_deliveries(  # type: ignore[no-untyped-def]
             .join(Delivery, Delivery.id == DeliveryAttempt.delivery_id)
             .where(Delivery.event_id == event_id)
         )
-        from syndication.models import Event
-
         created = s.scalar(select(Event.created_at).where(Event.id == event_id))
     if first_at and created:
         run.pickup = (first_at - created).total_seconds()
