@@ -1,5 +1,5 @@
 """WebSub fan-out: one story published in a channel with 1,000 verified WebSub subscribers, vs the
-partner-push (webhook) fan-out of the same size, in the same run.
+partner-push (webhook) fan-out of the same size, on the same engine, in the same run.
 
     .venv/bin/python -m bench.websub_fanout                     # SQLite + PostgreSQL if it answers
     .venv/bin/python -m bench.websub_fanout --no-postgres --rounds 1
@@ -7,18 +7,24 @@ partner-push (webhook) fan-out of the same size, in the same run.
 Same approach as bench/push_fanout.py (its receiver process, worker processes and helpers are
 reused): everything on 127.0.0.1, the receiver a separate asyncio process answering 204.
 
-* Each database holds channel "local" (section Local), 1,000 webhook subscribers of that
-  channel and 1,000 verified WebSub subscriptions to its RSS topic (each with its own hub.secret),
-  all calling back ``/hook/<n>`` on the receiver. A run enables one set (the other inactive),
-  starts one ``syndication worker`` (default settings: the commit wakes it), publishes one story and
-  measures from the publish commit to (a) the receiver's last POST and (b) every delivery row
-  ``delivered``. Notifications/s = 1,000 / (a).
-* WebSub sends the channel's whole current RSS document (rendered once per version, then reused)
-  where a webhook sends the story's JSON: the bodies differ in size and both are printed.
-* Rounds interleave webhook / WebSub per database; medians per row.
+* Each database holds two channels, "local" (section Local) and "wire" (section Wire); 1,000
+  verified WebSub subscriptions to local's RSS topic (each with its own hub.secret) and 1,000
+  webhook subscribers of wire, all active, all calling back ``/hook/<n>`` on the receiver. A
+  WebSub run publishes a Local story, a webhook run a Wire story (same title and body), so
+  each run makes exactly 1,000 deliveries of one kind. Each run starts a fresh ``syndication
+  worker`` (default settings: the publish commit wakes it, the bench holding the database as
+  a web process does, with its push Waker), publishes, and measures from the publish commit to
+  (a) every delivery row ``delivered`` (the figure, defined as in push_fanout) and (b) the
+  receiver's last POST. Per s = 1,000 / (a).
+* WebSub sends the channel's whole current RSS document (rendered once per version, then
+  reused) where a webhook sends the story's JSON: the bodies differ in size and both are
+  printed.
+* Rounds interleave webhook / WebSub per database; medians per row. Target: WebSub >= 0.8x the
+  webhook rate of the same database (PASS/FAIL printed).
 * Every run is verified: 1,000 POSTs on 1,000 distinct paths; every delivery delivered with one
-  attempt logged; WebSub samples (10) carry the RSS Content-Type, the hub/self Link header and an
-  X-Hub-Signature that verifies (HMAC-SHA256 computed here) and contain the new story.
+  attempt logged; WebSub samples (10) carry the RSS Content-Type, the hub/self Link header and
+  an X-Hub-Signature that verifies (HMAC-SHA256 computed here) and contain the new story, and
+  no Standard Webhooks headers.
 """
 
 from __future__ import annotations
@@ -41,18 +47,24 @@ from bench.push_fanout import (
     POLL_INTERVAL,
     SAMPLE_EVERY,
     BenchDB,
-    Child,
     create_pg_database,
+    load_average,
     machine_ticks,
     med,
     publish,
+    publisher_db,
     receiver_reset,
     receiver_stats,
+    start_workers,
+    verdict,
 )
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 RUN_TIMEOUT = 60.0
-CHANNEL = "local"
+CHANNEL = "local"  # the WebSub subscriptions' channel (section Local)
+WIRE = "wire"  # the webhook subscribers' channel (section Wire)
+SECTIONS = {"websub": "Local", "webhook": "Wire"}
+TARGET = 0.8
 TOPIC = f"http://news.example.test/feeds/{CHANNEL}.rss"
 RSS_TYPE = "application/rss+xml; charset=utf-8"
 LINK = f'<http://news.example.test/hub>; rel="hub", <{TOPIC}>; rel="self"'
@@ -63,7 +75,8 @@ def websub_secret(n: int) -> str:
 
 
 def prepare(bdb: BenchDB, port: int) -> None:
-    """Migrate; the channel; 1,000 webhook subscribers and 1,000 verified WebSub subscriptions."""
+    """Migrate; the two channels; 1,000 webhook subscribers of wire and 1,000 verified WebSub
+    subscriptions to local's RSS topic, all active."""
     from syndication.channels.service import create_channel
     from syndication.clock import utcnow
     from syndication.db import Database
@@ -78,6 +91,9 @@ def prepare(bdb: BenchDB, port: int) -> None:
         create_channel(
             s, {"slug": CHANNEL, "title": "Local news", "filter": {"sections": ["Local"]}}, now=now
         )
+        create_channel(
+            s, {"slug": WIRE, "title": "Wire", "filter": {"sections": ["Wire"]}}, now=now
+        )
     common = {"event_types": [], "filter": {}, "format": "json", "headers": {}, "created_at": now}
     with db.write() as s:
         s.execute(
@@ -89,8 +105,8 @@ def prepare(bdb: BenchDB, port: int) -> None:
                     "name": f"partner {n}",
                     "url": f"http://{HOST}:{port}/hook/{n}",
                     "secret": generate_secret(),
-                    "channels": [CHANNEL],
-                    "active": False,
+                    "channels": [WIRE],
+                    "active": True,
                 }
                 for n in range(N_SUBSCRIBERS)
             ],
@@ -110,7 +126,7 @@ def prepare(bdb: BenchDB, port: int) -> None:
                     "lease_seconds": 86400,
                     "lease_expires_at": now + timedelta(days=1),
                     "verified_at": now,
-                    "active": False,
+                    "active": True,
                 }
                 for n in range(N_SUBSCRIBERS)
             ],
@@ -130,7 +146,7 @@ class Run:
 
     @property
     def rate(self) -> float:
-        return N_SUBSCRIBERS / self.received
+        return N_SUBSCRIBERS / self.recorded
 
 
 def check(port: int, kind: str, code: str) -> tuple[list[str], dict]:
@@ -160,24 +176,19 @@ def check(port: int, kind: str, code: str) -> tuple[list[str], dict]:
 
 
 def run_one(bdb: BenchDB, port: int, kind: str, code: str) -> Run:
-    from sqlalchemy import func, select, update
+    from sqlalchemy import func, select
 
-    from bench.http_harness import venv_tool
-    from syndication.db import Database
     from syndication.models import Delivery, DeliveryAttempt, Event, Subscriber
 
     settings = bdb.settings()
-    db = Database(settings.db_url)
-    with db.write() as s:
-        s.execute(update(Subscriber).values(active=Subscriber.kind == kind))
-    worker = Child("worker", [venv_tool("syndication"), "worker"], bdb.env(), "worker running")
+    db, waker = publisher_db(settings)
+    workers = []
     try:
-        worker.start()
-        time.sleep(0.3)
+        workers = start_workers(bdb.env(), 1)
         receiver_reset(port)
-        wcpu0 = worker.cpu()
+        wcpu0 = workers[0].cpu()
         busy0, total0 = machine_ticks()
-        publish(db, settings, code)
+        publish(db, settings, code, section=SECTIONS[kind])
         t_wall = time.time()
         started = time.monotonic()
         with db.read() as s:
@@ -194,15 +205,16 @@ def run_one(bdb: BenchDB, port: int, kind: str, code: str) -> Run:
             time.sleep(0.01)
         recorded = time.monotonic() - started
         busy1, total1 = machine_ticks()
-        wcpu = worker.cpu() - wcpu0
+        wcpu = workers[0].cpu() - wcpu0
         problems, st = check(port, kind, code)
         if done < N_SUBSCRIBERS:
             problems.append(f"only {done} delivered after {RUN_TIMEOUT:.0f} s")
         with db.read() as s:
             rows = s.execute(
-                select(Delivery.status, Delivery.attempts, func.count())
+                select(Subscriber.kind, Delivery.status, Delivery.attempts, func.count())
+                .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
                 .where(Delivery.event_id == event_id)
-                .group_by(Delivery.status, Delivery.attempts)
+                .group_by(Subscriber.kind, Delivery.status, Delivery.attempts)
             ).all()
             logged = s.scalar(
                 select(func.count())
@@ -216,7 +228,7 @@ def run_one(bdb: BenchDB, port: int, kind: str, code: str) -> Run:
                 .where(Delivery.event_id == event_id)
             )
             created = s.scalar(select(Event.created_at).where(Event.id == event_id))
-        if rows != [("delivered", 1, N_SUBSCRIBERS)] or logged != N_SUBSCRIBERS:
+        if rows != [(kind, "delivered", 1, N_SUBSCRIBERS)] or logged != N_SUBSCRIBERS:
             problems.append(f"deliveries {rows}, {logged} attempts logged")
         samples = st["samples"]
         body_bytes = len(samples[0]["body"].encode()) if samples else 0
@@ -230,7 +242,9 @@ def run_one(bdb: BenchDB, port: int, kind: str, code: str) -> Run:
             problems=problems,
         )
     finally:
-        worker.stop()
+        for worker in workers:
+            worker.stop()
+        waker.close()
         db.dispose()
 
 
@@ -244,10 +258,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from bench.http_harness import bench_env, fmt_ratio, format_table, free_port
+    from bench.push_fanout import Child
     from syndication.config import load_settings
 
     concurrency = load_settings({}, environ={}).push_concurrency
     t_start = time.monotonic()
+    load_before = load_average()
     tmp = tempfile.TemporaryDirectory(prefix="bench-websub-")
     port = free_port()
     receiver = Child(
@@ -263,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         dbs = [BenchDB("SQLite", f"sqlite:///{tmp.name}/sqlite/syndication.db", f"{tmp.name}/s")]
         pg_note = "skipped (--no-postgres)"
         if not args.no_postgres:
-            made = create_pg_database(args.postgres)
+            made = create_pg_database(args.postgres, suffix="_websub")
             if isinstance(made, str):
                 pg_note = f"skipped: {made}"
             else:
@@ -276,7 +292,8 @@ def main(argv: list[str] | None = None) -> int:
             prepare(bdb, port)
         print(
             f"{N_SUBSCRIBERS:,} subscribers per kind and database, push_concurrency "
-            f"{concurrency}, poll_interval {POLL_INTERVAL} s, 1 worker, {os.cpu_count()} CPUs",
+            f"{concurrency}, poll_interval {POLL_INTERVAL} s, 1 worker, {os.cpu_count()} CPUs, "
+            f"load average {load_before}",
             flush=True,
         )
         configs = [(f"{b.label} {kind}", b, kind) for b in dbs for kind in ("webhook", "websub")]
@@ -289,14 +306,15 @@ def main(argv: list[str] | None = None) -> int:
                 results[name].append(run)
                 flag = "ok" if not run.problems else "; ".join(run.problems)
                 print(
-                    f"  round {r + 1} {name:<20} last received {run.received * 1000:6.0f} ms, "
-                    f"all recorded {run.recorded * 1000:6.0f} ms, {run.rate:6,.0f}/s, "
+                    f"  round {r + 1} {name:<20} all recorded {run.recorded * 1000:6.0f} ms, "
+                    f"last received {run.received * 1000:6.0f} ms, {run.rate:6,.0f}/s, "
                     f"body {run.body_bytes:,} B  {flag}",
                     flush=True,
                 )
                 failures += [f"{name}: {p}" for p in run.problems]
 
         rows = []
+        verdicts = []
         for name, bdb, kind in configs:
             runs = results[name]
             base = statistics.median(x.rate for x in results[f"{bdb.label} webhook"])
@@ -304,8 +322,8 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(
                 [
                     name,
-                    med([x.received * 1000 for x in runs], "{:.0f}"),
                     med([x.recorded * 1000 for x in runs], "{:.0f}"),
+                    med([x.received * 1000 for x in runs], "{:.0f}"),
                     f"{rate:,.0f}",
                     "1.00x" if kind == "webhook" else fmt_ratio(rate, base),
                     med([x.pickup * 1000 for x in runs], "{:.0f}"),
@@ -323,8 +341,8 @@ def main(argv: list[str] | None = None) -> int:
             format_table(
                 [
                     "fan-out",
-                    "last received ms",
                     "all recorded ms",
+                    "last received ms",
                     "per s",
                     "vs webhook",
                     "pickup ms",
@@ -336,10 +354,20 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
         print(
-            "  last received: publish commit -> the receiver's last POST (the 1,000th subscriber"
-            "\n  has the update); all recorded: -> every delivery row delivered; per s: 1,000 /"
-            "\n  last received; pickup: event created -> first attempt; * all processes on host."
+            "  all recorded: publish commit -> every delivery row delivered (as push_fanout);"
+            "\n  last received: -> the receiver's last POST; per s: 1,000 / all recorded;"
+            "\n  pickup: event created -> first attempt; * all processes on the host."
         )
+        print()
+        for bdb in dbs:
+            webhook = statistics.median(x.rate for x in results[f"{bdb.label} webhook"])
+            websub = statistics.median(x.rate for x in results[f"{bdb.label} websub"])
+            ok = websub >= TARGET * webhook
+            verdicts.append(ok)
+            print(
+                f"{bdb.label}: WebSub {websub / webhook:.2f}x the webhook rate "
+                f"(target >= {TARGET}x): {verdict(ok)}"
+            )
         if pg_note:
             print(f"PostgreSQL: {pg_note}")
         if failures:
@@ -350,8 +378,11 @@ def main(argv: list[str] | None = None) -> int:
                 "with 1 attempt logged; 10 sampled WebSub notifications per run carry the RSS "
                 "Content-Type, the Link header, a valid X-Hub-Signature and the new story"
             )
-        print(f"total {time.monotonic() - t_start:.0f} s")
-        return 1 if failures else 0
+        print(
+            f"total {time.monotonic() - t_start:.0f} s, load average {load_before} before, "
+            f"{load_average()} after"
+        )
+        return 1 if failures or not all(verdicts) else 0
     finally:
         receiver.stop()
         for drop in drops:
