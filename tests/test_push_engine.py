@@ -162,6 +162,23 @@ def test_retries_follow_the_schedule_exactly_with_the_same_id_then_deliver(rt, c
         r.close()
 
 
+def test_a_retry_is_counted_from_the_end_of_the_attempt(rt, ctx, clock):
+    """An attempt that took 15 s (the clock moves while the partner answers) is retried 5 s
+    after it ended, not at once."""
+    r = Receiver(lambda path, n: (clock.advance(15), (500, {}, b""))[1])
+    try:
+        add_subscriber(rt, r.url())
+        start = clock()
+        publish(rt, now=start)
+        drain(ctx)
+        (d,) = deliveries(rt)
+        assert attempts(rt, d.id)[0].at == start, "logged at its start"
+        assert d.next_attempt_at == start + timedelta(seconds=15 + 5)
+        assert len(r.requests) == 1
+    finally:
+        r.close()
+
+
 def test_dead_after_the_last_retry(rt, ctx, clock):
     r = Receiver(lambda path, n: (500, {}, "é".encode()[:1]))
     try:

@@ -61,7 +61,7 @@ from .errors import (
 from .policy import Checked, OutboundPolicy, judge
 from .proxies import Proxies
 from .resolver import Resolver, SystemResolver, unique_addresses
-from .response import MAX_REASON, Response, decode_headers, read_body, safe_text
+from .response import MAX_REASON, Response, read_body, safe_text
 from .urls import Target, parse_url
 
 T = TypeVar("T")
@@ -73,6 +73,7 @@ Headers = Mapping[str, str] | Iterable[tuple[str, str]]
 MAX_LINE_SIZE = 8190
 MAX_FIELD_SIZE = 8190
 MAX_HEADERS = 128
+TARGET_CACHE = 4096  # parsed URLs kept
 
 # Headers the client sets itself; a caller's are dropped (Host must match the checked target,
 # framing and encoding are the client's business).
@@ -80,6 +81,7 @@ _CLIENT_HEADERS = frozenset(
     {"host", "content-length", "transfer-encoding", "connection", "accept-encoding"}
 )
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_BREAKS = re.compile(r"[\r\n\x00]")
 _NO_AIOHTTP_TIMEOUT = aiohttp.ClientTimeout(
     total=None, connect=None, sock_read=None, sock_connect=None
 )
@@ -122,6 +124,11 @@ class OutboundClient:
         self._thread: threading.Thread | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._session: aiohttp.ClientSession | None = None
+        # URLs as parsed (parse_url is a pure function of the string; a fan-out sends to the
+        # same URLs again and again). Never the DNS answers: every request resolves anew.
+        self._targets: dict[str, Target] = {}
+        self._literal_checks: dict[tuple[str, bool], Checked] = {}
+        self._urls: dict[tuple[str, IPAddress], URL] = {}
 
     @staticmethod
     def proxies_from_environment() -> dict[str, str]:
@@ -285,7 +292,7 @@ class OutboundClient:
         UnsafeURL. With resolve=False only IP literals are judged (and the scheme); a lookup
         slower than `resolve_timeout` (default: the policy's timeout) raises ResolveTimedOut,
         meaning neither allowed nor refused. Allow-listed names are not looked up."""
-        target = parse_url(url, require_https=False)
+        target = self._parse(url)
         if target.literal is not None:
             judge(target, [target.literal], self.policy, require_https=require_https)
             return target
@@ -301,18 +308,47 @@ class OutboundClient:
     async def _check(
         self, url: str, *, require_https: bool, resolve_timeout: float | None = None
     ) -> Checked:
-        target = parse_url(url, require_https=False)
+        target = self._parse(url)
         if target.literal is not None:
-            addresses = [target.literal]
-        else:
-            try:
-                addresses = await self._resolve(target, resolve_timeout)
-            except DNSFailure:
-                # The scheme is the first thing to fix, whether or not the host resolves.
-                judge(target, [], self.policy, require_https=require_https)
-                raise
+            # No DNS: the judgment depends only on the URL and the policy, so it is kept.
+            key = (url, require_https)
+            checked = self._literal_checks.get(key)
+            if checked is None:
+                judge(target, [target.literal], self.policy, require_https=require_https)
+                checked = Checked(target, (target.literal,))
+                if len(self._literal_checks) >= TARGET_CACHE:
+                    self._literal_checks.clear()
+                self._literal_checks[key] = checked
+            return checked
+        try:
+            addresses = await self._resolve(target, resolve_timeout)
+        except DNSFailure:
+            # The scheme is the first thing to fix, whether or not the host resolves.
+            judge(target, [], self.policy, require_https=require_https)
+            raise
         judge(target, addresses, self.policy, require_https=require_https)
         return Checked(target, tuple(addresses))
+
+    def _parse(self, url: str) -> Target:
+        """parse_url, remembered per URL string (a bounded cache; refusals are not kept)."""
+        target = self._targets.get(url)
+        if target is None:
+            target = parse_url(url, require_https=False)
+            if len(self._targets) >= TARGET_CACHE:
+                self._targets.clear()
+            self._targets[url] = target
+        return target
+
+    def _url(self, target: Target, addr: IPAddress) -> URL:
+        """The request URL with the checked address as its host (kept per URL and address)."""
+        key = (target.url, addr)
+        url = self._urls.get(key)
+        if url is None:
+            url = _address_url(target, addr)
+            if len(self._urls) >= TARGET_CACHE:
+                self._urls.clear()
+            self._urls[key] = url
+        return url
 
     async def _resolve(self, target: Target, timeout: float | None) -> list[IPAddress]:
         lookup = self.resolver.resolve(target.host, target.port)
@@ -438,7 +474,7 @@ class OutboundClient:
         for name, value in items:
             if not isinstance(name, str) or not _TOKEN.fullmatch(name):
                 raise ValueError(f"not a valid header name: {shown(str(name), 60)}")
-            if not isinstance(value, str) or any(c in value for c in "\r\n\x00"):
+            if not isinstance(value, str) or _BREAKS.search(value):
                 raise ValueError(f"header {name} has a value with CR, LF or NUL (or not text)")
             if name.lower() not in _CLIENT_HEADERS:
                 out.add(name, value)
@@ -463,8 +499,7 @@ class OutboundClient:
         https = target.scheme == "https"
         last_refusal: tuple[aiohttp.ClientConnectorError, IPAddress] | None = None
         for addr in checked.addresses:
-            host = f"[{addr}]" if isinstance(addr, ipaddress.IPv6Address) else str(addr)
-            url = URL(f"{target.scheme}://{host}:{target.port}{target.target}", encoded=True)
+            url = self._url(target, addr)
             try:
                 resp = await session.request(
                     method,
@@ -500,7 +535,7 @@ class OutboundClient:
             return Response(
                 status=resp.status,
                 reason=safe_text(resp.reason or "", MAX_REASON),
-                headers=decode_headers(resp.raw_headers),
+                raw_headers=resp.raw_headers,
                 body=content,
                 truncated=truncated,
                 address=str(addr),
@@ -508,6 +543,11 @@ class OutboundClient:
             )
         assert last_refusal is not None
         raise _mapped(last_refusal[0], target, last_refusal[1])
+
+
+def _address_url(target: Target, addr: IPAddress) -> URL:
+    host = f"[{addr}]" if isinstance(addr, ipaddress.IPv6Address) else str(addr)
+    return URL(f"{target.scheme}://{host}:{target.port}{target.target}", encoded=True)
 
 
 def _run_loop(loop: asyncio.AbstractEventLoop) -> None:

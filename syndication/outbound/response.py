@@ -11,7 +11,8 @@ from __future__ import annotations
 import unicodedata
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 from aiohttp import StreamReader
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -32,11 +33,17 @@ class Response:
 
     status: int
     reason: str
-    headers: CIMultiDictProxy[str]
+    raw_headers: tuple[tuple[bytes, bytes], ...] = field(repr=False)
     body: bytes
     truncated: bool
     address: str
     elapsed: float
+
+    @cached_property
+    def headers(self) -> CIMultiDictProxy[str]:
+        """The headers as safe text, decoded on first use (a webhook sender reads one or two
+        of them, and only for some answers)."""
+        return decode_headers(self.raw_headers)
 
 
 def safe_text(data: bytes | str, limit: int | None = None) -> str:

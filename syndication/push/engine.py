@@ -30,6 +30,7 @@ deadline and the loop's waits are real time.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import queue
@@ -41,19 +42,22 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Integer,
     Row,
+    Select,
     Table,
     Update,
     and_,
+    any_,
     bindparam,
     case,
-    cast,
     func,
-    insert,
+    literal_column,
     or_,
     select,
     true,
@@ -62,6 +66,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
+from syndication import bulk
 from syndication.clock import Clock
 from syndication.config import Settings
 from syndication.db import Database
@@ -76,7 +81,7 @@ log = logging.getLogger(__name__)
 EXCERPT_BYTES = 1024
 MAX_TEXT = 1000  # error messages, as stored
 # A result waits at most this long (seconds) for others to be recorded with it.
-RECORD_DELAY = 0.02
+RECORD_DELAY = 0.05
 # On stop, requests in flight get this long (seconds) to finish; the rest are abandoned, still
 # leased: another worker (or this one, restarted) sends them once the lease has run out.
 STOP_GRACE = 5.0
@@ -108,6 +113,9 @@ class Result:
     deferred: float | None = None  # throttled: not attempted, due again in this many seconds
     # Not attempted: too little of the claim's lease was left (another worker may take it).
     lease_ran_out: bool = False
+    # When the attempt ended (a retry is counted from here: a 15 s timeout followed by a 5 s
+    # retry waits 5 s after the cut, not none); None: when it started.
+    ended: datetime | None = None
 
 
 class Engine:
@@ -128,13 +136,19 @@ class Engine:
         self.outbound = outbound
         self.transmitters = transmitters
         self.retry = retry
+        columns = dict.fromkeys(ENGINE_COLUMNS)
+        for transmitter in transmitters.values():
+            columns.update(dict.fromkeys(transmitter.columns))
+        self._sqlite_claim, self._pg_claim = claim_statements(tuple(columns))
+        self._json_columns = tuple(c for c in columns if isinstance(_S.c[c].type, JSON))
+        self._json = bulk.JsonMemo()
         self.concurrency = settings.push_concurrency
         self.per_subscriber = settings.push_per_subscriber
         self.timeout = settings.outbound_timeout
         self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._woken = threading.Event()
         self._inflight: dict[int, Job] = {}
-        self._futures: dict[int, Future[Result]] = {}
+        self._batches: list[Future[None]] = []
         self._busy: Counter[int] = Counter()  # requests in flight per subscriber
         self._buckets: dict[int, TokenBucket] = {}
         self._running = threading.Lock()  # one loop at a time
@@ -199,7 +213,7 @@ class Engine:
                 if stopping and stopped_at is None:
                     stopped_at = time.monotonic()
                 if stopped_at is not None and time.monotonic() - stopped_at > STOP_GRACE:
-                    for future in list(self._futures.values()):
+                    for future in self._batches:
                         future.cancel()
                 if self._woken.is_set():
                     self._woken.clear()
@@ -231,13 +245,13 @@ class Engine:
                         log.exception("claiming deliveries failed")
                         jobs = []
                     exhausted = len(jobs) < room
-                    for job in jobs:
-                        self._start(job)
+                    if jobs:
+                        self._start(jobs)
                 if (
                     recording is None
                     and finished
                     and (
-                        len(finished) >= max(16, self.concurrency // 4)
+                        len(finished) >= max(16, self.concurrency // 2)
                         or not self._inflight
                         or time.monotonic() - first_finished >= RECORD_DELAY
                     )
@@ -263,9 +277,8 @@ class Engine:
                     continue
                 while True:
                     if isinstance(item, tuple):
-                        job, future = item
+                        job, result = item
                         self._finish(job)
-                        result = self._result_of(job, future)
                         if result is not None:
                             if not finished:
                                 first_finished = time.monotonic()
@@ -275,25 +288,32 @@ class Engine:
                     except queue.Empty:
                         break
 
-    def _start(self, job: Job) -> None:
-        self._inflight[job.delivery_id] = job
-        self._busy[job.subscriber_id] += 1
-        future = self.outbound.submit(self.attempt(job))
-        self._futures[job.delivery_id] = future
-        future.add_done_callback(lambda f, job=job: self._inbox.put((job, f)))
+    def _start(self, jobs: list[Job]) -> None:
+        """Hand a claim's jobs to the outbound client's loop in one go (one thread hop per
+        claim, not per request); each result comes back through the inbox."""
+        for job in jobs:
+            self._inflight[job.delivery_id] = job
+            self._busy[job.subscriber_id] += 1
+        self._batches = [f for f in self._batches if not f.done()]
+        self._batches.append(self.outbound.submit(self._send_all(jobs)))
+
+    async def _send_all(self, jobs: list[Job]) -> None:
+        await asyncio.gather(*(self._send(job) for job in jobs))
+
+    async def _send(self, job: Job) -> None:
+        try:
+            result = await self.attempt(job)
+        except asyncio.CancelledError:
+            # Abandoned on stop: left leased, sent again once the lease has run out.
+            self._inbox.put((job, None))
+            raise
+        self._inbox.put((job, result))
 
     def _finish(self, job: Job) -> None:
         self._inflight.pop(job.delivery_id, None)
-        self._futures.pop(job.delivery_id, None)
         self._busy[job.subscriber_id] -= 1
         if self._busy[job.subscriber_id] <= 0:
             del self._busy[job.subscriber_id]
-
-    def _result_of(self, job: Job, future: Future[Result]) -> Result | None:
-        try:
-            return future.result()
-        except BaseException:  # noqa: BLE001 - cancelled (shutting down): left leased
-            return None
 
     # -- claim ---------------------------------------------------------------------------------
 
@@ -313,7 +333,7 @@ class Engine:
             else:
                 rows = sorted(
                     conn.execute(
-                        _PG_CLAIM,
+                        self._pg_claim,
                         {
                             "now": now,
                             "lease": lease,
@@ -328,7 +348,8 @@ class Engine:
                 )
             if not rows:
                 return []
-            by_kind: dict[str, list[Row]] = {}
+            rows = [self._claimed(row) for row in rows]
+            by_kind: dict[str, list[Any]] = {}
             for row in rows:
                 by_kind.setdefault(row.kind, []).append(row)
             jobs: list[Job] = []
@@ -364,6 +385,13 @@ class Engine:
             jobs.sort(key=lambda j: order[j.delivery_id])
             return jobs
 
+    def _claimed(self, row: Row) -> SimpleNamespace:
+        """A claimed row with its JSON columns decoded (once per distinct text)."""
+        values = row._asdict()
+        for name in self._json_columns:
+            values[name] = self._json(values[name])
+        return SimpleNamespace(**values)
+
     def _claim_sqlite(
         self,
         conn: Any,
@@ -376,7 +404,7 @@ class Engine:
         # BEGIN IMMEDIATE: nobody else claims meanwhile. Each subscriber's first due rows (by a
         # window), trimmed here to what its share has left.
         rows = conn.execute(
-            _SQLITE_CLAIM,
+            self._sqlite_claim,
             {"now": now, "per_sub": self.per_subscriber, "fetch": limit + sum(busy.values())},
         ).all()
         taken: list[Row] = []
@@ -426,10 +454,17 @@ class Engine:
             except UnsafeURL as exc:
                 return Result(job, now, error=_clean(f"refused: {exc}"))
             except TimedOut as exc:
-                return Result(job, now, latency_ms=_ms(started), error=_clean(f"timeout: {exc}"))
+                error = f"timeout: {exc}"
             except OutboundError as exc:
-                return Result(job, now, latency_ms=_ms(started), error=_clean(str(exc)))
-            return self._answer(job, now, response, _ms(started))
+                error = str(exc)
+            else:
+                result = self._answer(job, now, response, _ms(started))
+                if result.error is not None:
+                    result.ended = self.clock()
+                return result
+            return Result(
+                job, now, latency_ms=_ms(started), error=_clean(error), ended=self.clock()
+            )
         except Exception as exc:  # noqa: BLE001 - a bug must still be recorded as a failure
             log.exception("sending delivery %s failed", job.delivery_id)
             return Result(job, now, error=_clean(f"internal error: {exc!r}"))
@@ -498,34 +533,29 @@ class Engine:
 
     def _record(self, results: list[Result]) -> None:
         results = sorted(results, key=lambda r: (r.job.subscriber_id, r.job.delivery_id))
+        pg = not self.db.is_sqlite
+        sub_ids = sorted({r.job.subscriber_id for r in results})
+        delivery_ids = sorted({r.job.delivery_id for r in results})
         with self.db.write() as session:
             now = self.clock()
-            sub_query = (
-                select(*_SUB_COLUMNS)
-                .where(Subscriber.id.in_(sorted({r.job.subscriber_id for r in results})))
-                .order_by(Subscriber.id)
-            )
-            if not self.db.is_sqlite:
-                sub_query = sub_query.with_for_update()  # in id order: no deadlock
-            subscribers = {row.id: row._asdict() for row in session.execute(sub_query)}
-            deliveries = {
-                row.id: row._asdict()
-                for row in session.execute(
-                    select(*_DELIVERY_COLUMNS).where(
-                        Delivery.id.in_({r.job.delivery_id for r in results})
-                    )
-                )
-            }
+            if pg:
+                # Arrays, not IN (…) lists: one statement text whatever the batch size (psycopg
+                # parses and caches each distinct text).
+                sub_query = select(*_SUB_COLUMNS).where(Subscriber.id == any_(_SUB_IDS))
+                delivery_query = select(*_DELIVERY_COLUMNS).where(Delivery.id == any_(_IDS))
+                params = {"sub_ids": sub_ids, "ids": delivery_ids}
+                # Subscribers locked in id order: no deadlock between workers.
+                sub_query = sub_query.order_by(Subscriber.id).with_for_update()
+            else:
+                sub_query = select(*_SUB_COLUMNS).where(Subscriber.id.in_(sub_ids))
+                delivery_query = select(*_DELIVERY_COLUMNS).where(Delivery.id.in_(delivery_ids))
+                params = {}
+            subscribers = {row.id: row._asdict() for row in session.execute(sub_query, params)}
+            deliveries = {row.id: row._asdict() for row in session.execute(delivery_query, params)}
             sub_loaded = {i: dict(s) for i, s in subscribers.items()}
             delivery_loaded = {i: dict(d) for i, d in deliveries.items()}
             attempts = self._apply(results, subscribers, deliveries, now)
-            if attempts:
-                log_insert = insert(DeliveryAttempt.__table__)
-                if not self.db.is_sqlite:
-                    # RETURNING turns on SQLAlchemy's "insertmanyvalues": multi-row INSERTs
-                    # instead of one statement per row.
-                    log_insert = log_insert.returning(DeliveryAttempt.id)
-                session.execute(log_insert, attempts)
+            bulk.insert_rows(session, DeliveryAttempt.__table__, attempts)
             _update_changed(session, Delivery.__table__, delivery_loaded, deliveries)
             _update_changed(session, Subscriber.__table__, sub_loaded, subscribers)
 
@@ -597,7 +627,7 @@ class Engine:
                 d["status"] = "dead"
                 d["next_attempt_at"] = None
             else:
-                d["next_attempt_at"] = r.at + timedelta(seconds=delay)
+                d["next_attempt_at"] = (r.ended or r.at) + timedelta(seconds=delay)
             failing_since = sub["failing_since"]
             if failing_since is None:
                 sub["failing_since"] = r.at
@@ -628,40 +658,22 @@ def _ms(started: float) -> int:
 
 _D = Delivery.__table__
 _S = Subscriber.__table__
-# What a claim returns: the delivery's columns and its subscriber's (for the transmitters).
-CLAIM_COLUMNS = (
+# The subscriber columns the engine itself reads of a claimed row; the transmitters add theirs.
+ENGINE_COLUMNS = ("kind", "throttle", "failing_since")
+_DELIVERY_CLAIMED = (
     _D.c.id,
     _D.c.subscriber_id,
     _D.c.event_id,
     _D.c.message_id,
     _D.c.attempts,
     _D.c.next_attempt_at,
-    *(c for c in _S.c if c.name not in ("id", "created_at", "name")),
 )
 _NOW = bindparam("now", type_=_D.c.next_attempt_at.type)
 _DUE = and_(
-    _D.c.status == "pending",
+    # A literal, not a parameter: the planner must see it to use the partial due index.
+    _D.c.status == literal_column("'pending'"),
     _D.c.next_attempt_at <= _NOW,
     or_(_D.c.lease_until.is_(None), _D.c.lease_until < _NOW),
-)
-# SQLite: every due row of an active subscriber, numbered within its subscriber; the first
-# `per_sub` of each, oldest first.
-_NUMBERED = (
-    select(
-        *CLAIM_COLUMNS,
-        func.row_number()
-        .over(partition_by=_D.c.subscriber_id, order_by=(_D.c.next_attempt_at, _D.c.id))
-        .label("rn"),
-    )
-    .select_from(_D.join(_S, _S.c.id == _D.c.subscriber_id))
-    .where(_DUE, _S.c.active.is_(True))
-    .subquery("numbered")
-)
-_SQLITE_CLAIM = (
-    select(*(c for c in _NUMBERED.c if c.name != "rn"))
-    .where(_NUMBERED.c.rn <= bindparam("per_sub", type_=Integer))
-    .order_by(_NUMBERED.c.next_attempt_at, _NUMBERED.c.id)
-    .limit(bindparam("fetch", type_=Integer))
 )
 _LEASE = (
     update(_D)
@@ -671,9 +683,7 @@ _LEASE = (
         claim_token=bindparam("token", type_=_D.c.claim_token.type),
     )
 )
-# PostgreSQL: for each active subscriber, its first due rows up to what its share has left in
-# this process (`busy`: requests in flight per subscriber); the oldest `limit` of those, locked
-# (SKIP LOCKED: rows another worker holds are passed over) and leased in the same statement.
+# PostgreSQL: requests in flight per subscriber in this process, as a table.
 _BUSY = (
     func.unnest(
         bindparam("busy_ids", type_=ARRAY(Integer)),
@@ -685,38 +695,80 @@ _BUSY = (
 _SHARE = case(
     (_S.c.failing_since.is_(None), bindparam("per_sub", type_=Integer)), else_=1
 ) - func.coalesce(_BUSY.c.n, 0)
-_FIRST_DUE = (
-    select(_D.c.id, _D.c.next_attempt_at)
-    .where(_D.c.subscriber_id == _S.c.id, _DUE)
-    .order_by(_D.c.next_attempt_at, _D.c.id)
-    .limit(func.greatest(_SHARE, 0))
-    .lateral("first_due")
-)
-_CANDIDATES = (
-    select(_FIRST_DUE.c.id)
-    .select_from(_S.outerjoin(_BUSY, _BUSY.c.sid == _S.c.id).join(_FIRST_DUE, true()))
-    .where(_S.c.active.is_(True))
-    .order_by(_FIRST_DUE.c.next_attempt_at, _FIRST_DUE.c.id)
-    .limit(bindparam("limit", type_=Integer))
-    .cte("candidates")
-    .prefix_with("MATERIALIZED")
-)
-_LOCKED = (
-    select(_D.c.id)
-    .where(_D.c.id.in_(select(_CANDIDATES.c.id)), _DUE)
-    .with_for_update(skip_locked=True, of=_D)
-    .cte("locked")
-    .prefix_with("MATERIALIZED")
-)
-_PG_CLAIM = (
-    update(_D)
-    .where(_D.c.id == _LOCKED.c.id, _S.c.id == _D.c.subscriber_id)
-    .values(
-        lease_until=bindparam("lease", type_=_D.c.lease_until.type),
-        claim_token=bindparam("token", type_=_D.c.claim_token.type),
+
+
+@functools.lru_cache(maxsize=8)
+def claim_statements(columns: tuple[str, ...]) -> tuple[Select, Update]:
+    """The claim of rows carrying the delivery's columns and these subscriber columns:
+    (SQLite's SELECT, PostgreSQL's UPDATE … RETURNING).
+
+    SQLite: every due row of an active subscriber, numbered within its subscriber; the first
+    `per_sub` of each, oldest first (trimmed to each one's share by the caller, then leased).
+    PostgreSQL: for each active subscriber, its first due rows up to what its share has left in
+    this process (a LATERAL probe of the per-subscriber due index); the oldest `limit` of those,
+    locked (SKIP LOCKED: rows another worker holds are passed over) and leased in the same
+    statement."""
+    selected = (
+        *_DELIVERY_CLAIMED,
+        *(
+            bulk.as_text(_S.c[name]) if isinstance(_S.c[name].type, JSON) else _S.c[name]
+            for name in columns
+        ),
     )
-    .returning(*CLAIM_COLUMNS)
-)
+    numbered = (
+        select(
+            *selected,
+            func.row_number()
+            .over(partition_by=_D.c.subscriber_id, order_by=(_D.c.next_attempt_at, _D.c.id))
+            .label("rn"),
+        )
+        .select_from(_D.join(_S, _S.c.id == _D.c.subscriber_id))
+        .where(_DUE, _S.c.active.is_(True))
+        .subquery("numbered")
+    )
+    sqlite_claim = (
+        select(*(c for c in numbered.c if c.name != "rn"))
+        .where(numbered.c.rn <= bindparam("per_sub", type_=Integer))
+        .order_by(numbered.c.next_attempt_at, numbered.c.id)
+        .limit(bindparam("fetch", type_=Integer))
+    )
+    first_due = (
+        select(_D.c.id, _D.c.next_attempt_at)
+        .where(_D.c.subscriber_id == _S.c.id, _DUE)
+        .order_by(_D.c.next_attempt_at, _D.c.id)
+        .limit(func.greatest(_SHARE, 0))
+        .lateral("first_due")
+    )
+    candidates = (
+        select(first_due.c.id)
+        .select_from(_S.outerjoin(_BUSY, _BUSY.c.sid == _S.c.id).join(first_due, true()))
+        .where(_S.c.active.is_(True))
+        .order_by(first_due.c.next_attempt_at, first_due.c.id)
+        .limit(bindparam("limit", type_=Integer))
+        .cte("candidates")
+        .prefix_with("MATERIALIZED")
+    )
+    # Driven from the candidates (a primary-key lookup each), never a scan of every due row.
+    locked = (
+        select(_D.c.id)
+        .select_from(candidates.join(_D, _D.c.id == candidates.c.id))
+        .where(_DUE)
+        .with_for_update(skip_locked=True, of=_D)
+        .cte("locked")
+        .prefix_with("MATERIALIZED")
+    )
+    pg_claim = (
+        update(_D)
+        .where(_D.c.id == locked.c.id, _S.c.id == _D.c.subscriber_id)
+        .values(
+            lease_until=bindparam("lease", type_=_D.c.lease_until.type),
+            claim_token=bindparam("token", type_=_D.c.claim_token.type),
+        )
+        .returning(*selected)
+    )
+    return sqlite_claim, pg_claim
+
+
 _CANCEL = (
     update(_D)
     .where(_D.c.id == bindparam("_id"))
@@ -728,18 +780,9 @@ _CANCEL = (
         last_error=bindparam("reason", type_=_D.c.last_error.type),
     )
 )
-# What record() reads and may change, per delivery and per subscriber.
-_DELIVERY_COLUMNS = (
-    Delivery.id,
-    Delivery.attempts,
-    Delivery.status,
-    Delivery.next_attempt_at,
-    Delivery.lease_until,
-    Delivery.claim_token,
-    Delivery.last_status_code,
-    Delivery.last_error,
-    Delivery.delivered_at,
-)
+# What record() reads, per delivery and per subscriber. A delivery's other columns are written
+# whatever they were (record knows their new values); a subscriber's only when they change.
+_DELIVERY_COLUMNS = (Delivery.id, Delivery.attempts, Delivery.status, Delivery.claim_token)
 _SUB_COLUMNS = (
     Subscriber.id,
     Subscriber.active,
@@ -749,40 +792,21 @@ _SUB_COLUMNS = (
 )
 
 
+_IDS = bindparam("ids", type_=ARRAY(Integer))
+_SUB_IDS = bindparam("sub_ids", type_=ARRAY(Integer))
+
+
 def _update_changed(
     session: Session, table: Table, loaded: dict[int, dict], rows: dict[int, dict]
 ) -> None:
-    """UPDATE each row whose values differ from those loaded, setting only the changed columns
-    (as the ORM would): one statement per set of changed columns, keyed by id."""
+    """UPDATE each row whose values differ from those loaded (or were not loaded), setting only
+    those columns: one bulk statement per set of columns, keyed by id."""
     groups: dict[tuple[str, ...], list[dict]] = {}
     for row_id, row in rows.items():
         before = loaded[row_id]
-        changed = {k: v for k, v in row.items() if v != before[k]}
+        changed = {k: v for k, v in row.items() if k not in before or v != before[k]}
         if changed:
-            changed["_id"] = row_id
+            changed["id"] = row_id
             groups.setdefault(tuple(sorted(changed)), []).append(changed)
-    for keys, params in groups.items():
-        if session.get_bind().dialect.name == "postgresql":
-            # One UPDATE … FROM (VALUES …) per group: psycopg's executemany costs ~50 µs of
-            # Python per row.
-            session.execute(
-                _update_from_arrays(table, keys), {f"a_{k}": [p[k] for p in params] for k in keys}
-            )
-        else:
-            session.execute(update(table).where(table.c.id == bindparam("_id")), params)
-
-
-@functools.lru_cache(maxsize=64)
-def _update_from_arrays(table: Table, keys: tuple[str, ...]) -> Update:
-    """UPDATE table SET c = v.c … FROM unnest(:a__id, :a_c, …) AS v(_id, c, …) WHERE id = v._id:
-    one statement for any number of rows, built once per set of columns."""
-    cols = [k for k in keys if k != "_id"]
-    arrays = [
-        cast(
-            bindparam(f"a_{k}", type_=ARRAY(table.c[k if k != "_id" else "id"].type)),
-            ARRAY(table.c[k if k != "_id" else "id"].type),
-        )
-        for k in ("_id", *cols)
-    ]
-    rows = func.unnest(*arrays).table_valued("_id", *cols).render_derived(name="v")
-    return update(table).where(table.c.id == rows.c._id).values({k: rows.c[k] for k in cols})
+    for params in groups.values():
+        bulk.update_rows(session, table, params)

@@ -40,6 +40,9 @@ class Prepared:
 
 class Transmitter(Protocol):
     kind: str
+    # The subscriber columns `prepare` reads of a claimed row (beside the delivery's id,
+    # subscriber_id, event_id, message_id, attempts and next_attempt_at).
+    columns: tuple[str, ...]
 
     def expand(self, session: Session, events: Sequence[Event], now: datetime) -> int:
         """Create the deliveries `events` make for subscribers of this kind (in the caller's
@@ -49,8 +52,8 @@ class Transmitter(Protocol):
     def prepare(
         self, session: Session, rows: Sequence[Row], now: datetime
     ) -> dict[int, Prepared | str]:
-        """For claimed deliveries (rows of the delivery's and its subscriber's columns, see
-        engine.CLAIM_COLUMNS): by delivery id, its request, or a reason (str) to cancel it."""
+        """For claimed deliveries (rows of the delivery's columns and the subscriber's `columns`):
+        by delivery id, its request, or a reason (str) to cancel it."""
         ...
 
     def finish(self, prepared: Prepared, message_id: str, now: datetime) -> dict[str, str]:

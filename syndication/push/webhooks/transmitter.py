@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from types import SimpleNamespace
 
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
+from syndication import bulk
 from syndication.filters import StoryFilter
 from syndication.models import Channel, Event, Subscriber
 from syndication.push.outbox import EVENT_TYPES, in_channels, term_sets
@@ -54,9 +56,12 @@ def subscriber_matches(
 
 class WebhookTransmitter:
     kind = KIND
+    columns = ("url", "secret", "previous_secret", "previous_secret_until", "format", "headers")
 
     def __init__(self) -> None:
         self._bodies: dict[tuple[int, str], bytes] = {}
+        self._json = bulk.JsonMemo()
+        self._checked_headers: dict[tuple[tuple[str, str], ...], str | None] = {}
 
     def expand(self, session: Session, events: Sequence[Event], now: datetime) -> int:
         """One delivery per matching webhook subscriber: pending for an active one, skipped
@@ -65,16 +70,26 @@ class WebhookTransmitter:
             return 0
         # Only what matching reads, as plain rows: a fan-out to thousands of subscribers should
         # not pay for loading whole ORM objects.
-        subscribers = session.execute(
-            select(
-                Subscriber.id,
-                Subscriber.event_types,
-                Subscriber.channels,
-                Subscriber.filter,
-                Subscriber.active,
-                Subscriber.disabled_reason,
-            ).where(Subscriber.kind == KIND)
-        ).all()
+        subscribers = [
+            SimpleNamespace(
+                id=row.id,
+                event_types=self._json(row.event_types),
+                channels=self._json(row.channels),
+                filter=self._json(row.filter),
+                active=row.active,
+                disabled_reason=row.disabled_reason,
+            )
+            for row in session.execute(
+                select(
+                    Subscriber.id,
+                    bulk.as_text(Subscriber.event_types),
+                    bulk.as_text(Subscriber.channels),
+                    bulk.as_text(Subscriber.filter),
+                    Subscriber.active,
+                    Subscriber.disabled_reason,
+                ).where(Subscriber.kind == KIND)
+            )
+        ]
         slugs = sorted({slug for s in subscribers for slug in (s.channels or [])})
         channel_filters = (
             {
@@ -124,12 +139,10 @@ class WebhookTransmitter:
 
     def finish(self, prepared: Prepared, message_id: str, now: datetime) -> dict[str, str]:
         """Sign at send time: `webhook-timestamp` is when the request leaves."""
-        for name, value in prepared.headers.items():
-            try:
-                http_field_value(value)
-            except ValueError as exc:
-                # Stored before values were checked at registration: this delivery fails alone.
-                raise ValueError(f"header {name}: {exc}") from None
+        problem = self._header_problem(prepared.headers)
+        if problem:
+            # Stored before values were checked at registration: this delivery fails alone.
+            raise ValueError(problem)
         timestamp = int(now.timestamp())
         headers = dict(prepared.headers)
         headers["webhook-id"] = message_id
@@ -138,6 +151,22 @@ class WebhookTransmitter:
             prepared.extra, message_id, timestamp, prepared.body
         )
         return headers
+
+    def _header_problem(self, headers: dict[str, str]) -> str | None:
+        """Why these headers cannot be sent (RFC 9110 field values), judged once per set."""
+        key = tuple(headers.items())
+        if key not in self._checked_headers:
+            problem = None
+            for name, value in key:
+                try:
+                    http_field_value(value)
+                except ValueError as exc:
+                    problem = f"header {name}: {exc}"
+                    break
+            if len(self._checked_headers) >= BODY_CACHE:
+                self._checked_headers.clear()
+            self._checked_headers[key] = problem
+        return self._checked_headers[key]
 
     def _bodies_for(
         self, session: Session, rows: Sequence[Row], now: datetime

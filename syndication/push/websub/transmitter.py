@@ -155,6 +155,16 @@ def signature(secret: str, body: bytes) -> str:
 
 class WebSubTransmitter:
     kind = KIND
+    columns = (
+        "url",
+        "secret",
+        "active",
+        "channels",
+        "topic",
+        "topic_format",
+        "verified_at",
+        "lease_expires_at",
+    )
 
     def __init__(self, settings: Settings, topics: TopicRenderer) -> None:
         self.settings = settings
