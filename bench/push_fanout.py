@@ -7,7 +7,10 @@ logged, against the bare client loops it must beat, in one run.
     .venv/bin/python -m bench.push_fanout --no-postgres --no-trickle --rounds 1   # quick look
 
 Everything on 127.0.0.1; ~3-4 min with the trickle rounds (each waits for the engine's
-deadline). Printed from ONE run, rounds interleaved, medians per row:
+deadline). Printed from ONE run, rounds interleaved, medians per row. Every sender is timed in
+its steady state: each timed fan-out follows an untimed one by the same sender (the same
+Session / ClientSession, the same running workers), so connections are open and code paths
+warm for all of them alike, as in a service that has been running:
 
 * The receiver: a separate process (its own GIL), a minimal asyncio HTTP/1.1 keep-alive server
   answering 204 to any POST on ``/hook/<n>``, counting POSTs per path and keeping a sample of
@@ -29,13 +32,14 @@ deadline). Printed from ONE run, rounds interleaved, medians per row:
   1,000th delivery row reads ``delivered`` (polled every 10 ms). Deliveries/s = 1,000 / that
   time, so it includes the pick-up, the expansion into 1,000 deliveries, claiming, signing,
   sending, and recording each attempt. SQLite with one worker; PostgreSQL with one and with two
-  workers (a fresh event each, fresh worker processes each run).
+  workers (fresh worker processes each run, which first deliver an untimed story).
 * Trickle (ours, SQLite and PostgreSQL, one worker): 1,000 subscribers of which 100 (every
   n % 10 == 3) trickle (``/hook/<n>/trickle``: in URL order and in id order they are spread
   among the healthy ones, as the engine meets them); timed from the commit until the 900
   healthy deliveries are ``delivered``, against the all-healthy time of the same database in
   the same run. Each trickle round has its own fresh database (made before the rounds) and a
-  fresh worker: after the timing, the run waits until the engine's deadline (outbound_timeout,
+  fresh worker (its untimed story goes out before the trickling subscribers are switched on):
+  after the timing, the run waits until the engine's deadline (outbound_timeout,
   15 s) has cut the 100 trickling requests and logged them as timeouts, then stops the worker
   (SIGTERM: up to 5 s for requests in flight, such as retries of the cut ones, then they are
   abandoned, leased, in a database no later round uses) and checks that the client closed

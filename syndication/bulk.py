@@ -49,7 +49,9 @@ def _sqlite_value(name: str) -> str:
 
 
 @functools.lru_cache(maxsize=64)
-def _statement(dialect: str, table: Table, action: str, columns: tuple[str, ...]) -> str:
+def _statement(
+    dialect: str, table: Table, action: str, columns: tuple[str, ...], ignore: bool = False
+) -> str:
     for name in columns:
         _pg_type(table.c[name])  # refuses what it cannot carry, on either engine
     if dialect == "postgresql":
@@ -57,13 +59,16 @@ def _statement(dialect: str, table: Table, action: str, columns: tuple[str, ...]
         rows = f"jsonb_to_recordset(CAST(:rows AS jsonb)) AS v({spec})"
         if action == "insert":
             names = ", ".join(f'"{name}"' for name in columns)
-            return f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM {rows}'
+            skip = " ON CONFLICT DO NOTHING" if ignore else ""
+            return f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM {rows}{skip}'
         sets = ", ".join(f'"{name}" = v."{name}"' for name in columns if name != "id")
         return f'UPDATE "{table.name}" SET {sets} FROM {rows} WHERE "{table.name}".id = v.id'
     if action == "insert":
         names = ", ".join(f'"{name}"' for name in columns)
         values = ", ".join(_sqlite_value(name) for name in columns)
-        return f'INSERT INTO "{table.name}" ({names}) SELECT {values} FROM json_each(:rows)'
+        # "WHERE true": SQLite's upsert after a SELECT needs it to read ON CONFLICT right.
+        skip = " WHERE true ON CONFLICT DO NOTHING" if ignore else ""
+        return f'INSERT INTO "{table.name}" ({names}) SELECT {values} FROM json_each(:rows){skip}'
     sets = ", ".join(f'"{name}" = {_sqlite_value(name)}' for name in columns if name != "id")
     return (
         f'UPDATE "{table.name}" SET {sets} FROM json_each(:rows) '
@@ -95,19 +100,28 @@ def _run(
     action: str,
     rows: Sequence[dict[str, Any]],
     columns: Iterable[str],
+    ignore: bool = False,
 ) -> None:
     if not rows:
         return
     dialect = session.get_bind().dialect.name
     names = tuple(columns)
     payload = _ENCODERS[dialect].encode([{k: row[k] for k in names} for row in rows])
-    session.execute(text(_statement(dialect, table, action, names)), {"rows": payload})
+    statement = _statement(dialect, table, action, names, ignore)
+    session.execute(text(statement), {"rows": payload})
 
 
-def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """INSERT `rows` (dicts with the same keys) into `table`, in one statement."""
+def insert_rows(
+    session: Session,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    ignore_conflicts: bool = False,
+) -> None:
+    """INSERT `rows` (dicts with the same keys) into `table`, in one statement; with
+    `ignore_conflicts`, rows that would break a unique index are left out."""
     if rows:
-        _run(session, table, "insert", rows, rows[0].keys())
+        _run(session, table, "insert", rows, rows[0].keys(), ignore_conflicts)
 
 
 def update_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:

@@ -312,6 +312,8 @@ class Event(Base):
     previous_terms: Mapped[list[list[str]] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A worker expanding the event into deliveries (a chunk at a time) holds it until then.
+    expand_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_events_undispatched", "dispatched_at", "id"),)
 

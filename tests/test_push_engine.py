@@ -848,3 +848,30 @@ def test_two_workers_share_1000_deliveries_without_double_send(rt, pg_only):
         assert all(d.status == "delivered" and d.attempts == 1 for d in deliveries(rt))
     finally:
         r.close()
+
+
+def test_an_expansion_cut_short_is_finished_by_another_worker_after_its_lease(rt, ctx, clock):
+    """A big fan-out is written a chunk at a time; a worker that dies after the first chunk
+    leaves the event leased, and once the lease has run out another expands it again: every
+    subscriber gets exactly one delivery."""
+    from syndication.push.queue import dispatch_events, start_expansion
+
+    for i in range(5):
+        add_subscriber(rt, f"https://p{i}.example/h")
+    publish(rt, now=clock())
+    first = start_expansion(rt.db, ctx.transmitters, clock, lease_seconds=60, chunk=2)
+    assert first is not None and first.created == 2 and len(first.rows) == 3
+    # ...and that worker dies here: nobody inserts the other three.
+    with rt.db.read() as s:
+        (event,) = s.scalars(select(Event)).all()
+    assert event.dispatched_at is None and event.expand_lease_until == clock() + timedelta(
+        seconds=60
+    )
+    assert dispatch_events(rt.db, ctx.transmitters, clock, chunk=2) == 0, "still leased"
+    clock.advance(61)
+    dispatch_events(rt.db, ctx.transmitters, clock, chunk=2)
+    pairs = Counter(d.subscriber_id for d in deliveries(rt))
+    assert len(pairs) == 5 and set(pairs.values()) == {1}
+    with rt.db.read() as s:
+        (event,) = s.scalars(select(Event)).all()
+    assert event.dispatched_at == clock() and event.expand_lease_until is None

@@ -72,7 +72,7 @@ from syndication.config import Settings
 from syndication.db import Database
 from syndication.models import Delivery, DeliveryAttempt, Subscriber
 from syndication.outbound import OutboundClient, OutboundError, TimedOut, UnsafeURL
-from syndication.push.queue import dispatch_events
+from syndication.push.queue import Expansion, continue_expansion, start_expansion
 from syndication.push.retry import RetryPolicy, TokenBucket, parse_retry_after
 from syndication.push.transmitter import Prepared, Transmitter
 
@@ -204,6 +204,7 @@ class Engine:
         recording_count = 0
         exhausted = False
         dispatch = True
+        expansion: Expansion | None = None
         poll = self.settings.poll_interval
         next_poll = time.monotonic() + poll
         stopped_at: float | None = None
@@ -222,13 +223,29 @@ class Engine:
                     # Retries coming due, and work whose wake-up was lost.
                     next_poll = time.monotonic() + poll
                     dispatch = True
-                if dispatch and not stopping:
-                    dispatch = False
+                if not stopping and (dispatch or expansion is not None):
+                    # One chunk of an expansion per turn: the claim below sends its deliveries
+                    # while the rest of a big fan-out is still being written.
                     exhausted = False
                     try:
-                        dispatch_events(self.db, self.transmitters, self.clock)
+                        if expansion is not None:
+                            if not continue_expansion(self.db, expansion, self.clock):
+                                dispatch = dispatch or expansion.more
+                                expansion = None
+                        else:
+                            dispatch = False
+                            expansion = start_expansion(
+                                self.db,
+                                self.transmitters,
+                                self.clock,
+                                self.settings.lease_seconds,
+                            )
+                            if expansion is not None and not expansion.rows:
+                                dispatch = expansion.more
+                                expansion = None
                     except Exception:  # noqa: BLE001 - the database may be away: poll again
-                        log.exception("dispatching events failed")
+                        log.exception("expanding events into deliveries failed")
+                        expansion = None
                 if recording is not None and recording.done():
                     try:
                         recording.result()
@@ -263,9 +280,17 @@ class Engine:
                 if not self._inflight and recording is None and not finished:
                     if stopping:
                         return recorded
-                    if until_idle and exhausted and not dispatch and not self._woken.is_set():
+                    if (
+                        until_idle
+                        and exhausted
+                        and not dispatch
+                        and expansion is None
+                        and not self._woken.is_set()
+                    ):
                         return recorded
-                if finished and recording is None:
+                if dispatch or expansion is not None:
+                    timeout = 0.0
+                elif finished and recording is None:
                     timeout = max(0.0, first_finished + RECORD_DELAY - time.monotonic())
                 elif stopped_at is not None:
                     timeout = 0.1

@@ -4,7 +4,8 @@ publish/transmitters, Svix's worker pipeline).
 The engine (push/engine.py) claims, leases, sends, records and retries, and knows no kinds. A
 transmitter, one per kind ("webhook", "websub"), says three things and nothing else:
 
-- `expand`: which deliveries a batch of outbox events makes for subscribers of its kind;
+- `expand`: which deliveries a batch of outbox events makes for subscribers of its kind (the
+  queue inserts them, push/queue.py);
 - `prepare`: for deliveries just claimed, the request each one is (URL, body, headers), or why
   it must not be sent any more (then the engine cancels it with that reason);
 - `finish`: the headers only known when the request leaves (a signature over the send time).
@@ -44,9 +45,9 @@ class Transmitter(Protocol):
     # subscriber_id, event_id, message_id, attempts and next_attempt_at).
     columns: tuple[str, ...]
 
-    def expand(self, session: Session, events: Sequence[Event], now: datetime) -> int:
-        """Create the deliveries `events` make for subscribers of this kind (in the caller's
-        transaction); returns how many."""
+    def expand(self, session: Session, events: Sequence[Event], now: datetime) -> list[dict]:
+        """The deliveries `events` make for subscribers of this kind, as rows of
+        queue.delivery_row (leaving out those they already have)."""
         ...
 
     def prepare(

@@ -1,5 +1,6 @@
-"""push engine rebuild: claim tokens and per-subscriber due index on deliveries, callback host
-on hub intents, distributed version on channels, shared rate limits
+"""push engine rebuild: claim tokens and per-subscriber due index on deliveries, expansion
+leases on events, callback host on hub intents, distributed version on channels, shared rate
+limits
 
 Revision ID: 0009
 Revises: 0008
@@ -32,6 +33,10 @@ def upgrade() -> None:
             sqlite_where=sa.text("status = 'pending'"),
         )
         batch_op.create_index("ix_deliveries_created", ["created_at"], unique=False)
+    with op.batch_alter_table("events", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("expand_lease_until", UTCDateTime(timezone=True), nullable=True)
+        )
     with op.batch_alter_table("hub_intents", schema=None) as batch_op:
         batch_op.add_column(
             sa.Column("callback_host", sa.String(length=255), nullable=False, server_default="")
@@ -56,6 +61,8 @@ def downgrade() -> None:
     op.drop_table("rate_limits")
     with op.batch_alter_table("channels", schema=None) as batch_op:
         batch_op.drop_column("distributed_version")
+    with op.batch_alter_table("events", schema=None) as batch_op:
+        batch_op.drop_column("expand_lease_until")
     with op.batch_alter_table("hub_intents", schema=None) as batch_op:
         batch_op.drop_index("ix_hub_intents_host")
         batch_op.drop_column("callback_host")

@@ -20,7 +20,7 @@ from syndication import bulk
 from syndication.filters import StoryFilter
 from syndication.models import Channel, Event, Subscriber
 from syndication.push.outbox import EVENT_TYPES, in_channels, term_sets
-from syndication.push.queue import delivery_row, existing_pairs, insert_deliveries
+from syndication.push.queue import delivery_row, existing_pairs
 from syndication.push.transmitter import Prepared
 from syndication.push.webhooks.payloads import payload_bytes
 from syndication.push.webhooks.signing import signature_header
@@ -63,11 +63,11 @@ class WebhookTransmitter:
         self._json = bulk.JsonMemo()
         self._checked_headers: dict[tuple[tuple[str, str], ...], str | None] = {}
 
-    def expand(self, session: Session, events: Sequence[Event], now: datetime) -> int:
+    def expand(self, session: Session, events: Sequence[Event], now: datetime) -> list[dict]:
         """One delivery per matching webhook subscriber: pending for an active one, skipped
         (with the reason) for a disabled one."""
         if not events:
-            return 0
+            return []
         # Only what matching reads, as plain rows: a fan-out to thousands of subscribers should
         # not pay for loading whole ORM objects.
         subscribers = [
@@ -111,7 +111,7 @@ class WebhookTransmitter:
                 if not sub.active:
                     skipped = f"not sent: the subscriber was disabled ({sub.disabled_reason})"
                 rows.append(delivery_row(event.id, sub.id, now, skipped=skipped))
-        return insert_deliveries(session, rows)
+        return rows
 
     def prepare(
         self, session: Session, rows: Sequence[Row], now: datetime

@@ -170,14 +170,14 @@ class WebSubTransmitter:
         self.settings = settings
         self.topics = topics
 
-    def expand(self, session: Session, events: Sequence[Event], now: datetime) -> int:
+    def expand(self, session: Session, events: Sequence[Event], now: datetime) -> list[dict]:
         """At most one notification per live subscription whose topic any of the events
         changes, none for one that already has a notification queued."""
         if not events:
-            return 0
+            return []
         subscribers = live_subscribers(session, now)
         if not subscribers:
-            return 0
+            return []
         slugs = sorted({slug for s in subscribers for slug in (s.channels or [])})
         channel_filters = {
             c.slug: StoryFilter.from_dict(c.filter)
@@ -197,7 +197,7 @@ class WebSubTransmitter:
                         rows.append(delivery_row(event.id, sub.id, now))
                     break  # one notification shows every change of the batch
         _distributed(session, changed)
-        return insert_deliveries(session, rows)
+        return rows
 
     def prepare(
         self, session: Session, rows: Sequence[Row], now: datetime
