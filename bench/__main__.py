@@ -6,6 +6,7 @@
   (d) `syndication run` vs bare granian     bench/http_cache_hit.py
       WSGI server choice                    bench/wsgi_servers.py (--servers)
   short links and QR codes                  bench/links_qr.py
+  HTTP client choice                        bench/http_clients.py
   partner push fan-out (1,000 endpoints)    bench/push_fanout.py
   WebSub fan-out vs partner push            bench/websub_fanout.py
 
@@ -24,6 +25,7 @@ PARTS = [
     ("(b)+(d) feed cache hit over HTTP", "bench.http_cache_hit", ["--rounds", "1"]),
     ("(c) archive scale", "bench.archive_scale", []),
     ("short links and QR codes", "bench.links_qr", []),
+    ("HTTP client choice", "bench.http_clients", []),
     ("partner push fan-out", "bench.push_fanout", []),
     ("WebSub fan-out", "bench.websub_fanout", []),
 ]
