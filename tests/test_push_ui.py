@@ -182,9 +182,22 @@ def test_admin_subscriber_pages(client, rt):
 
     client.post(f"{detail_url}/state", data={"csrf_token": csrf, "disable": "1", "reason": "r"})
     assert "disabled" in client.get(detail_url).get_data(as_text=True)
+    with rt.db.write() as s:  # an event that came while it was disabled
+        s.get(Delivery, d_id).status = "skipped"
+    page = client.get(detail_url).get_data(as_text=True)
+    assert re.search(r"Skipped while disabled</dt><dd>1<", page) and 'name="since"' in page
     client.post(f"{detail_url}/state", data={"csrf_token": csrf, "disable": "0"})
     with rt.db.read() as s:
         assert svc.get_subscriber(s, sub.id).active
+    bad_time = client.post(f"{detail_url}/recover", data={"csrf_token": csrf, "since": "soon"})
+    assert bad_time.status_code == 303
+    assert "Nothing recovered" in client.get(detail_url).get_data(as_text=True)
+    since = (NOW - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    r = client.post(f"{detail_url}/recover", data={"csrf_token": csrf, "since": since})
+    assert r.status_code == 303
+    assert "1 deliveries queued again" in client.get(detail_url).get_data(as_text=True)
+    with rt.db.read() as s:
+        assert s.get(Delivery, d_id).status == "pending"
 
     # CSRF is required; deletion goes through a confirmation
     assert client.post(f"{detail_url}/test", data={}).status_code == 400

@@ -793,6 +793,32 @@ def subscriber_state(subscriber_id: int) -> Response:
     return redirect(url_for(".subscriber_detail", subscriber_id=subscriber_id), 303)
 
 
+@bp.post("/subscribers/<int:subscriber_id>/recover")
+def subscriber_recover(subscriber_id: int) -> Response:
+    """Send again what the subscriber missed since a local time: its dead, cancelled and
+    skipped deliveries (skipped: events that came while it was disabled)."""
+    rt = runtime()
+    back = url_for(".subscriber_detail", subscriber_id=subscriber_id)
+    try:
+        since = forms.parse_local(request.form.get("since"), rt.settings.tz)
+    except ValueError as exc:
+        flash(f"Nothing recovered: since {exc}.")
+        return redirect(back, 303)
+    if since is None:
+        flash("Nothing recovered: give the time to recover from.")
+        return redirect(back, 303)
+    try:
+        with rt.db.write() as session:
+            count = push.recover(session, subscriber_id, since, None, rt.clock())
+    except NotFound:
+        abort(404)
+    except ValidationError as exc:
+        flash(f"Nothing recovered: {'; '.join(exc.fields.values())}.")
+        return redirect(back, 303)
+    flash(f"{count} deliveries queued again, in the order their events came.")
+    return redirect(back, 303)
+
+
 @bp.route("/subscribers/<int:subscriber_id>/rotate-secret", methods=["GET", "POST"])
 def subscriber_rotate(subscriber_id: int) -> Response:
     rt = runtime()

@@ -84,6 +84,10 @@ class HealthOut(ma.Schema):
     pending = f.Integer(required=True)
     dead = f.Integer(required=True)
     delivered = f.Integer(required=True)
+    skipped = f.Integer(
+        required=True,
+        metadata={"description": "Events recorded while the subscriber was disabled: recover them"},
+    )
 
 
 class SubscriberOut(ma.Schema):

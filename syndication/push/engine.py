@@ -288,7 +288,7 @@ class Engine:
                         and not self._woken.is_set()
                     ):
                         return recorded
-                if dispatch or expansion is not None:
+                if not stopping and (dispatch or expansion is not None):
                     timeout = 0.0
                 elif finished and recording is None:
                     timeout = max(0.0, first_finished + RECORD_DELAY - time.monotonic())

@@ -532,7 +532,8 @@ def _ok(status_code: int | None) -> bool:
 
 def subscriber_health(session: Session, subscriber_id: int) -> dict[str, Any]:
     """How a subscriber is doing: success rate over its last HEALTH_WINDOW attempts (None
-    before any), last success, last error, and its pending and dead deliveries."""
+    before any), last success, last error, and its pending, dead, delivered and skipped
+    deliveries (skipped: events that came while it was disabled, for `recover`)."""
     subscriber = get_subscriber(session, subscriber_id)
     recent = list(
         session.execute(
@@ -571,4 +572,5 @@ def subscriber_health(session: Session, subscriber_id: int) -> dict[str, Any]:
         "pending": int(counts.get("pending", 0)),
         "dead": int(counts.get("dead", 0)),
         "delivered": int(counts.get("delivered", 0)),
+        "skipped": int(counts.get(SKIPPED, 0)),
     }
