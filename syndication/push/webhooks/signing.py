@@ -4,7 +4,6 @@ over "<msg_id>.<timestamp>.<body>" (timestamp in seconds, body the exact bytes s
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import hmac
 import secrets as _secrets
@@ -18,22 +17,25 @@ def generate_secret() -> str:
     return PREFIX + base64.b64encode(_secrets.token_bytes(32)).decode("ascii")
 
 
-@functools.lru_cache(maxsize=4096)
 def secret_key(secret: str) -> bytes:
-    """The HMAC key: the base64-decoded part after "whsec_" (decoded once per secret: a
-    fan-out signs with the same secrets over and over)."""
+    """The HMAC key: the base64-decoded part after "whsec_"."""
     raw = secret[len(PREFIX) :] if secret.startswith(PREFIX) else secret
     return base64.b64decode(raw)
 
 
-def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
-    """One signature, "v1,<base64>"."""
+def sign_with(key: bytes, msg_id: str, timestamp: int, body: bytes) -> str:
+    """One signature, "v1,<base64>", with a key already decoded (`secret_key`)."""
     message = f"{msg_id}.{int(timestamp)}.".encode() + body
     # hmac.digest: the one-shot C path (no HMAC object per signature).
-    digest = hmac.digest(secret_key(secret), message, hashlib.sha256)
+    digest = hmac.digest(key, message, hashlib.sha256)
     return "v1," + base64.b64encode(digest).decode("ascii")
 
 
-def signature_header(secrets: Iterable[str], msg_id: str, timestamp: int, body: bytes) -> str:
-    """The webhook-signature header: one signature per active secret, space-separated."""
-    return " ".join(sign(s, msg_id, timestamp, body) for s in secrets if s)
+def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """One signature, "v1,<base64>"."""
+    return sign_with(secret_key(secret), msg_id, timestamp, body)
+
+
+def signature_header(keys: Iterable[bytes], msg_id: str, timestamp: int, body: bytes) -> str:
+    """The webhook-signature header: one signature per active secret's key, space-separated."""
+    return " ".join(sign_with(k, msg_id, timestamp, body) for k in keys)

@@ -23,7 +23,7 @@ from syndication.push.outbox import EVENT_TYPES, in_channels, term_sets
 from syndication.push.queue import delivery_row, existing_pairs
 from syndication.push.transmitter import Prepared
 from syndication.push.webhooks.payloads import payload_bytes
-from syndication.push.webhooks.signing import signature_header
+from syndication.push.webhooks.signing import secret_key, signature_header
 from syndication.validation import http_field_value
 
 KIND = "webhook"
@@ -62,6 +62,7 @@ class WebhookTransmitter:
         self._bodies: dict[tuple[int, str], bytes] = {}
         self._json = bulk.JsonMemo()
         self._checked_headers: dict[tuple[tuple[str, str], ...], str | None] = {}
+        self._keys: dict[str, bytes] = {}
 
     def expand(self, session: Session, events: Sequence[Event], now: datetime) -> list[dict]:
         """One delivery per matching webhook subscriber: pending for an active one, skipped
@@ -123,6 +124,7 @@ class WebhookTransmitter:
             if r.previous_secret and r.previous_secret_until is not None:
                 if r.previous_secret_until > now:
                     secrets.append(r.previous_secret)
+            keys = [self._key(s) for s in secrets if s]
             headers = {"User-Agent": USER_AGENT}
             headers.update(
                 (k, v)
@@ -134,7 +136,7 @@ class WebhookTransmitter:
             if isinstance(body, str):
                 prepared[r.id] = body  # cannot be built: cancelled with the reason
             else:
-                prepared[r.id] = Prepared(r.url, body, headers, secrets)
+                prepared[r.id] = Prepared(r.url, body, headers, keys)
         return prepared
 
     def finish(self, prepared: Prepared, message_id: str, now: datetime) -> dict[str, str]:
@@ -151,6 +153,16 @@ class WebhookTransmitter:
             prepared.extra, message_id, timestamp, prepared.body
         )
         return headers
+
+    def _key(self, secret: str) -> bytes:
+        """A secret's HMAC key, decoded once per secret (a fan-out signs with the same secrets
+        over and over)."""
+        key = self._keys.get(secret)
+        if key is None:
+            if len(self._keys) >= BODY_CACHE * 16:
+                self._keys.clear()
+            key = self._keys[secret] = secret_key(secret)
+        return key
 
     def _header_problem(self, headers: dict[str, str]) -> str | None:
         """Why these headers cannot be sent (RFC 9110 field values), judged once per set."""
