@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl
 
-from syndication.links.redirect import LOOKUP_SQL, resolve
+from syndication.links.redirect import answer
 from syndication.runtime import Runtime
 
 _PATH = re.compile(r"/s/([A-Za-z0-9][A-Za-z0-9_-]{0,63})")
@@ -44,8 +44,9 @@ class RedirectFastPath:
             match = _PATH.fullmatch(environ.get("PATH_INFO", ""))
             if match:
                 rt = self.rt
-                outcome = resolve(
-                    rt.db.fetch_one(LOOKUP_SQL, (match[1],)),
+                outcome = answer(
+                    rt.db,
+                    match[1],
                     rt.settings,
                     rt.visits,
                     medium=medium_of(environ.get("QUERY_STRING", "")),

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from syndication.config import Settings
+from syndication.db import Database
 from syndication.links.bots import is_bot
 from syndication.links.visits import PendingVisit, VisitBuffer
 
@@ -44,8 +45,9 @@ def with_utm(url: str, utm: str, medium: str) -> str:
     return urlunsplit(parts._replace(query=query))
 
 
-def resolve(
-    row: tuple | None,
+def answer(
+    db: Database,
+    code: str,
     settings: Settings,
     buffer: VisitBuffer,
     *,
@@ -54,7 +56,39 @@ def resolve(
     referrer: str | None,
     now: datetime,
 ) -> Outcome:
-    """Decide what a request for a short link gets, and record the visit if it is let through."""
+    """Look the link up and decide; the one entry point of the Flask route and the fast path."""
+    while True:
+        # The token comes first: it tells the buffer which of its flushes the read may have
+        # seen. A read too old to judge (very rare: it spanned several flushes) is redone.
+        token = buffer.token()
+        outcome = resolve(
+            db.fetch_one(LOOKUP_SQL, (code,)),
+            settings,
+            buffer,
+            token=token,
+            medium=medium,
+            user_agent=user_agent,
+            referrer=referrer,
+            now=now,
+        )
+        if outcome is not None:
+            return outcome
+
+
+def resolve(
+    row: tuple | None,
+    settings: Settings,
+    buffer: VisitBuffer,
+    *,
+    token: int,
+    medium: str,
+    user_agent: str,
+    referrer: str | None,
+    now: datetime,
+) -> Outcome | None:
+    """Decide what a request for a short link gets, and record the visit if it is let through.
+    `row` is the LOOKUP_SQL row read after `buffer.token()` gave `token`; None means read again.
+    """
     if row is None:
         return Outcome(404, reason="There is no short link with this code.")
     link_id, target, valid_until, max_visits, human_visits, deleted_at, status, url, code = row
@@ -69,15 +103,17 @@ def resolve(
     expiry = _as_utc(valid_until)
     if expiry is not None and now >= expiry:
         return Outcome(410, reason="This short link has expired.")
-    # Once used up, a link is gone for everyone; bots only never use it up themselves.
-    if max_visits is not None and human_visits + buffer.pending_humans(link_id) >= max_visits:
-        return Outcome(410, reason="This short link has been used up.")
-    bot = is_bot(user_agent)
     host = None
     if referrer:
         try:
             host = (urlsplit(referrer).hostname or "")[:255] or None
         except ValueError:
             host = None
-    buffer.record(PendingVisit(link_id, now, medium, bot, host))
+    visit = PendingVisit(link_id, now, medium, is_bot(user_agent), host)
+    # Once used up, a link is gone for everyone; bots only never use it up themselves.
+    admitted = buffer.admit(visit, token=token, counted=human_visits, limit=max_visits)
+    if admitted is None:
+        return None
+    if not admitted:
+        return Outcome(410, reason="This short link has been used up.")
     return Outcome(settings.link_redirect_status, with_utm(target, settings.link_utm, medium))

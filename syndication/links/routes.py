@@ -10,7 +10,7 @@ from flask import Blueprint, Response, abort, request
 
 from syndication.auth.access import public
 from syndication.links.fastpath import medium_of
-from syndication.links.redirect import LOOKUP_SQL, resolve
+from syndication.links.redirect import answer
 from syndication.runtime import runtime
 
 bp = Blueprint("links", __name__)
@@ -20,8 +20,9 @@ bp = Blueprint("links", __name__)
 @public
 def follow(code: str) -> Response:
     rt = runtime()
-    outcome = resolve(
-        rt.db.fetch_one(LOOKUP_SQL, (code,)),
+    outcome = answer(
+        rt.db,
+        code,
         rt.settings,
         rt.visits,
         medium=medium_of(request.query_string.decode("latin-1")),
