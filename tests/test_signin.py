@@ -17,6 +17,7 @@ import requests
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
+from syndication import scheduler
 from syndication.auth import signin_limiter, users
 from syndication.auth.next_path import safe_next
 from syndication.models import LoginAttempt
@@ -264,6 +265,7 @@ def test_prune_deletes_only_old_unlocked_counters(rt):
     for _ in range(signin_limiter.USER_LIMIT):
         users.verify_login(rt.db, "alice", "x", "192.0.2.1", NOW)
     users.verify_login(rt.db, "bob", "x", "192.0.2.2", NOW + timedelta(hours=23))
+    scheduler.prune(rt)  # the hourly job: nothing is a day old yet
     later = NOW + signin_limiter.KEEP + timedelta(seconds=1)
     assert signin_limiter.prune(rt.db, later) == 2  # alice's pair and 192.0.2.1
     with rt.db.read() as s:
