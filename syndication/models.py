@@ -211,25 +211,28 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Carried in the session cookie; signing out adds one, so every cookie issued before
+    # (a copy included) stops working at once (auth/session.py).
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
-class LoginFailure(Base):
-    """One failed sign-in, keyed by username ("user") and by client address ("address").
+class LoginAttempt(Base):
+    """Sign-in attempts counted per key (auth/signin_limiter.py): one row per client address
+    and username pair, one per client address. Shared by every worker process.
 
-    In the database so that every worker process counts the same failures.
+    The key is a hash: what people type as a username is sometimes their password.
     """
 
-    __tablename__ = "login_failures"
+    __tablename__ = "login_attempts"
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(8))
-    key: Mapped[str] = mapped_column(String(255))
-    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # hex SHA-256
+    # Attempts since the count last started from zero, this one included: counted before the
+    # password is checked, so that concurrent attempts cannot all slip under the limit.
+    attempts: Mapped[int] = mapped_column(Integer)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    __table_args__ = (
-        Index("ix_login_failures_key", "kind", "key", "at"),
-        Index("ix_login_failures_at", "at"),
-    )
+    __table_args__ = (Index("ix_login_attempts_last_at", "last_at"),)
 
 
 class IdempotencyKey(Base):

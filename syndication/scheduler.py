@@ -11,7 +11,7 @@ Jobs, every `poll_interval` seconds:
 - expire_leases: end WebSub subscriptions whose lease has passed or whose topic is gone.
 and hourly:
 - prune: delete finished deliveries older than `delivery_retention` (push/retention.py) and
-  old rate-limit windows.
+  old rate-limit windows and sign-in attempt counters.
 
 Every job takes its time from the runtime's clock.
 """
@@ -22,6 +22,7 @@ import logging
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from syndication.auth import signin_limiter
 from syndication.clock import Clock
 from syndication.config import Settings
 from syndication.db import Database
@@ -51,6 +52,7 @@ def release_due_stories(db: Database, settings: Settings, clock: Clock) -> int:
 def prune(rt: Runtime) -> None:
     deleted = retention.prune(rt.db, rt.settings, rt.clock)
     rt.limiter.prune()
+    signin_limiter.prune(rt.db, rt.clock())
     if deleted:
         log.info("pruned %d finished deliveries older than delivery_retention", deleted)
 

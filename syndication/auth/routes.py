@@ -5,20 +5,13 @@ from __future__ import annotations
 from flask import Blueprint, Response, redirect, render_template, request
 
 from syndication.auth.access import public
-from syndication.auth.session import login_user, logout_user
-from syndication.auth.users import verify_login
+from syndication.auth.next_path import safe_next
+from syndication.auth.session import current_principal, login_user, logout_user
+from syndication.auth.users import end_sessions, verify_login
 from syndication.pages import view
 from syndication.runtime import runtime
 
 bp = Blueprint("auth", __name__)
-HOME = "/admin/"
-
-
-def _safe_next(value: str | None) -> str:
-    """Where to go after signing in: a path on this site only (no open redirect)."""
-    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value
-    return HOME
 
 
 def _form(status: int = 200, error: str | None = None, **headers: str) -> Response:
@@ -30,7 +23,7 @@ def _form(status: int = 200, error: str | None = None, **headers: str) -> Respon
         lang="en",
         page_title="Sign in",
         username=request.form.get("username", ""),
-        next=_safe_next(request.values.get("next")),
+        next=safe_next(request.values.get("next")),
         error=error,
     )
     response = Response(body, status=status, mimetype="text/html", headers=headers)
@@ -44,16 +37,15 @@ def login() -> Response:
     if request.method == "GET":
         return _form()
     rt = runtime()
-    with rt.db.write() as session:
-        result = verify_login(
-            session,
-            request.form.get("username", ""),
-            request.form.get("password", ""),
-            request.remote_addr or "unknown",
-            rt.clock(),
-        )
-        if result.user is not None:
-            login_user(result.user)
+    result = verify_login(
+        rt.db,
+        request.form.get("username", ""),
+        request.form.get("password", ""),
+        request.remote_addr,
+        rt.clock(),
+    )
+    if result.user is not None:
+        login_user(result.user)
     if result.error == "throttled":
         minutes = (result.retry_after + 59) // 60
         return _form(
@@ -65,11 +57,15 @@ def login() -> Response:
         )
     if result.error:
         return _form(422, "Wrong username or password.")
-    return redirect(_safe_next(request.form.get("next")), 303)
+    return redirect(safe_next(request.form.get("next")), 303)
 
 
 @bp.post("/admin/logout")
 @public  # anyone may end their own session; the guard still requires the CSRF token
 def logout() -> Response:
+    principal = current_principal()
+    if principal is not None and principal.kind == "user":
+        with runtime().db.write() as session:
+            end_sessions(session, principal.id)
     logout_user()
     return redirect("/admin/login", 303)

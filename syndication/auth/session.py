@@ -2,7 +2,8 @@
 
 - `current_principal()`: the Principal of this request (a bearer token or a signed-in user),
   or None. Views behind the guard can rely on it being set.
-- `login_user(user)` / `logout_user()`: start or end a web admin session.
+- `login_user(user)` / `logout_user()`: start or end a web admin session (the caller ends the
+  user's sessions on the server first: users.end_sessions).
 - `csrf_token()`: the session's CSRF token — a Jinja global, so every form carries
   `<input type="hidden" name="csrf_token" value="{{ csrf_token() }}">`; scripts send it as the
   `X-CSRF-Token` header. `check_csrf(value)` compares in constant time. The guard (access.py)
@@ -10,8 +11,10 @@
   cookie, so views need not.
 
 The session is Flask's signed cookie (itsdangerous, HMAC with `secret_key`). It holds the user
-id and the CSRF token; every request re-reads the user, so disabling a user or changing its role
-takes effect at once.
+id, the user's session generation and the CSRF token; every request re-reads the user, so
+disabling a user or changing its role takes effect at once. A signed cookie cannot be taken back,
+so signing out adds one to the user's generation (users.end_sessions) and a cookie carrying an
+older one is refused: a copy of the cookie dies with the session, on every worker and machine.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from syndication.models import User
 
 SESSION_LIFETIME = timedelta(hours=12)
 CSRF_FIELD = "csrf_token"
+GENERATION_FIELD = "gen"
 CSRF_HEADER = "X-CSRF-Token"
 
 
@@ -133,7 +137,11 @@ def authenticate() -> Authentication:
     elif "uid" in session:
         with rt.db.read() as db_session:
             user = db_session.get(User, session["uid"])
-        if user is None or user.disabled_at is not None:
+        if (
+            user is None
+            or user.disabled_at is not None
+            or session.get(GENERATION_FIELD) != user.session_generation
+        ):
             session.clear()
             result = Authentication(None, None)
         else:
@@ -155,6 +163,7 @@ def login_user(user: User) -> None:
     session.clear()
     session.permanent = True
     session["uid"] = user.id
+    session[GENERATION_FIELD] = user.session_generation
     session[CSRF_FIELD] = secrets.token_urlsafe(32)
     g._syndication_auth = Authentication(
         Principal("user", user.id, user.username, user.role), "session"

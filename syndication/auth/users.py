@@ -1,38 +1,29 @@
-"""Web admin users: creation, listing, disabling, and password sign-in with rate limiting.
+"""Web admin users: creation, listing, disabling, password sign-in and signing out.
 
-Rate limiting: every failed sign-in is stored twice in `login_failures`, under the username and
-under the client address, so that all worker processes share the count. A key with too many
-failures in the window is refused — without checking the password — until a backoff that
-doubles with each further failure has passed. Unknown usernames count like known ones (no
-enumeration through the limiter either). A successful sign-in clears the failures of the user,
-not those of the address: otherwise one valid account would reset the limit for guesses at
-every other account from the same address.
+Sign-in is limited by `signin_limiter` (per client address and username, plus per address);
+the password is checked outside any transaction, so its CPU time (scrypt) holds no lock.
+Unknown usernames cost and count like known ones (no enumeration through timing or limits).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from syndication.auth import signin_limiter
 from syndication.auth.passwords import burn_time, hash_password, needs_rehash, verify_password
 from syndication.auth.roles import ROLES
+from syndication.db import Database
 from syndication.errors import Conflict, NotFound, ValidationError
-from syndication.models import LoginFailure, User
+from syndication.models import User
+from syndication.ratelimit import client_key
 
 USERNAME_RE = re.compile(r"[a-z0-9][a-z0-9._@-]{0,149}")
 PASSWORD_MIN, PASSWORD_MAX = 8, 1024
-
-WINDOW = timedelta(minutes=15)  # failures older than this no longer count
-USER_LIMIT = 5  # failures per username within WINDOW before sign-ins are refused
-# Per address: higher, since an office or a mobile network puts many people behind one address.
-ADDRESS_LIMIT = 20
-BACKOFF_FIRST = timedelta(minutes=1)  # first refusal window; doubles with each more failure
-BACKOFF_MAX = timedelta(minutes=15)
-KEEP = timedelta(days=1)  # failures are pruned after this
 
 
 def normalize_username(username: str) -> str:
@@ -96,57 +87,47 @@ class LoginResult:
         return self.user is not None
 
 
-def _locked_until(session: Session, kind: str, key: str, limit: int, now: datetime):
-    count, last = session.execute(
-        select(func.count(), func.max(LoginFailure.at)).where(
-            LoginFailure.kind == kind, LoginFailure.key == key, LoginFailure.at > now - WINDOW
-        )
-    ).one()
-    if count < limit or last is None:
+def _find_user(session: Session, username: str) -> User | None:
+    # Anything the pattern refuses cannot be a user; not asking the database also keeps text it
+    # cannot store (NUL on PostgreSQL) away from it.
+    if not USERNAME_RE.fullmatch(username):
         return None
-    backoff = min(BACKOFF_FIRST * 2 ** (count - limit), BACKOFF_MAX)
-    until = last + backoff
-    return until if until > now else None
-
-
-def throttled_until(session: Session, username: str, address: str, now: datetime):
-    """When sign-ins for this username or from this address are allowed again (None = now)."""
-    username = normalize_username(username)[:255]
-    locks = [
-        _locked_until(session, "user", username, USER_LIMIT, now),
-        _locked_until(session, "address", (address or "")[:255], ADDRESS_LIMIT, now),
-    ]
-    return max((t for t in locks if t is not None), default=None)
+    return session.scalar(select(User).where(User.username == username))
 
 
 def verify_login(
-    session: Session, username: str, password: str, address: str, now: datetime
+    db: Database, username: str, password: str, address: str | None, now: datetime
 ) -> LoginResult:
-    """Check a sign-in (needs a write session: failures are recorded, successes clear them).
-
-    Never raises for a bad sign-in, so that the caller's transaction commits the failure.
-    """
+    """Check a sign-in from client `address`: the attempt is counted first (committed), then the
+    password checked, then a success recorded. Never raises for a bad sign-in."""
     username = normalize_username(username)
-    address = (address or "unknown")[:255]
-    session.execute(delete(LoginFailure).where(LoginFailure.at < now - KEEP))
-    until = throttled_until(session, username, address, now)
-    if until is not None:
-        seconds = max(1, int((until - now).total_seconds() + 0.999))
-        return LoginResult(None, "throttled", seconds)
-    user = session.scalar(select(User).where(User.username == username)) if username else None
+    keys = signin_limiter.keys_for(username, client_key(address))
+    with db.write() as session:
+        wait = signin_limiter.reserve(session, keys, now)
+        user = _find_user(session, username) if wait is None else None
+    if wait is not None:
+        return LoginResult(None, "throttled", wait)
     if user is None:
         burn_time(password or "")
-        valid = False
-    else:
-        valid = verify_password(password or "", user.password_hash)
-    if not valid or user is None or user.disabled_at is not None:
-        session.add(LoginFailure(kind="user", key=username[:255], at=now))
-        session.add(LoginFailure(kind="address", key=address, at=now))
         return LoginResult(None, "invalid")
-    session.execute(
-        delete(LoginFailure).where(LoginFailure.kind == "user", LoginFailure.key == username)
-    )
-    if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
-    user.last_login_at = now
+    if not verify_password(password or "", user.password_hash) or user.disabled_at is not None:
+        return LoginResult(None, "invalid")  # the reserved attempt stays counted
+    fresh_hash = hash_password(password) if needs_rehash(user.password_hash) else None
+    with db.write() as session:
+        user = session.get(User, user.id)
+        if user is None or user.disabled_at is not None:  # deleted or disabled meanwhile
+            return LoginResult(None, "invalid")
+        signin_limiter.succeeded(session, keys)
+        if fresh_hash is not None:
+            user.password_hash = fresh_hash
+        user.last_login_at = now
     return LoginResult(user)
+
+
+def end_sessions(session: Session, user_id: int) -> None:
+    """Sign `user_id` out everywhere: every session cookie issued so far stops working."""
+    session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(session_generation=User.session_generation + 1)
+    )
