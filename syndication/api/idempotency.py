@@ -54,10 +54,14 @@ PARAMETER = {
     "in": "header",
     "name": HEADER,
     "required": False,
-    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    # Blanks around the key are not part of it: one of only blanks is empty (400).
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"\S"},
     "description": "Any unique string (a UUID, say). The first successful answer to a request "
-    "with this key is kept for 24 hours and returned again, instead of creating twice. The "
-    "same key with a different body is refused with 422.",
+    "with this key is kept for 24 hours and returned again, instead of creating twice; a "
+    "secret in it (a webhook secret) is not kept: the replay has `secret: null` and says how "
+    "to rotate it. The same key with a different body is refused with 422; while the first "
+    "request is under way, 409 (for at most `idempotency_claim_timeout` seconds, after which "
+    "a retry takes the key over). An empty key is refused with 400.",
 }
 
 
