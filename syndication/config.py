@@ -65,6 +65,8 @@ class Settings:
     websub_lease_max: int = 2592000
     hub_rate_limit: int = 30
     hub_pending_per_host: int = 10
+    http_header_timeout: float = 10.0
+    idempotency_claim_timeout: int = 60
 
     @property
     def tz(self) -> ZoneInfo:
@@ -234,6 +236,8 @@ _NAMED_VALIDATORS: dict[str, Callable[[str, Any], None]] = {
     "delivery_retention": _check_range(3600, 315_360_000),
     "hub_rate_limit": _check_range(1, 100_000),
     "hub_pending_per_host": _check_range(1, 100_000),
+    "http_header_timeout": _check_range(0.5, 3600),
+    "idempotency_claim_timeout": _check_range(1, 86_400),
     "secret_overlap": _check_range(0, 31_536_000),
     "subscriber_disable_after": _check_range(1, 31_536_000),
     "websub_lease_default": _check_range(60, 31_536_000),

@@ -113,11 +113,21 @@ class SubscriberOut(ma.Schema):
     health = f.Nested(HealthOut, required=True)
 
 
+# In an Idempotency-Key replay (header `Idempotent-Replayed: true`) the secret is null and
+# `secret_withheld` says how to get a new one: secrets are never stored with kept answers.
+def _withheld() -> f.String:
+    return f.String(
+        metadata={"description": "only in a replay: the secret was withheld, and how to rotate it"}
+    )
+
+
 class SubscriberCreatedOut(SubscriberOut):
     secret = f.String(
         required=True,
-        metadata={"description": "whsec_…: the signing secret, shown this once"},
+        allow_none=True,
+        metadata={"description": "whsec_…: the signing secret, shown this once (null in a replay)"},
     )
+    secret_withheld = _withheld()
 
 
 SubscriberPage = page_schema(SubscriberOut, "SubscriberPage")
@@ -125,7 +135,12 @@ SubscriberPage = page_schema(SubscriberOut, "SubscriberPage")
 
 class SecretOut(ma.Schema):
     id = f.Integer(required=True)
-    secret = f.String(required=True, metadata={"description": "the new secret, shown this once"})
+    secret = f.String(
+        required=True,
+        allow_none=True,
+        metadata={"description": "the new secret, shown this once (null in a replay)"},
+    )
+    secret_withheld = _withheld()
     previous_secret_until = f.String(
         required=True, metadata={**_DATE, "description": "the old secret signs too until then"}
     )

@@ -10,7 +10,7 @@ from flask import url_for
 from sqlalchemy.orm import Session
 
 from syndication.api.common import Blueprint, created
-from syndication.api.idempotency import idempotent
+from syndication.api.idempotency import idempotent, idempotent_redacted
 from syndication.api.subscriber_schemas import (
     DeliveryOut,
     DisableIn,
@@ -36,6 +36,19 @@ blp = Blueprint(
 LOCATION = {"Location": {"description": "URL of the new subscriber", "schema": {"type": "string"}}}
 
 
+def _without_secret(body: dict[str, Any]) -> dict[str, Any]:
+    """What an Idempotency-Key replay of a secret-bearing answer keeps: everything but the
+    secret (never stored with the answer; it is shown once), and a note on getting a new one."""
+    return {
+        **body,
+        "secret": None,
+        "secret_withheld": (
+            "The secret is never kept for replays. If you did not receive it, get a new one: "
+            f"POST /api/v1/subscribers/{body['id']}/rotate-secret (with a new Idempotency-Key)."
+        ),
+    }
+
+
 def subscriber_body(session: Session, subscriber: Subscriber) -> dict[str, Any]:
     body = service.subscriber_to_dict(subscriber)
     body["health"] = service.subscriber_health(session, subscriber.id)
@@ -44,7 +57,7 @@ def subscriber_body(session: Session, subscriber: Subscriber) -> dict[str, Any]:
 
 @blp.route("", methods=["POST"])
 @requires("admin")
-@idempotent
+@idempotent_redacted(_without_secret)
 @blp.arguments(SubscriberIn)
 @blp.response(201, SubscriberCreatedOut, headers=LOCATION)
 def create(data: dict[str, Any]) -> Any:
@@ -110,7 +123,7 @@ def delete(subscriber_id: int) -> Any:
 
 @blp.route("/<int:subscriber_id>/rotate-secret", methods=["POST"])
 @requires("admin")
-@idempotent
+@idempotent_redacted(_without_secret)
 @blp.response(200, SecretOut)
 @blp.alt_response(404, response="NOT_FOUND")
 def rotate_secret(subscriber_id: int) -> Any:

@@ -2,20 +2,25 @@
 
 Granian (Rust HTTP server, WSGI interface) was chosen by measurement: see bench/RESULTS.md.
 The scheduler runs in exactly one process of its own beside the web workers, never one per
-worker, so periodic jobs never run twice.
+worker, so periodic jobs never run twice. Both kinds of child die with `run`, even when it is
+killed with SIGKILL (lifeline.py); `run` refuses a port that something already listens on.
 """
 
 from __future__ import annotations
 
+import errno
 import gc
 import multiprocessing
 import os
 import signal
+import socket
 import sys
+from typing import NoReturn
 
 import click
 
 from syndication.cli.context import CliContext
+from syndication.cli.lifeline import PARENT_ENV, follow_parent, follow_parent_from_env
 from syndication.config import Settings, load_settings
 
 GC_THRESHOLDS = (50_000, 20, 20)
@@ -55,9 +60,52 @@ def run_jobs_until_signalled(settings: Settings, label: str, on_started=None) ->
     rt.close()
 
 
-def scheduler_process() -> None:
-    """Entry point of the scheduler process: run the jobs until told to stop."""
+def scheduler_process(parent_pid: int) -> None:
+    """Entry point of the scheduler process: run the jobs until told to stop, or until
+    `syndication run` (`parent_pid`) is gone."""
+    follow_parent(parent_pid)
     run_jobs_until_signalled(load_settings(), "scheduler")
+
+
+def web_app():  # type: ignore[no-untyped-def]
+    """Granian's factory, called in each web worker: the app, in a worker that dies with `run`."""
+    from syndication.app import create_app
+
+    follow_parent_from_env()
+    return create_app()
+
+
+def _listen_or_exit(host: str, port: int) -> socket.socket:
+    """A socket listening on host:port, or exit with one line saying why not.
+
+    Granian's workers bind with SO_REUSEPORT, so a second `run` on a busy port would start
+    without error and share the traffic with the first (or with any SO_REUSEPORT server of the
+    same user). This socket does not set SO_REUSEPORT, so the kernel refuses it while anything
+    listens there; SO_REUSEADDR keeps it from tripping on connections of an earlier server still
+    in TIME_WAIT. Held while the database is migrated, it also stops a second `run` started in
+    the meantime; closed just before granian binds.
+    """
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        _exit_with(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(1)
+    except OSError as exc:
+        sock.close()
+        hint = " (is another server running there?)" if exc.errno == errno.EADDRINUSE else ""
+        _exit_with(f"cannot listen on {host}:{port}: {exc.strerror or exc}{hint}")
+    return sock
+
+
+def _exit_with(message: str) -> NoReturn:
+    click.echo(f"syndication run: {message}", err=True)
+    sys.exit(1)
 
 
 def _workers(settings: Settings) -> int:
@@ -73,7 +121,9 @@ def run(ctx: CliContext, host: str, port: int, demo: bool) -> None:
     """Serve the web service and run the scheduler (production server, embedded defaults)."""
     from granian import Granian
     from granian.constants import HTTPModes, Interfaces
+    from granian.http import HTTP1Settings
 
+    held = _listen_or_exit(host, port)
     settings = ctx.settings
     if "SYNDICATION_BASE_URL" not in os.environ and "SYNDICATION_CONFIG" not in os.environ:
         # Without a configured public URL, links point at where we actually listen.
@@ -102,15 +152,20 @@ def run(ctx: CliContext, host: str, port: int, demo: bool) -> None:
     scheduler = None
     if settings.run_jobs:
         scheduler = multiprocessing.get_context("spawn").Process(
-            target=scheduler_process, name="syndication-scheduler", daemon=False
+            target=scheduler_process,
+            args=(os.getpid(),),
+            name="syndication-scheduler",
+            daemon=False,
         )
         scheduler.start()
     else:
         click.echo("  jobs:          not run here (run_jobs = false): run `syndication worker`")
         sys.stdout.flush()
+    os.environ[PARENT_ENV] = str(os.getpid())  # for the workers' lifeline
+    held.close()
     try:
         Granian(
-            "syndication.app:create_app",
+            "syndication.cli.run:web_app",
             factory=True,
             address=host,
             port=port,
@@ -122,6 +177,14 @@ def run(ctx: CliContext, host: str, port: int, demo: bool) -> None:
             http=HTTPModes.http1,
             websockets=False,
             backlog=2048,
+            # One timer covers a connection that sends nothing, headers trickled in (slowloris)
+            # and an idle keep-alive connection waiting for its next request: each is closed
+            # once it has not delivered a complete request head for this long. (Granian has no
+            # separate keep-alive timeout.) Connections held open this way are bounded per worker
+            # by backpressure (backlog / workers), far above what one client should hold.
+            http1_settings=HTTP1Settings(
+                header_read_timeout=round(settings.http_header_timeout * 1000)
+            ),
             # A worker that has not installed its own SIGTERM handler yet can swallow the
             # signal; this bounds shutdown in that case.
             workers_kill_timeout=30,
