@@ -523,7 +523,7 @@ def main(argv: list[str] | None = None) -> int:
         print(header)
         print("-" * len(header))
         worst = 0.0
-        warm = ItemCache(10_000)
+        warm = ItemCache(1024 * 1024 * 1024)  # bytes: large enough to keep every item
         for size in SIZES:
             channel, stories = data[size]
             for fmt in FORMATS:

@@ -257,7 +257,7 @@ def render_times(data: str, repeats: int) -> list[tuple[str, float, float]]:
             cold, warm = [], []
             for _ in range(repeats):
                 qr.matrix.cache_clear()
-                qr.parse_query.cache_clear()
+                qr._parse_query.cache_clear()
                 t0 = time.perf_counter()
                 fn(data, p)
                 cold.append(time.perf_counter() - t0)

@@ -12,6 +12,7 @@ from feeds.jsonfeed import render_json
 from feeds.model import Feed, Image, Item, OutlineFeed, Person
 from feeds.opml import render_opml
 from feeds.rss import render_rss
+from feeds.size import item_size
 
 __all__ = [
     "CONTENT_TYPES",
@@ -21,6 +22,7 @@ __all__ = [
     "Item",
     "OutlineFeed",
     "Person",
+    "item_size",
     "render",
     "render_atom",
     "render_json",

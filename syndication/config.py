@@ -37,6 +37,9 @@ class Settings:
     feed_ttl: int = 15
     feed_limit: int = 50
     feed_cache_entries: int = 512
+    feed_cache_bytes: int = 64 * 1024 * 1024
+    item_cache_bytes: int = 32 * 1024 * 1024
+    feed_max_bytes: int = 1024 * 1024
     title_max: int = 500
     summary_max: int = 5000
     body_max: int = 1_000_000
@@ -220,6 +223,9 @@ _NAMED_VALIDATORS: dict[str, Callable[[str, Any], None]] = {
     "feed_ttl": _check_range(1, 100_000),
     "feed_limit": _check_range(1, 500),
     "feed_cache_entries": _check_range(1, 1_000_000),
+    "feed_cache_bytes": _check_range(0, 2**40),
+    "item_cache_bytes": _check_range(0, 2**40),
+    "feed_max_bytes": _check_range(16 * 1024, 2**30),
     "title_max": _positive,
     "summary_max": _positive,
     "body_max": _positive,

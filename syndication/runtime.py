@@ -43,9 +43,9 @@ class Runtime:
         return cls(
             settings=settings,
             db=db,
-            pages=PageCache(settings.feed_cache_entries),
+            pages=PageCache(settings.feed_cache_bytes, settings.feed_cache_entries),
             visits=VisitBuffer(db, settings.visit_flush_interval),
-            items=ItemCache(settings.feed_cache_entries * 50),
+            items=ItemCache(settings.item_cache_bytes),
             push=PushContext(db, settings, clock=clock, outbound=outbound),
             limiter=RateLimiter(db, clock),
             clock=clock,

@@ -277,11 +277,16 @@ def test_conditional_get(app, client, rt):
     assert response.status_code == 304 and response.headers["ETag"] == etag
 
 
-def test_cache_is_bounded():
+def test_cache_is_bounded_in_bytes():
     from syndication.channels.cache import PageCache
 
-    store = QrStore(cache=PageCache(2))
-    image = QrImage.make(b"x", "png")
-    for size in (64, 65, 66):
+    image = QrImage.make(b"x" * 1000, "png")
+    store = QrStore(cache=PageCache(4 * image.nbytes))
+    for size in (64, 65, 66, 67, 68):
         store.put("abc", "png", qr.QrParams(size=size), image)
-    assert len(store.cache) == 2 and store.get("abc", "png", qr.QrParams(size=64)) is None
+    assert len(store.cache) == 4 and store.get("abc", "png", qr.QrParams(size=64)) is None
+    assert store.cache.nbytes == 4 * image.nbytes
+    # An image larger than a quarter of the budget is served, never kept.
+    big = QrImage.make(b"x" * 2 * image.nbytes, "png")
+    store.put("abc", "png", qr.QrParams(size=99), big)
+    assert store.get("abc", "png", qr.QrParams(size=99)) is None

@@ -1,16 +1,25 @@
-"""Rendered feed pages kept in memory, keyed by the channel's version.
+"""Rendered feed pages kept in memory, keyed by the channel's version, bounded in bytes.
 
 No timer: a story change bumps the version of every channel it touches (in the same transaction),
 so the next request misses and renders anew; stale entries simply age out of the LRU. A page
 carries its response headers ready-made, so serving it does no formatting work at all.
+
+The cache is bounded by the bytes it holds, not by its number of entries: one entry may be a
+page of fifty 1 MB stories or a 300-byte QR code, so a count says nothing about memory. Deeper
+pages of a feed are only cached when reached through a next link of a page cached here (see
+`links_to`): a cursor a client made up is served, never kept, so strangers cannot fill the cache
+nor push the hot pages out of it.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from werkzeug.http import http_date, parse_date
 
@@ -22,6 +31,10 @@ class Page:
     last_modified: datetime  # whole seconds, as HTTP dates have them
     headers: list[tuple[str, str]]  # of a 200, Content-Length included
     not_modified_headers: list[tuple[str, str]]  # of a 304: validators and caching, no body
+
+    @property
+    def nbytes(self) -> int:
+        return cached_size(self.body, self.headers)
 
     @classmethod
     def make(
@@ -65,29 +78,94 @@ class Page:
         return False
 
 
+# What an entry costs besides its bytes: the object, its header tuples, the key and the LRU's
+# dict slot, rounded up (measured with tracemalloc at about 1 KiB for a feed page's headers).
+ENTRY_OVERHEAD = 1024
+
+
+def cached_size(body: bytes, headers: list[tuple[str, str]]) -> int:
+    """The memory an entry with this body and these headers holds, as the caches account it."""
+    return (
+        sys.getsizeof(body)
+        + sum(sys.getsizeof(name) + sys.getsizeof(value) for name, value in headers)
+        + ENTRY_OVERHEAD
+    )
+
+
+class Cacheable(Protocol):
+    @property
+    def nbytes(self) -> int: ...
+
+
 class PageCache:
-    def __init__(self, max_entries: int) -> None:
-        self._max = max_entries
-        self._pages: OrderedDict[tuple, Page] = OrderedDict()
+    """An LRU of rendered responses bounded by `max_bytes` (their `nbytes`, summed).
+
+    An entry larger than a quarter of the budget is not kept: it would push out the many small
+    hot pages for one cold one. `max_entries` is a second, optional bound.
+    """
+
+    def __init__(self, max_bytes: int, max_entries: int | None = None) -> None:
+        self.max_bytes = max_bytes
+        self._max_entries = max_entries
+        self._pages: OrderedDict[Hashable, tuple[Cacheable, int, Hashable | None]] = OrderedDict()
+        self._linked: dict[Hashable, int] = {}  # key -> how many cached entries link to it
+        self._bytes = 0
         self._lock = threading.Lock()
 
-    def get(self, key: tuple) -> Page | None:
+    def get(self, key: Hashable) -> Cacheable | None:
         with self._lock:
-            page = self._pages.get(key)
-            if page is not None:
-                self._pages.move_to_end(key)
-            return page
-
-    def put(self, key: tuple, page: Page) -> None:
-        with self._lock:
-            self._pages[key] = page
+            entry = self._pages.get(key)
+            if entry is None:
+                return None
             self._pages.move_to_end(key)
-            while len(self._pages) > self._max:
-                self._pages.popitem(last=False)
+            return entry[0]
+
+    def put(self, key: Hashable, page: Cacheable, *, links_to: Hashable | None = None) -> bool:
+        """Keep `page` under `key`; `links_to` is the key of the page its next link leads to.
+        False when the page is too large to keep."""
+        size = page.nbytes
+        if size * 4 > self.max_bytes:
+            return False
+        with self._lock:
+            self._drop(key)
+            self._pages[key] = (page, size, links_to)
+            self._bytes += size
+            if links_to is not None:
+                self._linked[links_to] = self._linked.get(links_to, 0) + 1
+            while self._bytes > self.max_bytes or (
+                self._max_entries is not None and len(self._pages) > self._max_entries
+            ):
+                self._drop(next(iter(self._pages)))
+        return True
+
+    def is_linked(self, key: Hashable) -> bool:
+        """Whether a page cached here links to `key` (so the service itself produced it)."""
+        with self._lock:
+            return key in self._linked
+
+    def _drop(self, key: Hashable) -> None:
+        entry = self._pages.pop(key, None)
+        if entry is None:
+            return
+        self._bytes -= entry[1]
+        target = entry[2]
+        if target is not None:
+            left = self._linked[target] - 1
+            if left:
+                self._linked[target] = left
+            else:
+                del self._linked[target]
 
     def clear(self) -> None:
         with self._lock:
             self._pages.clear()
+            self._linked.clear()
+            self._bytes = 0
+
+    @property
+    def nbytes(self) -> int:
+        """The bytes the cached entries hold, as accounted against `max_bytes`."""
+        return self._bytes
 
     def __len__(self) -> int:
         return len(self._pages)

@@ -8,14 +8,15 @@ skips nor repeats anything (new stories go to the top, never between pages).
 from __future__ import annotations
 
 import re
+import sys
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
-from sqlalchemy import Select, and_, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.orm import Session, defer
 
 import feeds
 from syndication.channels.service import declared_language
@@ -73,9 +74,14 @@ def feed_url(settings: Settings, slug: str, fmt: str, before: Cursor | None = No
 def page_stories(
     session: Session, channel: Channel, limit: int, before: Cursor | None
 ) -> tuple[list[Story], Cursor | None]:
-    """One page of the channel's published stories, newest first, and the next page's cursor."""
-    query = select(Story).where(
-        Story.status == "published", StoryFilter.from_dict(channel.filter).sql()
+    """One page of the channel's published stories, newest first, and the next page's cursor.
+
+    Without their bodies (loaded only if read): a list of fifty 1 MB stories is 50 MB for a page
+    that shows titles and summaries."""
+    query = (
+        select(Story)
+        .options(defer(Story.body_html))
+        .where(Story.status == "published", StoryFilter.from_dict(channel.filter).sql())
     )
     query = _page_where(query, before)
     rows = list(
@@ -100,32 +106,73 @@ def _page_where(query: Select, before: Cursor | None) -> Select:
     return query
 
 
+# What a cached item costs besides its strings: the dataclass, its tuples, the stamp and the
+# LRU's dict slot, rounded up.
+_ITEM_OVERHEAD = 512
+
+
+def item_nbytes(item: feeds.Item) -> int:
+    """The memory a cached item holds (its strings as Python keeps them), as the cache counts it."""
+    strings = [item.id, item.url, item.title, item.summary, item.content_html, item.language]
+    strings += list(item.categories)
+    strings += [p.name for p in item.authors]
+    if item.image is not None:
+        strings += [item.image.url, item.image.caption, item.image.type]
+    return _ITEM_OVERHEAD + sum(sys.getsizeof(x) for x in strings if x is not None)
+
+
 class ItemCache:
     """feeds.Item per story, built once and reused by every page and format that shows it.
 
-    Keyed by what changes an item (updated_at, published_at, revision), so an entry is never
-    stale, only unused; a page rebuilt after one new story maps one story, not fifty.
+    Keyed by story and by whether the body is shown; an entry carries what changes an item
+    (updated_at, published_at, revision), so it is never stale, only unused; a page rebuilt after
+    one new story maps one story, not fifty. Bounded by the bytes its items hold (a story body
+    may be a megabyte), like the page cache.
     """
 
-    def __init__(self, max_entries: int) -> None:
-        self._max = max_entries
-        self._items: OrderedDict[int, tuple[tuple, feeds.Item]] = OrderedDict()
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple[int, bool], tuple[tuple, feeds.Item, int]] = OrderedDict()
+        self._bytes = 0
         self._lock = threading.Lock()
 
-    def get(self, story_id: int, stamp: tuple) -> feeds.Item | None:
+    def get(self, key: tuple[int, bool], stamp: tuple) -> feeds.Item | None:
         with self._lock:
-            entry = self._items.get(story_id)
+            entry = self._items.get(key)
             if entry is None or entry[0] != stamp:
                 return None
-            self._items.move_to_end(story_id)
+            self._items.move_to_end(key)
             return entry[1]
 
-    def put(self, story_id: int, stamp: tuple, item: feeds.Item) -> None:
+    def put(self, key: tuple[int, bool], stamp: tuple, item: feeds.Item) -> None:
+        size = item_nbytes(item)
+        if size * 4 > self.max_bytes:
+            return  # one huge item would push out many small hot ones
         with self._lock:
-            self._items[story_id] = (stamp, item)
-            self._items.move_to_end(story_id)
-            while len(self._items) > self._max:
-                self._items.popitem(last=False)
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._bytes -= old[2]
+            self._items[key] = (stamp, item, size)
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                _, (_, _, dropped) = self._items.popitem(last=False)
+                self._bytes -= dropped
+
+    @property
+    def nbytes(self) -> int:
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+@dataclass(frozen=True)
+class ItemPage:
+    items: list[feeds.Item]
+    next_cursor: Cursor | None  # right after the last item held, when more follow
+    limit: int
+    max_bytes: int
+    cut_by_bytes: bool  # fewer than `limit` items: the next one would have passed max_bytes
 
 
 def page_items(
@@ -135,34 +182,65 @@ def page_items(
     limit: int,
     before: Cursor | None,
     cache: ItemCache,
-) -> tuple[list[feeds.Item], Cursor | None]:
-    """One page of the channel as feed items: a narrow index query, then full rows only for
-    the stories the item cache does not hold in their current state."""
-    query = select(Story.id, Story.published_at, Story.updated_at, Story.revision).where(
-        Story.status == "published", StoryFilter.from_dict(channel.filter).sql()
-    )
+    fmt: str = "rss",
+) -> ItemPage:
+    """One page of the channel as feed items in `fmt`, filled up to `limit` items or
+    `settings.feed_max_bytes` (always at least one item, so paging moves on).
+
+    A narrow index query first, with the length of each story's text: a character is at least
+    one byte, so the stories whose characters alone would pass the budget are never loaded.
+    Then full rows only for the stories the item cache does not hold in their current state.
+    """
+    full = channel.content == "full"
+    chars = func.length(Story.title) + func.coalesce(func.length(Story.summary), 0)
+    if full:
+        chars = chars + func.coalesce(func.length(Story.body_html), 0)
+    query = select(
+        Story.id, Story.published_at, Story.updated_at, Story.revision, chars.label("chars")
+    ).where(Story.status == "published", StoryFilter.from_dict(channel.filter).sql())
     query = _page_where(query, before)
     rows = session.execute(
         query.order_by(Story.published_at.desc(), Story.id.desc()).limit(limit + 1)
     ).all()
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = Cursor(rows[-1].published_at, rows[-1].id)
-    stamps = {row.id: (row.updated_at, row.published_at, row.revision) for row in rows}
-    found = {sid: cache.get(sid, stamp) for sid, stamp in stamps.items()}
+    budget = settings.feed_max_bytes
+    candidates, total = [], 0
+    for row in rows[:limit]:
+        total += row.chars or 0
+        if candidates and total > budget:
+            break
+        candidates.append(row)
+    stamps = {row.id: (row.updated_at, row.published_at, row.revision) for row in candidates}
+    found = {sid: cache.get((sid, full), stamp) for sid, stamp in stamps.items()}
     missing = [sid for sid, item in found.items() if item is None]
     if missing:
-        for story in session.scalars(select(Story).where(Story.id.in_(missing))):
-            item = to_item(story, settings, full=True)
+        query = select(Story).where(Story.id.in_(missing))
+        if not full:
+            query = query.options(defer(Story.body_html))  # not shown: not loaded
+        for story in session.scalars(query):
+            item = to_item(story, settings, full=full)
             stamp = (story.updated_at, story.published_at, story.revision)
             if stamp == stamps[story.id]:  # else it changed in between: use it, don't keep it
-                cache.put(story.id, stamp, item)
+                cache.put((story.id, full), stamp, item)
             found[story.id] = item
-    items = [found[row.id] for row in rows]
-    if channel.content != "full":
-        items = [replace(item, content_html=None) for item in items]
-    return items, next_cursor  # type: ignore[return-value]
+    items: list[feeds.Item] = []
+    total = 0
+    for row in candidates:
+        item = found[row.id]
+        total += feeds.item_size(item, fmt)
+        if items and total > budget:
+            break
+        items.append(item)
+    held = rows[: len(items)]
+    next_cursor = None
+    if len(items) < len(rows):
+        next_cursor = Cursor(held[-1].published_at, held[-1].id)
+    return ItemPage(
+        items,
+        next_cursor,
+        limit,
+        budget,
+        cut_by_bytes=len(items) < min(limit, len(rows)),
+    )
 
 
 def to_item(story: Story, settings: Settings, *, full: bool) -> feeds.Item:
@@ -203,11 +281,24 @@ def build_feed(
     before: Cursor | None,
     cache: ItemCache | None = None,
 ) -> feeds.Feed:
+    return build_page(session, settings, channel, fmt, before, cache)[0]
+
+
+def build_page(
+    session: Session,
+    settings: Settings,
+    channel: Channel,
+    fmt: str,
+    before: Cursor | None,
+    cache: ItemCache | None = None,
+) -> tuple[feeds.Feed, ItemPage]:
+    """The feed document of one page, and the page as it was cut (by count or by bytes)."""
     cache = cache if cache is not None else ItemCache(0)
     limit = channel.limit or settings.feed_limit
-    items, next_cursor = page_items(session, settings, channel, limit, before, cache)
+    page = page_items(session, settings, channel, limit, before, cache, fmt)
+    items, next_cursor = page.items, page.next_cursor
     base = settings.base_url
-    return feeds.Feed(
+    feed = feeds.Feed(
         title=channel.title,
         link=channel.link or f"{base}/channels/{channel.slug}",
         self_url=feed_url(settings, channel.slug, fmt, before),
@@ -223,3 +314,4 @@ def build_feed(
         ttl=settings.feed_ttl,
         items=items,
     )
+    return feed, page

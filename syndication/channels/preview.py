@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 import feeds
 from feeds.check import Finding, check
-from syndication.channels.pages import ItemCache, build_feed
+from syndication.channels.pages import ItemCache, build_page
 from syndication.channels.service import clean_channel
 from syndication.clock import utcnow
 from syndication.config import Settings
@@ -35,8 +35,20 @@ def preview(
     """Render the first page of `channel` (stored, or a draft from draft_channel) in `fmt`."""
     if fmt not in feeds.FORMATS:
         raise ValidationError({"format": f"must be one of {', '.join(feeds.FORMATS)}"})
-    body = feeds.render(build_feed(session, settings, channel, fmt, None, cache), fmt)
+    doc, page = build_page(session, settings, channel, fmt, None, cache)
+    body = feeds.render(doc, fmt)
     findings = check(body, fmt)
+    if page.cut_by_bytes:
+        shown = len(page.items)
+        findings.insert(
+            0,
+            Finding(
+                "info",
+                f"this page holds {shown} item{'s' if shown != 1 else ''} (limit {page.limit}): "
+                f"the next would pass feed_max_bytes ({page.max_bytes} bytes); the rest "
+                "follow on the next page",
+            ),
+        )
     if fmt not in (channel.formats or feeds.FORMATS):
         findings.insert(0, Finding("info", f"{fmt} is not enabled for this channel"))
     return Preview(fmt, feeds.CONTENT_TYPES[fmt], body, findings)

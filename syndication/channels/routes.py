@@ -36,13 +36,14 @@ def _respond(page: Page) -> Response:
 
 
 def _render(
-    rt: Runtime, channel_id: int, fmt: str, before: feed_pages.Cursor | None, raw_before: str | None
-) -> tuple[tuple, Page]:
+    rt: Runtime, channel_id: int, fmt: str, before: feed_pages.Cursor | None
+) -> tuple[tuple, Page, tuple | None]:
+    """The page, its cache key and the key of the page its next link leads to (or None)."""
     with rt.db.read() as session:
         channel = session.get(Channel, channel_id)
         if channel is None:  # removed between the two reads
             raise LookupError
-        feed_doc = feed_pages.build_feed(session, rt.settings, channel, fmt, before, rt.items)
+        feed_doc, cut = feed_pages.build_page(session, rt.settings, channel, fmt, before, rt.items)
         version, changed_at = channel.version, channel.changed_at
     body = feeds.render(feed_doc, fmt)
     settings = rt.settings
@@ -57,8 +58,14 @@ def _render(
         ],
     )
     # Keyed by the version read in the same transaction as the stories, so a page is never
-    # cached under a version newer than its content.
-    return (channel_id, version, fmt, raw_before), page
+    # cached under a version newer than its content; by the cursor as the service writes it.
+    key = _key(channel_id, version, fmt, before)
+    follows = _key(channel_id, version, fmt, cut.next_cursor) if cut.next_cursor else None
+    return key, page, follows
+
+
+def _key(channel_id: int, version: int, fmt: str, before: feed_pages.Cursor | None) -> tuple:
+    return (channel_id, version, fmt, before.encode() if before else None)
 
 
 @bp.get("/feeds/<slug>.<fmt>")
@@ -78,13 +85,17 @@ def feed(slug: str, fmt: str) -> Response:
     channel_id, version, formats = head
     if fmt not in (json.loads(formats) if isinstance(formats, str) else formats):
         return _plain(404, f"channel {slug!r} does not publish {fmt}")
-    page = rt.pages.get((channel_id, version, fmt, raw_before))
+    page = rt.pages.get(_key(channel_id, version, fmt, before))
     if page is None:
         try:
-            key, page = _render(rt, channel_id, fmt, before, raw_before)
+            key, page, follows = _render(rt, channel_id, fmt, before)
         except LookupError:
             return _plain(404, f"no channel {slug!r}")
-        rt.pages.put(key, page)
+        # Kept only when the service itself links here: the first page, or the next page of a
+        # page cached at this version. A cursor a client made up (any story's time and id will
+        # do) is answered, never kept, so it can neither fill the cache nor evict hot pages.
+        if before is None or rt.pages.is_linked(key):
+            rt.pages.put(key, page, links_to=follows)
     return _respond(page)
 
 

@@ -131,8 +131,21 @@ def parse_params(args: Mapping[str, str]) -> QrParams:
     return QrParams(size, margin, ecc, fg, bg)
 
 
-@lru_cache(maxsize=1024)
+# Query strings longer than this are parsed afresh each time instead of memoised: the memo is
+# keyed by what the client sends, so its bytes are bounded by bounding its keys. Every valid
+# parameter set fits in far less (five short parameters).
+_MEMO_KEY_MAX = 256
+
+
 def parse_query(query: str) -> QrParams:
+    """QrParams from a raw query string; see _parse_query."""
+    if len(query) > _MEMO_KEY_MAX:
+        return _parse_query.__wrapped__(query)
+    return _parse_query(query)
+
+
+@lru_cache(maxsize=1024)
+def _parse_query(query: str) -> QrParams:
     """QrParams from a raw query string (what both the route and the WSGI fast path use).
 
     A parameter given twice or with an empty value is refused, like any bad value. Memoised:

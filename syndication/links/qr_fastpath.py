@@ -20,10 +20,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from syndication.channels.cache import PageCache
+from syndication.channels.cache import PageCache, cached_size
 from syndication.links.qr import QrParamError, QrParams, parse_query
 
-CACHE_ENTRIES = 1024  # worst case (2048 px, H) a few kB each: a few MB in all
+# Bytes of rendered images kept per process. Parameters are the client's choice (size, colours,
+# margin, ecc), so the key space is huge; a byte bound keeps it at this whatever is asked. An
+# image is a few hundred bytes (SVG) to a few kB (2048 px PNG): thousands fit.
+CACHE_BYTES = 8 * 1024 * 1024
 CONTENT_TYPES = {"svg": "image/svg+xml", "png": "image/png"}
 CACHE_CONTROL = "public, max-age=31536000, immutable"
 EXTENSION_KEY = "syndication.qr"
@@ -37,6 +40,10 @@ class QrImage:
     etag: str  # strong, without quotes: a hash of the body
     headers: list[tuple[str, str]]  # of a 200, Content-Length included
     not_modified_headers: list[tuple[str, str]]  # of a 304
+
+    @property
+    def nbytes(self) -> int:
+        return cached_size(self.body, self.headers)
 
     @classmethod
     def make(cls, body: bytes, fmt: str) -> QrImage:
@@ -70,7 +77,7 @@ class QrImage:
 class QrStore:
     """The rendered images of this process, keyed by (code, fmt, QrParams), and counters."""
 
-    cache: PageCache = field(default_factory=lambda: PageCache(CACHE_ENTRIES))
+    cache: PageCache = field(default_factory=lambda: PageCache(CACHE_BYTES))
     hits: int = 0  # answered by the fast path (not exact under concurrent increments)
     renders: int = 0  # rendered by the route
 

@@ -31,6 +31,8 @@ USER_AGENT = "syndication-webhooks/1"
 # Bodies kept per (event id, format): an event never changes, and a fan-out prepares the same
 # event's deliveries in many claims.
 BODY_CACHE = 256
+# ...and at most this many bytes of them: a body carries the story, which may be a megabyte.
+BODY_CACHE_BYTES = 32 * 1024 * 1024
 # Headers the service sets; a subscriber's own headers never replace them.
 _OWN = frozenset({"content-type", "content-length", "host", "transfer-encoding"})
 
@@ -60,6 +62,7 @@ class WebhookTransmitter:
 
     def __init__(self) -> None:
         self._bodies: dict[tuple[int, str], bytes] = {}
+        self._body_bytes = 0
         self._json = bulk.JsonMemo()
         self._checked_headers: dict[tuple[tuple[str, str], ...], str | None] = {}
         self._keys: dict[str, bytes] = {}
@@ -200,8 +203,9 @@ class WebhookTransmitter:
                     )
                 )
             }
-            if len(self._bodies) > BODY_CACHE:
+            if len(self._bodies) > BODY_CACHE or self._body_bytes > BODY_CACHE_BYTES:
                 self._bodies.clear()
+                self._body_bytes = 0
             for event_id, fmt in missing:
                 try:
                     body = payload_bytes(events[event_id], _Format(fmt), now)
@@ -209,6 +213,7 @@ class WebhookTransmitter:
                     found[(event_id, fmt)] = f"cannot be sent: {exc}"
                     continue
                 found[(event_id, fmt)] = self._bodies[(event_id, fmt)] = body
+                self._body_bytes += len(body)
         return found
 
 

@@ -22,13 +22,14 @@ class TopicGone(LookupError):
 
 
 class TopicRenderer:
-    def __init__(self, settings: Settings, pages: int = 256, items: int = 5000) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
         # Keyed like the feed routes' page cache (channel id, version, format) plus the
         # database: a channel's version grows with every change, so an entry is never stale.
-        self._pages = PageCache(pages)
+        # Bounded in bytes by the same settings as the web workers' caches.
+        self._pages = PageCache(settings.feed_cache_bytes)
         self._items: dict[str, ItemCache] = {}  # per database: story ids are not shared
-        self._items_size = items
+        self._items_size = settings.item_cache_bytes
         self._lock = threading.Lock()
 
     def render(self, session: Session, slug: str, fmt: str) -> Page:
