@@ -74,9 +74,13 @@ def _no_surrogate(ref: re.Match[bytes]) -> bytes:
     return b"&#xFFFD;" if 0xD800 <= number <= 0xDFFF else ref[0]
 
 
+class _ItemError(ValueError):
+    """An item that cannot become a story; str() is the reason."""
+
+
 def _item_error(exc: Exception) -> str:
-    if isinstance(exc, OverflowError | ValueError) and "date" in str(exc).lower():
-        return f"date is out of range ({exc})"
+    if isinstance(exc, _ItemError):
+        return str(exc)
     return f"unreadable item: {type(exc).__name__}: {exc}"
 
 
@@ -118,7 +122,10 @@ def _story(entry: Any, *, is_atom: bool, own_base: str | None) -> dict[str, Any]
     for key, field in (("published_parsed", "published_at"), ("updated_parsed", "updated_at")):
         stamp = dict.get(entry, key)
         if stamp:
-            data[field] = _iso_utc(stamp)
+            try:
+                data[field] = _iso_utc(stamp)
+            except (OverflowError, ValueError, OSError):
+                raise _ItemError(f"{field}: date is out of range") from None
     image = _image(entry)
     if image:
         data["image"] = image

@@ -96,7 +96,6 @@ def import_records(
         on_record=on_record,
     )
     pending: deque[Record] = deque()
-    seen: dict[tuple[str, str], str] = {}  # (field, value) -> location of its first record
     for record in records:
         # Refused records queue with the others, so failures are listed in file order.
         if record.data is None:
@@ -107,31 +106,11 @@ def import_records(
             record = replace(
                 record, data={**record.data, "external_id": content_identity("record", record.data)}
             )
-        duplicate = _duplicate(record, seen)
-        pending.append(replace(record, data=None, error=duplicate) if duplicate else record)
+        pending.append(record)
         if len(pending) >= batch_records:
             store.drain(pending)
     store.drain(pending)
     return store.summary
-
-
-def _duplicate(record: Record, seen: dict[tuple[str, str], str]) -> str | None:
-    """Two records of one import naming the same story: the second would silently overwrite
-    the first, so it is refused and both places are named. (Across imports the same code or
-    external_id is the point: a re-import updates.)"""
-    assert record.data is not None
-    keys = [
-        (name, str(record.data[name]).strip())
-        for name in ("code", "external_id")
-        if isinstance(record.data.get(name), str | int) and str(record.data[name]).strip()
-    ]
-    for key in keys:
-        if key in seen:
-            name = key[0]
-            return f"{name}: duplicate {name} {key[1]!r} (first at {seen[key]})"
-    for key in keys:
-        seen[key] = record.location
-    return None
 
 
 class _Store:

@@ -155,9 +155,13 @@ def _parse_date(number: int, text: str, *, tz: ZoneInfo) -> str:
     except ValueError:
         raise invalid from None
     local = naive.replace(tzinfo=tz)
+    try:
+        round_trip = local.astimezone(UTC).astimezone(tz).replace(tzinfo=None)
+    except OverflowError:  # year 1 east of UTC, year 9999 west of it
+        raise ArticleError(number, f"date '{text}' in {tz} is out of range") from None
     # zoneinfo accepts wall times skipped by a spring-forward change; they never appeared on
     # a real clock, so guessing an hour either way would be silently wrong.
-    if local.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != naive:
+    if round_trip != naive:
         raise ArticleError(
             number, f"date '{text}' does not exist in {tz} (the clocks went forward)"
         )
