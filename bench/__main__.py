@@ -9,6 +9,7 @@
   HTTP client choice                        bench/http_clients.py
   partner push fan-out (1,000 endpoints)    bench/push_fanout.py
   WebSub fan-out vs partner push            bench/websub_fanout.py
+  API writes during a 5,000-story import    bench/import_while_writing.py
 
 Each prints its baseline, ours and the ratio measured side by side. Never a test.
 """
@@ -28,6 +29,7 @@ PARTS = [
     ("HTTP client choice", "bench.http_clients", []),
     ("partner push fan-out", "bench.push_fanout", []),
     ("WebSub fan-out", "bench.websub_fanout", []),
+    ("API writes during an import", "bench.import_while_writing", []),
 ]
 
 

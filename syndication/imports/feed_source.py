@@ -24,6 +24,10 @@ _MARKUP = re.compile(r"<[A-Za-z!/]")
 # (so our feeds round-trip). Another site's /stories/… URL is only an identity: it must never
 # address, and overwrite, one of our stories.
 _STORY_PATH = re.compile(r"/stories/([A-Za-z0-9][A-Za-z0-9_-]{0,63})/?$")
+# Character references, to find those naming a UTF-16 surrogate (&#xD800;, &#55296;): XML
+# forbids them, and feedparser's fallback parser raises UnicodeEncodeError on one, losing the
+# whole feed. They become U+FFFD, as feedparser does with undecodable bytes.
+_CHAR_REF = re.compile(rb"&#(?:[xX]([0-9a-fA-F]{1,8})|([0-9]{1,10}));")
 
 
 def parse_feed(
@@ -33,7 +37,12 @@ def parse_feed(
     carry the story's code."""
     # A file object, never a str: feedparser would treat a str that looks like a URL or a
     # path as something to open.
-    parsed = feedparser.parse(io.BytesIO(raw))
+    raw = _CHAR_REF.sub(_no_surrogate, raw)
+    try:
+        parsed = feedparser.parse(io.BytesIO(raw))
+    except Exception as exc:  # noqa: BLE001 - a parser bug must not stop the other sources
+        yield failed(where, f"not a readable feed: {type(exc).__name__}: {exc}")
+        return
     if not parsed.entries:
         if parsed.bozo:
             yield failed(where, f"not a readable feed: {_bozo_reason(parsed)}")
@@ -46,7 +55,11 @@ def parse_feed(
     language = _language(channel.get("language"))
     is_atom = parsed.version.startswith("atom")
     for number, entry in enumerate(parsed.entries, start=1):
-        data = _story(entry, is_atom=is_atom, own_base=own_base)
+        try:
+            data = _story(entry, is_atom=is_atom, own_base=own_base)
+        except Exception as exc:  # noqa: BLE001 - one odd item must not cost the others
+            yield failed(f"{where}: item {number}", _item_error(exc))
+            continue
         if source or feed_title:
             data["source"] = source or feed_title
         if language and "language" not in data:
@@ -54,6 +67,21 @@ def parse_feed(
         if "external_id" not in data:
             data["external_id"] = content_identity("feed", data)
         yield Record(location=f"{where}: item {number}", data=data)
+
+
+def _no_surrogate(ref: re.Match[bytes]) -> bytes:
+    number = int(ref[1], 16) if ref[1] else int(ref[2])
+    return b"&#xFFFD;" if 0xD800 <= number <= 0xDFFF else ref[0]
+
+
+class _ItemError(ValueError):
+    """An item that cannot become a story; str() is the reason."""
+
+
+def _item_error(exc: Exception) -> str:
+    if isinstance(exc, _ItemError):
+        return str(exc)
+    return f"unreadable item: {type(exc).__name__}: {exc}"
 
 
 def _story(entry: Any, *, is_atom: bool, own_base: str | None) -> dict[str, Any]:
@@ -94,7 +122,10 @@ def _story(entry: Any, *, is_atom: bool, own_base: str | None) -> dict[str, Any]
     for key, field in (("published_parsed", "published_at"), ("updated_parsed", "updated_at")):
         stamp = dict.get(entry, key)
         if stamp:
-            data[field] = _iso_utc(stamp)
+            try:
+                data[field] = _iso_utc(stamp)
+            except (OverflowError, ValueError, OSError):
+                raise _ItemError(f"{field}: date is out of range") from None
     image = _image(entry)
     if image:
         data["image"] = image

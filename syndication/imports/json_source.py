@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from syndication.imports.records import Record, failed
+from syndication.imports.records import NOT_UTF8, Record, bad_utf8, failed
 
 
 def parse_json(text: str, where: str, *, source: str | None = None) -> Iterator[Record]:
@@ -41,6 +41,9 @@ def parse_jsonl(text: str, where: str, *, source: str | None = None) -> Iterator
         if not line.strip():
             continue
         location = f"{where}:{number}"
+        if bad_utf8(line):
+            yield failed(location, NOT_UTF8)
+            continue
         try:
             item = json.loads(line)
         except json.JSONDecodeError as exc:

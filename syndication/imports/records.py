@@ -28,6 +28,14 @@ def failed(location: str, reason: str) -> Record:
     return Record(location=location, data=None, error=reason)
 
 
+def bad_utf8(text: str) -> bool:
+    """True if `text`, decoded with surrogateescape, held bytes that are not UTF-8."""
+    return any("\udc80" <= ch <= "\udcff" for ch in text)
+
+
+NOT_UTF8 = "is not valid UTF-8 text"
+
+
 def content_identity(kind: str, data: dict[str, Any]) -> str:
     """An external id for a record that has neither story code nor id of its own.
 

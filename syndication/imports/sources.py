@@ -77,7 +77,8 @@ def read_source(
         yield from parse_feed(raw, where, source=source, own_base=own_base)
     else:
         try:
-            text = _decode(raw)
+            # Line-based formats keep their good lines: a bad byte fails only its record.
+            text = _decode(raw, per_line=kind != "json")
         except ValueError as exc:
             yield failed(where, str(exc))
             return
@@ -152,10 +153,15 @@ def _kind(name: str, raw: bytes) -> str:
     return "text"
 
 
-def _decode(raw: bytes) -> str:
+def _decode(raw: bytes, *, per_line: bool = False) -> str:
+    """The text of `raw`. With `per_line`, bytes that are not UTF-8 become lone surrogates
+    (surrogateescape), which valid UTF-8 never yields: the parsers refuse the records that
+    hold one (`records.bad_utf8`) and keep the rest."""
     # NUL is valid UTF-8 but never part of a text export or JSON: it means a binary file.
     if b"\x00" in raw:
         raise ValueError("looks like binary data, not UTF-8 text")
+    if per_line:
+        return raw.decode("utf-8", errors="surrogateescape")
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:

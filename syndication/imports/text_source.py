@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from syndication.imports.records import Record, content_identity, failed
+from syndication.imports.records import NOT_UTF8, Record, bad_utf8, content_identity, failed
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _SEPARATOR = re.compile(r"^\s*---\s*$")
@@ -63,10 +63,16 @@ def parse_text(
         if not lines:  # blank space around a separator is not an article
             continue
         location = f"{where}:{lines[0][0]}"
+        bad = next((number for number, line in lines if bad_utf8(line)), None)
+        if bad is not None:
+            yield failed(location, f"line {bad}: {NOT_UTF8}")
+            continue
         try:
             data = _article(lines, tz=tz, source=source)
         except ArticleError as exc:
             yield failed(location, str(exc))
+        except Exception as exc:  # noqa: BLE001 - one odd article must not cost the others
+            yield failed(location, f"unreadable article: {type(exc).__name__}: {exc}")
         else:
             yield Record(location=location, data=data)
 
@@ -149,9 +155,13 @@ def _parse_date(number: int, text: str, *, tz: ZoneInfo) -> str:
     except ValueError:
         raise invalid from None
     local = naive.replace(tzinfo=tz)
+    try:
+        round_trip = local.astimezone(UTC).astimezone(tz).replace(tzinfo=None)
+    except OverflowError:  # year 1 east of UTC, year 9999 west of it
+        raise ArticleError(number, f"date '{text}' in {tz} is out of range") from None
     # zoneinfo accepts wall times skipped by a spring-forward change; they never appeared on
     # a real clock, so guessing an hour either way would be silently wrong.
-    if local.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != naive:
+    if round_trip != naive:
         raise ArticleError(
             number, f"date '{text}' does not exist in {tz} (the clocks went forward)"
         )

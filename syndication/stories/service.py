@@ -219,10 +219,25 @@ def upsert_story(
             f"story {story.code} belongs to another source record",
             {"code": "already used by a different source record"},
         )
+    if fields.get("code"):  # found by code (or new): its external id may be another's
+        _check_external_id_free(session, story, fields.get("external_id"))
     status = default_status
     if story is not None and (default_status != "published" or story.status != "draft"):
         status = None
     return _save(session, settings, story, fields, now=now, default_status=status)
+
+
+def _check_external_id_free(session: Session, story: Story | None, external_id: str | None) -> None:
+    """A record found by its code that is about to take an external id another story has
+    is a duplicate external_id; said as such, not as the unique index's "already exists"."""
+    if not external_id or (story is not None and story.external_id is not None):
+        return
+    owner = session.scalar(select(Story.code).where(Story.external_id == external_id))
+    if owner is not None and (story is None or owner != story.code):
+        raise Conflict(
+            f"duplicate external_id: story {owner} already has {external_id!r}",
+            {"external_id": f"duplicate external_id (story {owner} already has it)"},
+        )
 
 
 def _save(
