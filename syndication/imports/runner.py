@@ -12,6 +12,7 @@ from syndication.config import Settings
 from syndication.db import Database
 from syndication.errors import ServiceError
 from syndication.imports.records import Record, content_identity
+from syndication.stories.schema import StoryInput, prepare_story
 from syndication.stories.service import upsert_story
 
 BATCH = 200
@@ -56,14 +57,25 @@ def import_records(
         if not batch:
             return
         outcomes: list[tuple[Record, str]] = []
+        # Validation and sanitising (CPU) happen before the write transaction opens.
+        prepared: list[tuple[Record, StoryInput | ServiceError]] = []
+        for record in batch:
+            try:
+                prepared.append((record, prepare_story(record.data, settings)))
+            except ServiceError as exc:
+                prepared.append((record, exc))
         with db.write() as session:
-            for record in batch:
+            for record, story_in in prepared:
+                if isinstance(story_in, ServiceError):
+                    summary.failures.append((record.location, _reason(story_in)))
+                    outcomes.append((record, "failed"))
+                    continue
                 try:
                     with session.begin_nested():
                         _, outcome = upsert_story(
                             session,
                             settings,
-                            record.data,
+                            story_in,
                             now=clock(),
                             default_status=default_status,
                         )
