@@ -67,7 +67,7 @@ _TAG_REST = re.compile(
     r")*+>"
 )
 # A comment ends at "-->" or "--!>"; "<!-->" and "<!--->" are empty comments.
-_COMMENT_END = re.compile(r"-?->|.*?--!?>", re.S)
+_COMMENT_END = re.compile(r"-?>|.*?--!?>", re.S)
 _ANY_START = re.compile(r"<([A-Za-z][^\t\n\f\r />]*+)")
 
 
