@@ -43,6 +43,7 @@ class Settings:
     title_max: int = 500
     summary_max: int = 5000
     body_max: int = 1_000_000
+    html_max_depth: int = 256
     max_body: int = 10_485_760
     code_start: int = 1_000_000
     poll_interval: float = 1.0
@@ -229,6 +230,7 @@ _NAMED_VALIDATORS: dict[str, Callable[[str, Any], None]] = {
     "title_max": _positive,
     "summary_max": _positive,
     "body_max": _positive,
+    "html_max_depth": _check_range(8, 10_000),
     "max_body": _check_range(1024, 2**31),
     "code_start": _check_range(1, 10**15),
     "poll_interval": _check_range(0.05, 3600),

@@ -140,11 +140,12 @@ def story_new() -> Response:
     data, errors = forms.story_data(request.form, rt.settings.tz, with_status=True)
     values = forms.form_values(request.form)
     try:
+        # Validated and sanitised before the write transaction: nobody waits for it.
+        prepared = stories.prepare_story(data, rt.settings)
+        if errors:  # the schema reported the other fields; now stop
+            raise ValidationError(errors)
         with rt.db.write() as session:
-            if errors:  # still let the schema report the other fields, then stop
-                stories.clean_story(data, rt.settings)
-                raise ValidationError(errors)
-            story = stories.create_story(session, rt.settings, data, now=rt.clock())
+            story = stories.create_story(session, rt.settings, prepared, now=rt.clock())
             code = story.code
     except ServiceError as exc:
         return _story_form(values, {**forms.errors_of(exc), **errors}, status=_status_of(exc))
@@ -170,11 +171,11 @@ def story_edit(code: str) -> Response:
     if not with_status:
         values["status"] = story.status
     try:
+        prepared = stories.prepare_story(data, rt.settings, partial=True)
+        if errors:
+            raise ValidationError(errors)
         with rt.db.write() as session:
-            if errors:
-                stories.clean_story(data, rt.settings, partial=True)
-                raise ValidationError(errors)
-            _, outcome = stories.update_story(session, rt.settings, code, data, now=rt.clock())
+            _, outcome = stories.update_story(session, rt.settings, code, prepared, now=rt.clock())
     except ServiceError as exc:
         return _story_form(
             values, {**forms.errors_of(exc), **errors}, story, link, status=_status_of(exc)

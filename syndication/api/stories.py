@@ -54,8 +54,10 @@ def create(data: dict[str, Any]) -> Any:
     `status` may be `published`, or `scheduled` with `publish_at`; the default is `draft`.
     """
     rt = runtime()
+    # Validated and sanitised before the write transaction opens: no writer waits for it.
+    story_in = service.prepare_story(data, rt.settings)
     with rt.db.write() as session:
-        story = service.create_story(session, rt.settings, data, now=rt.clock())
+        story = service.create_story(session, rt.settings, story_in, now=rt.clock())
         body = one_story(session, rt.settings, story)
     return created(body, _location(story.code))
 
@@ -106,8 +108,9 @@ def patch(data: dict[str, Any], code: str) -> Any:
     Only the fields sent change; `null` clears an optional field.
     """
     rt = runtime()
+    story_in = service.prepare_story(data, rt.settings, partial=True)
     with rt.db.write() as session:
-        story, _ = service.update_story(session, rt.settings, code, data, now=rt.clock())
+        story, _ = service.update_story(session, rt.settings, code, story_in, now=rt.clock())
         return one_story(session, rt.settings, story)
 
 

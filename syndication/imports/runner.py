@@ -32,6 +32,7 @@ from syndication.config import Settings
 from syndication.db import Database
 from syndication.errors import ServiceError
 from syndication.imports.records import Record, content_identity
+from syndication.stories.schema import StoryInput, prepare_story
 from syndication.stories.service import upsert_story
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,8 @@ BATCH_SECONDS = 0.2  # a transaction commits once its work has taken this long
 SQLITE_PAUSE = 0.12  # > SQLite's longest busy-handler sleep (100 ms): a waiting writer gets in
 
 Outcome = str  # created / updated / unchanged / failed
+# A record and its validated, sanitised story (None: the record failed before storing).
+Item = tuple[Record, StoryInput | None]
 
 
 @dataclass
@@ -95,18 +98,18 @@ def import_records(
         sleep=sleep,
         on_record=on_record,
     )
-    pending: deque[Record] = deque()
+    pending: deque[Item] = deque()
     for record in records:
         # Refused records queue with the others, so failures are listed in file order.
         if record.data is None:
-            pending.append(record)
+            pending.append((record, None))
             continue
         if not record.data.get("code") and not record.data.get("external_id"):
             # Without either, a second import could not find the story again.
             record = replace(
                 record, data={**record.data, "external_id": content_identity("record", record.data)}
             )
-        pending.append(record)
+        pending.append(_prepare(record, settings))
         if len(pending) >= batch_records:
             store.drain(pending)
     store.drain(pending)
@@ -144,11 +147,11 @@ class _Store:
         if self.on_record:
             self.on_record(record, outcome)
 
-    def drain(self, pending: deque[Record]) -> None:
+    def drain(self, pending: deque[Item]) -> None:
         """Store every pending record, in as many short transactions as it takes."""
         while pending:
-            while pending and pending[0].data is None:  # no transaction for these
-                record = pending.popleft()
+            while pending and pending[0][1] is None:  # no transaction for these
+                record, _ = pending.popleft()
                 self.report(record, "failed", record.error)
             if not pending:
                 return
@@ -158,25 +161,25 @@ class _Store:
             if results is None:
                 # The transaction failed as a whole: one record per transaction finds the
                 # record that broke it without losing the others.
-                results = [self._alone(record) for record in taken]
+                results = [self._alone(item) for item in taken]
             for record, outcome, reason in results:
                 self.report(record, outcome, reason)
 
     def _transaction(
-        self, pending: deque[Record]
-    ) -> tuple[list[Record], list[tuple[Record, Outcome, str | None]] | None]:
+        self, pending: deque[Item]
+    ) -> tuple[list[Item], list[tuple[Record, Outcome, str | None]] | None]:
         """Take records off `pending` until the batch's time is up; commit them together.
         Returns the records taken and their results, or None for the results if the
         transaction itself failed (nothing of it is stored then)."""
-        taken: list[Record] = []
+        taken: list[Item] = []
         results: list[tuple[Record, Outcome, str | None]] = []
         started = time.monotonic()
         try:
             with self.db.write() as session:
                 while pending:
-                    record = pending.popleft()
-                    taken.append(record)
-                    results.append((record, *self._one(session, record)))
+                    item = pending.popleft()
+                    taken.append(item)
+                    results.append((item[0], *self._one(session, item)))
                     if (
                         self.batch_seconds is not None
                         and time.monotonic() - started >= self.batch_seconds
@@ -188,28 +191,30 @@ class _Store:
         self.summary.transactions += 1
         return taken, results
 
-    def _alone(self, record: Record) -> tuple[Record, Outcome, str | None]:
+    def _alone(self, item: Item) -> tuple[Record, Outcome, str | None]:
+        record = item[0]
         if self.summary.transactions and self.pause:
             self.sleep(self.pause)
         try:
             with self.db.write() as session:
-                outcome, reason = self._one(session, record)
+                outcome, reason = self._one(session, item)
         except Exception as exc:  # noqa: BLE001 - reported against the record, never raised
             log.debug("import of %s failed at commit", record.location, exc_info=True)
             return record, "failed", _reason(exc, record.data)
         self.summary.transactions += 1
         return record, outcome, reason
 
-    def _one(self, session: Any, record: Record) -> tuple[Outcome, str | None]:
+    def _one(self, session: Any, item: Item) -> tuple[Outcome, str | None]:
         """Upsert one record in a savepoint: whatever it raises is its own failure."""
-        if record.data is None:
+        record, story = item
+        if story is None:
             return "failed", record.error
         try:
             with session.begin_nested():
                 _, outcome = upsert_story(
                     session,
                     self.settings,
-                    record.data,
+                    story,
                     now=self.clock(),
                     default_status=self.default_status,
                 )
@@ -218,6 +223,17 @@ class _Store:
                 log.debug("import of %s failed", record.location, exc_info=True)
             return "failed", _reason(exc, record.data)
         return outcome, None
+
+
+def _prepare(record: Record, settings: Settings) -> Item:
+    """Validate and sanitise (CPU work) before any transaction opens, so that no other
+    writer waits for it; a record that fails here is reported like one that fails to store."""
+    try:
+        return record, prepare_story(record.data, settings)
+    except Exception as exc:  # noqa: BLE001 - one bad record must not stop the import
+        if not isinstance(exc, ServiceError):
+            log.debug("import of %s failed", record.location, exc_info=True)
+        return replace(record, error=_reason(exc, record.data)), None
 
 
 def _reason(exc: BaseException, data: Any) -> str:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from feeds.html import sanitize_html
+from feeds.html import CleanHtml, HtmlTooDeep, clean_html
 from syndication import validation as v
 from syndication.config import Settings
 from syndication.errors import ValidationError
@@ -124,7 +125,7 @@ def clean_story(data: Any, settings: Settings, *, partial: bool = False) -> dict
         elif body and len(body) > settings.body_max:
             errors.errors["body_html"] = f"must be at most {settings.body_max} characters"
         else:
-            out["body_html"] = body or ""  # sanitised once the canonical URL is known
+            out["body_html"] = body or ""  # sanitised below, once every field passed
     if has("url"):
         out["url"] = errors.check("url", v.http_url, data["url"])
     if has("authors"):
@@ -160,9 +161,34 @@ def clean_story(data: Any, settings: Settings, *, partial: bool = False) -> dict
         errors.errors["publish_at"] = "is required when status is scheduled"
     if errors.errors:
         raise ValidationError(errors.errors)
+    if "body_html" in out:
+        out["body_html"] = _clean_body(out["body_html"], settings)
     return out
 
 
-def finish_body(body_html: str, base: str) -> str:
-    """Sanitise story HTML and make its links absolute against the story's URL."""
-    return sanitize_html(body_html, base) if body_html else ""
+def _clean_body(body_html: str, settings: Settings) -> CleanHtml:
+    """Sanitise the body; its URLs are made absolute later, against the story's URL
+    (``CleanHtml.resolve``), which may only be known inside the write transaction."""
+    try:
+        return clean_html(body_html, max_depth=settings.html_max_depth)
+    except HtmlTooDeep as exc:
+        message = (
+            f"is nested more than {exc.limit} elements deep (setting html_max_depth); "
+            "flatten the markup"
+        )
+        raise ValidationError({"body_html": message}) from None
+
+
+@dataclass(frozen=True)
+class StoryInput:
+    """A story record validated and sanitised (``prepare_story``): what the service needs
+    from a request before it opens a write transaction."""
+
+    fields: dict[str, Any]
+    partial: bool
+
+
+def prepare_story(data: Any, settings: Settings, *, partial: bool = False) -> StoryInput:
+    """Validate and sanitise a story record: all the CPU work of a save, done before the write
+    transaction so that no other writer waits for it. Raises ValidationError."""
+    return StoryInput(clean_story(data, settings, partial=partial), partial)

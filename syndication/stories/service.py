@@ -27,9 +27,9 @@ from syndication.push import outbox
 from syndication.stories.schema import (
     CONTENT_FIELDS,
     STATUSES,
-    clean_story,
-    finish_body,
+    StoryInput,
     page_url,
+    prepare_story,
 )
 from syndication.validation import iso
 
@@ -133,8 +133,9 @@ def _apply_content(story: Story, content: Mapping[str, Any], settings: Settings)
     if merged["url"] == page_url(settings, story.code):
         merged["url"] = None  # the default, stored as such so it follows the base URL
     if "body_html" in content:
+        # Sanitised already (prepare_story); only the base URL had to wait for the story.
         base = merged["url"] or page_url(settings, story.code)
-        merged["body_html"] = finish_body(merged["body_html"] or "", base)
+        merged["body_html"] = content["body_html"].resolve(base)
     digest = _content_hash(merged)
     if digest == story.content_hash:
         return False
@@ -171,10 +172,22 @@ def _apply_status(
     return (story.status, story.publish_at, story.published_at) != before
 
 
+def _fields(data: Any, settings: Settings, *, partial: bool) -> dict[str, Any]:
+    """The prepared fields of `data`. Callers holding a write transaction should pass a
+    StoryInput from prepare_story, made before it began: given raw data, the validation and
+    sanitising run here, inside the transaction."""
+    if not isinstance(data, StoryInput):
+        data = prepare_story(data, settings, partial=partial)
+    elif data.partial != partial:
+        raise TypeError(f"a story prepared with partial={data.partial} where {partial} is needed")
+    return data.fields
+
+
 def create_story(
     session: Session, settings: Settings, data: Any, *, now: datetime, default_status: str = "draft"
 ) -> Story:
-    fields = clean_story(data, settings)
+    """Create a story from a record (raw, or a StoryInput from prepare_story)."""
+    fields = _fields(data, settings, partial=False)
     story, _ = _save(session, settings, None, fields, now=now, default_status=default_status)
     return story
 
@@ -182,8 +195,8 @@ def create_story(
 def update_story(
     session: Session, settings: Settings, code: str, data: Any, *, now: datetime
 ) -> tuple[Story, Outcome]:
-    """Partial update: only the fields given change."""
-    fields = clean_story(data, settings, partial=True)
+    """Partial update: only the fields given change (raw, or prepare_story(partial=True))."""
+    fields = _fields(data, settings, partial=True)
     if fields.get("code") not in (None, code):
         raise ValidationError({"code": "cannot be changed"})
     story = get_story(session, code)
@@ -202,9 +215,9 @@ def upsert_story(
 
     A record's own status wins; `default_status` applies to new stories without one, and to
     existing drafts when it is "published". A retracted story is not revived without an
-    explicit status.
+    explicit status. `data` is raw, or a StoryInput from prepare_story.
     """
-    fields = clean_story(data, settings)
+    fields = _fields(data, settings, partial=False)
     story = None
     if fields.get("code"):
         story = session.scalar(select(Story).where(Story.code == fields["code"]))
