@@ -177,3 +177,41 @@ def test_api_conforms_to_its_document(st_app):
             except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - every operation's
                 failures.append(f"{operation.label} ({mode.value}): {exc}")
     assert not failures, "\n\n".join(failures)
+
+
+def test_the_document_and_the_service_agree_on_the_edges(st_app):
+    """The shapes the issue found accepted by the document and refused by the service: now the
+    document refuses them too (and the service with the same 422), or the service accepts."""
+    client = st_app.test_client()
+    auth = {"Authorization": f"Bearer {st_app.config['ADMIN_TOKEN']}"}
+    doc = client.get("/api/v1/openapi.json").get_json()
+    schemas = doc["components"]["schemas"]
+
+    for path in ("/api/v1/stories", "/api/v1/links", "/api/v1/deliveries"):
+        r = client.get(f"{path}?cursor=", headers=auth)
+        assert r.status_code == 422 and "query.cursor" in r.get_json()["error"]["fields"], path
+        assert client.get(f"{path}?cursor=1", headers=auth).status_code == 200, path
+    for body, path, field in (
+        ({"title": " \t"}, "/api/v1/stories", "title"),
+        ({"slug": "blank", "title": "\u3000"}, "/api/v1/channels", "title"),
+        ({"name": "", "role": "reader"}, "/api/v1/tokens", "name"),
+        ({"name": " ", "url": "https://partner.example/"}, "/api/v1/subscribers", "name"),
+        ({"url": "og:image"}, "/api/v1/links", "url"),
+    ):
+        r = client.post(path, json=body, headers=auth)
+        assert r.status_code == 422 and field in r.get_json()["error"]["fields"], (path, r.json)
+    assert schemas["StoryIn"]["properties"]["title"]["maxLength"] == 500
+    assert "pattern" in schemas["TokenIn"]["properties"]["name"]
+
+    # An empty window recovers nothing; not an error.
+    window = {"since": "2000-01-01T00:00:00Z", "until": "2000-01-01T00:00:00Z"}
+    r = client.post("/api/v1/subscribers/1/recover", json=window, headers=auth)
+    assert r.status_code == 200 and r.get_json() == {"requeued": 0}
+
+    # An empty Idempotency-Key: documented as refused (minLength, no blanks), refused with 400.
+    post = doc["paths"]["/api/v1/stories"]["post"]
+    key = next(p for p in post["parameters"] if p["name"] == "Idempotency-Key")
+    assert key["schema"]["minLength"] == 1 and key["schema"]["pattern"].startswith("^")
+    assert "400" in post["responses"]
+    r = client.post("/api/v1/stories", json={"title": "K"}, headers={**auth, "Idempotency-Key": ""})
+    assert r.status_code == 400 and r.get_json()["error"]["code"] == "bad_request"
