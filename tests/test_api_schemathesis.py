@@ -10,7 +10,6 @@ SYNDICATION_SCHEMATHESIS_EXAMPLES=200, or the CLI run of the README (section API
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import os
 from datetime import UTC, datetime
@@ -25,7 +24,6 @@ from schemathesis.generation import GenerationMode
 from schemathesis.openapi.checks import RejectedPositiveData
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from syndication.api.idempotency import HEADER as IDEMPOTENCY_KEY
 from syndication.app import create_app
 from syndication.auth.tokens import create_token
 from syndication.channels.service import create_channel
@@ -36,6 +34,7 @@ from syndication.push.subscribers import create_subscriber, send_test
 from syndication.runtime import Runtime
 from syndication.stories.service import create_story
 from tests.conftest import make_settings
+from tests.schemathesis_hooks import fresh_idempotency_key
 
 MAX_EXAMPLES = int(os.environ.get("SYNDICATION_SCHEMATHESIS_EXAMPLES", "6"))
 # Identifiers that exist, so that generated requests reach past the 404s half of the time.
@@ -110,23 +109,6 @@ def st_app(db_url, tmp_path):
         send_test(s, subscriber.id, now)
     yield app
     rt.close()
-
-
-def fresh_idempotency_key(case) -> None:
-    """An Idempotency-Key the document accepts, made unique to the request it comes with.
-
-    A generator repeats its values ("0") across different requests, and the service rightly
-    answers a key reused with another request 422; the key names the request instead, so each
-    request is a first or an exact retry (answered again), as a client would send them. Keys
-    the document refuses (empty, blank, too long) are sent as drawn, for the negative checks."""
-    headers = case.headers or {}
-    key = headers.get(IDEMPOTENCY_KEY)
-    if not isinstance(key, str) or not key.strip() or key != key.strip() or len(key) > 255:
-        return
-    digest = hashlib.sha256(
-        repr((case.method, case.formatted_path, case.query, case.body, key)).encode()
-    ).hexdigest()
-    headers[IDEMPOTENCY_KEY] = digest[:64]
 
 
 def examples(operation, mode: GenerationMode, headers: dict[str, str], checks: list):

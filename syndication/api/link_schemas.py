@@ -32,6 +32,7 @@ class LinkIn(RawBody):
     title = f.String(allow_none=True)
     tags = f.List(f.String(), allow_none=True)
     valid_until = f.String(
+        validate=validate.Length(min=1),
         allow_none=True,
         metadata={**_DATE, "description": "then 410 Gone" + "; " + _DATE["description"]},
     )
@@ -51,7 +52,9 @@ class LinkOut(ma.Schema):
     )
     title = f.String(required=True, allow_none=True)
     tags = f.List(f.String(), required=True)
-    valid_until = f.String(required=True, allow_none=True, metadata=_DATE)
+    valid_until = f.String(
+        validate=validate.Length(min=1), required=True, allow_none=True, metadata=_DATE
+    )
     max_visits = f.Integer(required=True, allow_none=True)
     human_visits = f.Integer(required=True)
     qr_svg = f.String(required=True, metadata=_URL)

@@ -75,6 +75,7 @@ class StoryIn(RawBody):
         },
     )
     publish_at = f.String(
+        validate=validate.Length(min=1),
         allow_none=True,
         metadata={
             **_DATE,
@@ -83,7 +84,7 @@ class StoryIn(RawBody):
             + _DATE["description"],
         },
     )
-    published_at = f.String(allow_none=True, metadata=_DATE)
+    published_at = f.String(validate=validate.Length(min=1), allow_none=True, metadata=_DATE)
     # Read-only, ignored on input (present in what the API returns).
     id = f.Raw(load_only=True, allow_none=True, metadata={"description": "ignored"})
     page_url = f.Raw(
@@ -130,8 +131,12 @@ class StoryOut(ma.Schema):
     language = f.String(required=True, allow_none=True)
     image = f.Nested(ImageOut, required=True, allow_none=True)
     status = f.String(required=True, validate=validate.OneOf(STATUSES))
-    publish_at = f.String(required=True, allow_none=True, metadata=_DATE)
-    published_at = f.String(required=True, allow_none=True, metadata=_DATE)
+    publish_at = f.String(
+        validate=validate.Length(min=1), required=True, allow_none=True, metadata=_DATE
+    )
+    published_at = f.String(
+        validate=validate.Length(min=1), required=True, allow_none=True, metadata=_DATE
+    )
     updated_at = f.String(required=True, metadata=_DATE)
     revision = f.Integer(required=True)
     short_url = f.String(

@@ -69,7 +69,11 @@ class SubscriberIn(RawBody):
         allow_none=True,
         allow_nan=False,
         validate=validate.Range(0, MAX_THROTTLE, min_inclusive=False),
-        metadata={"description": "at most this many deliveries per second; null: no cap"},
+        # (apispec prints this Range as `minimum: 0`; the bound is exclusive)
+        metadata={
+            "exclusiveMinimum": 0,
+            "description": "at most this many deliveries per second; null: no cap",
+        },
     )
 
 
@@ -144,10 +148,12 @@ class DisableIn(RawBody):
 
 class RecoverIn(RawBody):
     since = f.String(
+        validate=validate.Length(min=1),
         required=True,
         metadata={**_DATE, "description": "with a zone offset" + "; " + _DATE["description"]},
     )
     until = f.String(
+        validate=validate.Length(min=1),
         allow_none=True,
         metadata={
             **_DATE,
@@ -206,10 +212,12 @@ class DeliveryQuery(ma.Schema):
     event = f.Integer(validate=validate.Range(1, MAX_ID), metadata={"description": "event id"})
     event_type = f.String(validate=validate.OneOf(DELIVERY_EVENT_TYPES))
     since = f.String(
-        metadata={**_DATE, "description": "created at or after" + "; " + _DATE["description"]}
+        validate=validate.Length(min=1),
+        metadata={**_DATE, "description": "created at or after" + "; " + _DATE["description"]},
     )
     until = f.String(
-        metadata={**_DATE, "description": "created before" + "; " + _DATE["description"]}
+        validate=validate.Length(min=1),
+        metadata={**_DATE, "description": "created before" + "; " + _DATE["description"]},
     )
     limit = f.Integer(load_default=50, validate=validate.Range(1, 200))
     cursor = cursor_field()
