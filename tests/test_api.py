@@ -220,12 +220,20 @@ def test_error_statuses(client, auth, rt):
     )
     err = _error(r, 422, "invalid")
     assert set(err["fields"]) == {"title", "tags", "image.url", "colour"}
+    # What the OpenAPI document states (an http(s) URL) is checked with the shapes...
     r = client.post(
         "/api/v1/stories",
         json={"title": "x", "image": {"url": "ftp://x"}, "language": "xx-!!"},
         headers=editor,
     )
-    assert set(_error(r, 422, "invalid")["fields"]) == {"image.url", "language"}
+    assert set(_error(r, 422, "invalid")["fields"]) == {"image.url"}
+    # ...then the service's rules, every bad field at once.
+    r = client.post(
+        "/api/v1/stories",
+        json={"title": "x", "image": {"url": "https://x.example/i.png"}, "language": "xx-!!"},
+        headers=editor,
+    )
+    assert set(_error(r, 422, "invalid")["fields"]) == {"language"}
     r = client.post("/api/v1/stories", json={"summary": "no title"}, headers=editor)
     assert "title" in _error(r, 422, "invalid")["fields"]
     # 409: duplicate code
@@ -338,7 +346,13 @@ def test_channels_crud_and_preview(client, auth):
     assert set(err["fields"]) == {"slug", "filter.colours", "limit"}  # shapes and types first
     bad = {"slug": "ok", "title": "X", "limit": 9000, "language": "!!", "link": "ftp://x"}
     err = _error(client.post("/api/v1/channels", json=bad, headers=admin), 422)
-    assert set(err["fields"]) == {"limit", "language", "link"}  # then the service's rules
+    assert set(err["fields"]) == {"limit", "link"}  # what the OpenAPI document states
+    bad = {"slug": "ok", "title": "X", "language": "!!", "description": 3}
+    err = _error(client.post("/api/v1/channels", json=bad, headers=admin), 422)
+    assert set(err["fields"]) == {"description"}
+    bad = {"slug": "ok", "title": "X", "language": "!!"}
+    err = _error(client.post("/api/v1/channels", json=bad, headers=admin), 422)
+    assert set(err["fields"]) == {"language"}  # then the service's rules
 
     _create(client, editor, title="Cup final tonight", section="Sport", status="published")
     for fmt in ("rss", "atom", "json"):
@@ -487,7 +501,15 @@ def test_openapi_document_and_docs_are_public_and_local(client, app):
         for method, operation in operations.items():
             if method == "parameters":
                 continue
-            assert "default" in operation["responses"], (path, method)
+            # every error status listed (no catch-all `default`), each with the error body
+            responses = operation["responses"]
+            assert "default" not in responses, (path, method)
+            assert {"400", "401", "403"} <= set(responses), (path, method)
+            if "requestBody" in operation:
+                assert {"413", "422"} <= set(responses), (path, method)
+    for name, response in doc["components"]["responses"].items():
+        ref = response["content"]["application/json"]["schema"]["$ref"]
+        assert ref == "#/components/schemas/ErrorSchema", name
     post = paths["/api/v1/stories"]["post"]
     assert "Location" in post["responses"]["201"]["headers"]
     assert any(p["name"] == "Idempotency-Key" for p in post["parameters"])

@@ -7,7 +7,7 @@ from marshmallow import fields as f
 from marshmallow import validate
 
 from feeds import FORMATS
-from syndication.api.common import RawBody, page_schema
+from syndication.api.common import DATE, Pattern, RawBody, Whole, http_url, not_blank, page_schema
 from syndication.channels.service import CONTENT_MODES, MAX_LIMIT, SLUG_RE
 from syndication.filters import KINDS
 
@@ -32,18 +32,20 @@ assert set(FilterIn._declared_fields) == set(KINDS)  # noqa: S101 - keep in step
 class ChannelIn(RawBody):
     slug = f.String(
         required=True,
-        validate=validate.Regexp(SLUG_RE),
+        validate=[Pattern(f"^(?:{SLUG_RE.pattern.strip('^$')})$"), validate.Length(max=100)],
         metadata={"description": "lowercase letters, digits and single dashes; never changes"},
     )
-    title = f.String(required=True)
+    title = f.String(required=True, validate=not_blank())
     description = f.String(allow_none=True)
     language = f.String(allow_none=True, metadata={"description": "BCP 47"})
-    link = f.String(allow_none=True, metadata=_URL)
+    link = http_url(allow_none=True)
     copyright = f.String(allow_none=True)
-    logo = f.String(allow_none=True, metadata=_URL)
+    logo = http_url(allow_none=True)
     filter = f.Nested(FilterIn, allow_none=True)
-    limit = f.Integer(
-        strict=True, allow_none=True, metadata={"description": f"items per page, 1-{MAX_LIMIT}"}
+    limit = Whole(
+        allow_none=True,
+        validate=validate.Range(1, MAX_LIMIT),
+        metadata={"description": f"items per page, 1-{MAX_LIMIT}"},
     )
     content = f.String(allow_none=True, validate=validate.OneOf(CONTENT_MODES))
     formats = f.List(f.String(validate=validate.OneOf(FORMATS)), allow_none=True)
@@ -59,7 +61,7 @@ class FilterOut(ma.Schema):
 
 class ChannelOut(ma.Schema):
     slug = f.String(required=True)
-    title = f.String(required=True)
+    title = f.String(required=True, validate=not_blank())
     description = f.String(required=True)
     language = f.String(required=True)
     link = f.String(required=True, metadata=_URL)
@@ -75,7 +77,7 @@ class ChannelOut(ma.Schema):
         required=True,
         metadata={"description": "feed URL by format"},
     )
-    updated_at = f.String(required=True, metadata={"format": "date-time"})
+    updated_at = f.String(required=True, metadata=DATE)
 
 
 ChannelPage = page_schema(ChannelOut, "ChannelPage")

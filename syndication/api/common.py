@@ -16,6 +16,7 @@ itself, both public, from local files).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -184,18 +185,99 @@ class Api(_Api):
 
 # --- request and response building blocks -----------------------------------------------------
 
+# Characters the services' text cleaning (validation.text) drops or collapses: Python's
+# whitespace (\s, which ECMA's \s differs from: \x1c-\x1f, \x85 in; \ufeff out) and what XML
+# forbids. Spelt as literal characters, so the class reads the same in Python and ECMA-262.
+_BLANK = "\x00-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufffe\uffff"
+# A text the service requires: at least one character that survives its cleaning.
+NOT_BLANK = f"[^{_BLANK}]"
+# Every date-time the API reads or writes: RFC 3339 with a zone offset. The range is the input
+# layer's (years 1900-9999 once the offset is applied); JSON Schema has no keyword for it.
+DATE = {
+    "format": "date-time",
+    "description": "RFC 3339 with a zone offset (Z or ±hh:mm), years 1900-9999 after the offset",
+}
+# An absolute http(s) URL with a host (validation.http_url), as `format: uri` alone is not.
+HTTP_URL = r"^[Hh][Tt][Tt][Pp][Ss]?://(?:[^/?#@\s]*@)?(?:[^/?#@:\[\]\s]+|\[[0-9A-Fa-f:.]+\])"
+# Ids of 32-bit integer columns (every id the API takes in a path or a filter).
+MAX_ID = 2**31 - 1
+# A list cursor: the id the `next` link carries (at most 18 digits: below 2^63 on every engine).
+CURSOR = "^[0-9]{1,18}$"
+
+
+class Pattern(ma.validate.Validator):
+    """A regular expression as JSON Schema reads `pattern` (a search, `^`/`$` anchors at the
+    ends of the whole string), so that the document (apispec prints `regex.pattern`) and the
+    check are one. (marshmallow's Regexp matches at the start only, and Python's `$` also
+    matches before a final newline: "abc\\n" would pass `^abc$`.)"""
+
+    def __init__(self, pattern: str, error: str | None = None) -> None:
+        self.regex = re.compile(pattern)
+        # ECMA's `$` (no multiline) is Python's `\Z`.
+        self._check = re.compile(pattern[:-1] + r"\Z" if pattern.endswith("$") else pattern)
+        self.error = error or "does not match the pattern {pattern}"
+
+    def _repr_args(self) -> str:
+        return f"pattern={self.regex.pattern!r}"
+
+    def __call__(self, value: str) -> str:
+        if self._check.search(value) is None:
+            raise ma.ValidationError(self.error.format(pattern=self.regex.pattern))
+        return value
+
+
+def http_url(**kwargs: Any) -> ma.fields.String:
+    """A string field holding an http(s) URL (at most 2048 characters)."""
+    metadata = {"format": "uri", **kwargs.pop("metadata", {})}
+    return ma.fields.String(
+        validate=[
+            Pattern(HTTP_URL, "must be an absolute http or https URL"),
+            ma.validate.Length(max=2048),
+        ],
+        metadata=metadata,
+        **kwargs,
+    )
+
+
+def not_blank() -> Pattern:
+    return Pattern(NOT_BLANK, "must not be empty")
+
+
+def cursor_field() -> ma.fields.String:
+    return ma.fields.String(
+        validate=Pattern(CURSOR, "is not a cursor from a `next` link"),
+        metadata={"description": "opaque: the `next` URL of the previous page carries it"},
+    )
+
+
+class Whole(ma.fields.Integer):
+    """A JSON integer as JSON Schema has it: 3 and 3.0 (a number with no fraction), never "3"
+    or true. Loads as an int."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(strict=True, **kwargs)
+
+    def _validated(self, value: Any) -> int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return super()._validated(value)
+
 
 class RawBody(ma.Schema):
     """A request body schema that checks shapes and types only, and hands the view the body
-    exactly as sent: the service (clean_story, clean_channel…) owns the rules and the
-    cleaning, so there is one place that decides what a valid story is."""
+    as sent (integers as ints): the service (clean_story, clean_channel…) owns the rules and
+    the cleaning, so there is one place that decides what a valid story is."""
 
     class Meta:
         unknown = ma.RAISE
 
     @ma.post_load(pass_original=True)
     def _original(self, data: dict, original: dict, **_: Any) -> dict:
-        return dict(original)
+        out = dict(original)
+        for name, field in self.fields.items():
+            if name in data and isinstance(field, Whole | ma.fields.Nested):
+                out[name] = data[name]
+        return out
 
 
 def page_schema(item: type[ma.Schema], name: str) -> type[ma.Schema]:

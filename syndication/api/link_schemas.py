@@ -6,24 +6,41 @@ import marshmallow as ma
 from marshmallow import fields as f
 from marshmallow import validate
 
-from syndication.api.common import RawBody, page_schema
+from syndication.api.common import (
+    DATE,
+    MAX_ID,
+    Pattern,
+    RawBody,
+    Whole,
+    cursor_field,
+    http_url,
+    page_schema,
+)
 from syndication.links.codes import SLUG_RE
 
 _URL = {"format": "uri"}
-_DATE = {"format": "date-time"}
+_DATE = DATE
 
 
 class LinkIn(RawBody):
-    url = f.String(required=True, metadata={**_URL, "description": "http(s) target"})
+    url = http_url(required=True, metadata={"description": "http(s) target"})
     slug = f.String(
         allow_none=True,
-        validate=validate.Regexp(SLUG_RE),
+        validate=Pattern(f"^(?:{SLUG_RE.pattern.strip('^$')})$"),
         metadata={"description": "custom code (letters, digits, '-'); generated when absent"},
     )
     title = f.String(allow_none=True)
     tags = f.List(f.String(), allow_none=True)
-    valid_until = f.String(allow_none=True, metadata={**_DATE, "description": "then 410 Gone"})
-    max_visits = f.Integer(strict=True, allow_none=True, metadata={"description": "then 410 Gone"})
+    valid_until = f.String(
+        validate=validate.Length(min=1),
+        allow_none=True,
+        metadata={**_DATE, "description": "then 410 Gone" + "; " + _DATE["description"]},
+    )
+    max_visits = Whole(
+        allow_none=True,
+        validate=validate.Range(1, MAX_ID),
+        metadata={"description": "then 410 Gone"},
+    )
 
 
 class LinkOut(ma.Schema):
@@ -35,7 +52,9 @@ class LinkOut(ma.Schema):
     )
     title = f.String(required=True, allow_none=True)
     tags = f.List(f.String(), required=True)
-    valid_until = f.String(required=True, allow_none=True, metadata=_DATE)
+    valid_until = f.String(
+        validate=validate.Length(min=1), required=True, allow_none=True, metadata=_DATE
+    )
     max_visits = f.Integer(required=True, allow_none=True)
     human_visits = f.Integer(required=True)
     qr_svg = f.String(required=True, metadata=_URL)
@@ -51,7 +70,7 @@ class LinkQuery(ma.Schema):
         unknown = ma.RAISE
 
     limit = f.Integer(load_default=100, validate=validate.Range(1, 500))
-    cursor = f.String(metadata={"description": "opaque: the `next` URL carries it"})
+    cursor = cursor_field()
 
 
 class StatsQuery(ma.Schema):

@@ -11,20 +11,30 @@ import marshmallow as ma
 from marshmallow import fields as f
 from marshmallow import validate
 
-from syndication.api.common import RawBody, page_schema
+from syndication.api.common import (
+    DATE,
+    Pattern,
+    RawBody,
+    Whole,
+    cursor_field,
+    http_url,
+    not_blank,
+    page_schema,
+)
 from syndication.stories.schema import CODE_RE, STATUSES
 
-_DATE = {"format": "date-time"}
+_DATE = DATE
 _URL = {"format": "uri"}
+_SIZE = validate.Range(0, 2**53)
 
 
 class ImageIn(RawBody):
-    url = f.String(required=True, metadata={**_URL, "description": "http(s) URL of the image"})
+    url = http_url(required=True, metadata={"description": "http(s) URL of the image"})
     caption = f.String(allow_none=True)
     type = f.String(allow_none=True, metadata={"description": "MIME type, e.g. image/jpeg"})
-    length = f.Integer(strict=True, allow_none=True, metadata={"description": "size in bytes"})
-    width = f.Integer(strict=True, allow_none=True)
-    height = f.Integer(strict=True, allow_none=True)
+    length = Whole(allow_none=True, validate=_SIZE, metadata={"description": "size in bytes"})
+    width = Whole(allow_none=True, validate=_SIZE)
+    height = Whole(allow_none=True, validate=_SIZE)
 
 
 class StoryIn(RawBody):
@@ -33,18 +43,22 @@ class StoryIn(RawBody):
     and ignored, so a story fetched from the API can be sent back as is."""
 
     code = f.String(
-        validate=validate.Regexp(CODE_RE),
+        validate=Pattern(f"^(?:{CODE_RE.pattern.strip('^$')})$"),
         metadata={
             "description": "Story Code: 1-64 letters, digits, '-' or '_'; assigned from a "
             "numeric sequence when absent"
         },
     )
-    title = f.String(required=True, metadata={"description": "at most title_max characters"})
+    title = f.String(
+        required=True,
+        validate=not_blank(),
+        metadata={"description": "at most title_max characters (maxLength)"},
+    )
     summary = f.String(allow_none=True, metadata={"description": "the lead, plain text"})
     body_html = f.String(
         allow_none=True, metadata={"description": "HTML, sanitised before it is stored"}
     )
-    url = f.String(allow_none=True, metadata={**_URL, "description": "canonical http(s) URL"})
+    url = http_url(allow_none=True, metadata={"description": "canonical http(s) URL"})
     authors = f.List(f.String(), allow_none=True)
     source = f.String(allow_none=True)
     section = f.String(allow_none=True)
@@ -61,10 +75,16 @@ class StoryIn(RawBody):
         },
     )
     publish_at = f.String(
+        validate=validate.Length(min=1),
         allow_none=True,
-        metadata={**_DATE, "description": "ISO 8601 with a zone offset; needed for scheduled"},
+        metadata={
+            **_DATE,
+            "description": "ISO 8601 with a zone offset; needed for scheduled"
+            + "; "
+            + _DATE["description"],
+        },
     )
-    published_at = f.String(allow_none=True, metadata=_DATE)
+    published_at = f.String(validate=validate.Length(min=1), allow_none=True, metadata=_DATE)
     # Read-only, ignored on input (present in what the API returns).
     id = f.Raw(load_only=True, allow_none=True, metadata={"description": "ignored"})
     page_url = f.Raw(
@@ -111,8 +131,12 @@ class StoryOut(ma.Schema):
     language = f.String(required=True, allow_none=True)
     image = f.Nested(ImageOut, required=True, allow_none=True)
     status = f.String(required=True, validate=validate.OneOf(STATUSES))
-    publish_at = f.String(required=True, allow_none=True, metadata=_DATE)
-    published_at = f.String(required=True, allow_none=True, metadata=_DATE)
+    publish_at = f.String(
+        validate=validate.Length(min=1), required=True, allow_none=True, metadata=_DATE
+    )
+    published_at = f.String(
+        validate=validate.Length(min=1), required=True, allow_none=True, metadata=_DATE
+    )
     updated_at = f.String(required=True, metadata=_DATE)
     revision = f.Integer(required=True)
     short_url = f.String(
@@ -138,6 +162,4 @@ class StoryQuery(ma.Schema):
     source = f.String(metadata={"description": "case-insensitive"})
     q = f.String(metadata={"description": "text in the title"})
     limit = f.Integer(load_default=50, validate=validate.Range(1, 200))
-    cursor = f.String(
-        metadata={"description": "opaque: the `next` URL of the previous page carries it"}
-    )
+    cursor = cursor_field()

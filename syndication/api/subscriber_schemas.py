@@ -8,14 +8,21 @@ from marshmallow import fields as f
 from marshmallow import validate
 
 from syndication.api.channel_schemas import FilterIn, FilterOut
-from syndication.api.common import RawBody, page_schema
+from syndication.api.common import (
+    DATE,
+    MAX_ID,
+    RawBody,
+    cursor_field,
+    http_url,
+    not_blank,
+    page_schema,
+)
 from syndication.push.outbox import EVENT_TYPES
-from syndication.push.subscribers import FORMATS, PING, STATUSES
+from syndication.push.subscribers import FORMATS, MAX_THROTTLE, PING, STATUSES
 from syndication.push.websub.transmitter import PUBLISH as WEBSUB_PUBLISH
 
 _URL = {"format": "uri"}
-_DATE = {"format": "date-time"}
-MAX_ID = 2**31 - 1
+_DATE = DATE
 # What a delivery's event can be: a story event, a test ping, a WebSub publish request.
 DELIVERY_EVENT_TYPES = (*EVENT_TYPES, PING, WEBSUB_PUBLISH)
 
@@ -24,11 +31,10 @@ class SubscriberIn(RawBody):
     """A partner's webhook endpoint. `name` and `url` are required on creation; PATCH takes
     any subset (`null` resets a field to its default)."""
 
-    name = f.String(required=True)
-    url = f.String(
+    name = f.String(required=True, validate=not_blank())
+    url = http_url(
         required=True,
         metadata={
-            **_URL,
             "description": "https (http only for hosts of `outbound_allow`); private, "
             "loopback and link-local addresses are refused",
         },
@@ -62,7 +68,12 @@ class SubscriberIn(RawBody):
     throttle = f.Float(
         allow_none=True,
         allow_nan=False,
-        metadata={"description": "at most this many deliveries per second; null: no cap"},
+        validate=validate.Range(0, MAX_THROTTLE, min_inclusive=False),
+        # (apispec prints this Range as `minimum: 0`; the bound is exclusive)
+        metadata={
+            "exclusiveMinimum": 0,
+            "description": "at most this many deliveries per second; null: no cap",
+        },
     )
 
 
@@ -92,7 +103,7 @@ class HealthOut(ma.Schema):
 
 class SubscriberOut(ma.Schema):
     id = f.Integer(required=True)
-    name = f.String(required=True)
+    name = f.String(required=True, validate=not_blank())
     url = f.String(required=True, metadata=_URL)
     event_types = f.List(f.String(validate=validate.OneOf(EVENT_TYPES)), required=True)
     channels = f.List(f.String(), required=True)
@@ -151,8 +162,21 @@ class DisableIn(RawBody):
 
 
 class RecoverIn(RawBody):
-    since = f.String(required=True, metadata={**_DATE, "description": "with a zone offset"})
-    until = f.String(allow_none=True, metadata={**_DATE, "description": "default: now"})
+    since = f.String(
+        validate=validate.Length(min=1),
+        required=True,
+        metadata={**_DATE, "description": "with a zone offset" + "; " + _DATE["description"]},
+    )
+    until = f.String(
+        validate=validate.Length(min=1),
+        allow_none=True,
+        metadata={
+            **_DATE,
+            "description": "default: now; at or before since: nothing to recover"
+            + "; "
+            + _DATE["description"],
+        },
+    )
 
 
 class RecoverOut(ma.Schema):
@@ -202,7 +226,13 @@ class DeliveryQuery(ma.Schema):
     status = f.String(validate=validate.OneOf(STATUSES))
     event = f.Integer(validate=validate.Range(1, MAX_ID), metadata={"description": "event id"})
     event_type = f.String(validate=validate.OneOf(DELIVERY_EVENT_TYPES))
-    since = f.String(metadata={**_DATE, "description": "created at or after"})
-    until = f.String(metadata={**_DATE, "description": "created before"})
+    since = f.String(
+        validate=validate.Length(min=1),
+        metadata={**_DATE, "description": "created at or after" + "; " + _DATE["description"]},
+    )
+    until = f.String(
+        validate=validate.Length(min=1),
+        metadata={**_DATE, "description": "created before" + "; " + _DATE["description"]},
+    )
     limit = f.Integer(load_default=50, validate=validate.Range(1, 200))
-    cursor = f.String(metadata={"description": "opaque: the `next` URL carries it"})
+    cursor = cursor_field()

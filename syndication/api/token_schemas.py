@@ -6,14 +6,18 @@ import marshmallow as ma
 from marshmallow import fields as f
 from marshmallow import validate
 
-from syndication.api.common import RawBody, page_schema
+from syndication.api.common import DATE, RawBody, not_blank, page_schema
 from syndication.auth.roles import ROLES
 
-_DATE = {"format": "date-time"}
+_DATE = DATE
 
 
 class TokenIn(RawBody):
-    name = f.String(required=True, metadata={"description": "who or what uses it, 1-100 chars"})
+    name = f.String(
+        required=True,
+        validate=[validate.Length(max=100), not_blank()],
+        metadata={"description": "who or what uses it, 1-100 characters"},
+    )
     role = f.String(required=True, validate=validate.OneOf(ROLES))
 
 

@@ -7,11 +7,11 @@ import marshmallow as ma
 from marshmallow import fields as f
 from marshmallow import validate
 
-from syndication.api.common import page_schema
+from syndication.api.common import DATE, page_schema
 from syndication.push.subscribers import STATUSES
 
 _URL = {"format": "uri"}
-_DATE = {"format": "date-time"}
+_DATE = DATE
 STATES = ("active", "expired", "unverified", "ended")
 
 
