@@ -43,13 +43,13 @@ HOSTILE_JSON: dict[str, Any] = {
     "huge_int_number": 2**70,
     "int32_number": 2**31,
     "negative_number": -(2**63) - 1,
-    "float_huge": 1e308,
     "list_nul": ["a\x00"],
     "object": {"\x00": "\ud800"},
 }
 # Names the non-API routes read from the query string or a form (the API's come from its
 # OpenAPI document).
-QUERY_NAMES = ("q", "status", "section", "tag", "language", "after", "days", "format", "before")
+QUERY_TEXT_NAMES = ("q", "status", "section", "tag", "language", "format", "m")
+QUERY_NUMBER_NAMES = ("after", "days", "before")
 FORM_NAMES = (
     "title", "summary", "body_html", "section", "source", "authors", "tags", "language",
     "status", "publish_at", "image_url", "image_width", "image_length", "slug", "url",
@@ -139,7 +139,12 @@ def _api_operations(client) -> dict[tuple[str, str], dict[str, Any]]:
                 schema = content["schema"]
                 if "$ref" in schema:
                     schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
-                body = list(schema.get("properties", {}))
+                # Read-only fields a client may send back are ignored: nothing to try there.
+                body = [
+                    name
+                    for name, prop in schema.get("properties", {}).items()
+                    if "ignored" not in prop.get("description", "")
+                ]
             flask_path = re.sub(r"\{([a-z_]+)\}", r"<\1>", path)
             out[(flask_path, method.upper())] = {"query": query, "body": body}
     return out
@@ -166,17 +171,21 @@ def test_no_route_answers_5xx_to_hostile_input(app, rt, client, world):
             is_api = rule.rule.startswith("/api/")
             op = api.get((template, method), {"query": [], "body": []})
             headers = dict(bearer) if is_api else {}
-            query_names = op["query"] if is_api else QUERY_NAMES
             # Path segments.
             for name in rule.arguments:
                 for value in HOSTILE_TEXT.values():
                     path = _build(rule, {**valid, name: _surrogate_in_url(value)})
                     calls.append((method, path, {"headers": headers}))
             base = _build(rule, valid)
-            # Query parameters, one at a time (one bad parameter must not hide another).
-            for name in query_names if method == "GET" else ():
+            # Query parameters: one at a time, so that one refused parameter does not hide
+            # another; outside the API the text filters go together (read independently).
+            if is_api:
+                groups = [[name] for name in op["query"]]
+            else:
+                groups = [QUERY_TEXT_NAMES, *([name] for name in QUERY_NUMBER_NAMES)]
+            for names in groups if method == "GET" else ():
                 for value in HOSTILE_TEXT.values():
-                    qs = f"{quote(name)}={_surrogate_in_url(value)}"
+                    qs = "&".join(f"{quote(n)}={_surrogate_in_url(value)}" for n in names)
                     calls.append((method, f"{base}?{qs}", {"headers": headers}))
             if method == "GET":
                 continue
@@ -209,7 +218,6 @@ def test_no_route_answers_5xx_to_hostile_input(app, rt, client, world):
                                             "content_type": "application/x-www-form-urlencoded"})
                         )  # fmt: skip
 
-    print(len(calls), "calls")
     failures = []
     for method, path, kwargs in calls:
         response = client.open(path, method=method, **kwargs)
