@@ -40,13 +40,16 @@ def create_app(
 
     auth_session.configure(app, settings)
     # The input-cleaning layer (inputs.py) first of all: a request with a NUL byte, a lone
-    # surrogate, an id beyond its column or over-deep JSON is refused before anything reads it.
-    app.before_request(lambda: inputs.check_request(settings.json_max_depth, rt.db.is_sqlite))
+    # surrogate or an id beyond its column is refused before anything reads it.
+    app.before_request(lambda: inputs.check_request(rt.db.is_sqlite))
     # The one guard: every endpoint not declared @public is authenticated and its role checked
-    # here, before any view parses its input (auth/access.py). Registered first, so it also
-    # runs before any other before_request hook.
+    # here, before any view parses its input (auth/access.py). Registered before any other
+    # hook that reads the request.
     app.before_request(access.guard)
     access.declare(app, "static", access.PUBLIC)
+    # Bodies once the caller is known (a stranger's body is not read): NUL or stray bytes in a
+    # form, over-deep JSON.
+    app.before_request(lambda: inputs.check_body(settings.json_max_depth))
 
     from syndication.admin.routes import bp as admin_bp
     from syndication.auth.routes import bp as auth_bp

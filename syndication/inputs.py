@@ -177,10 +177,10 @@ class InputGuard:
         return self.app(environ, start_response)
 
 
-def check_request(json_max_depth: int, is_sqlite: bool) -> None:
-    """The Flask half of the layer, run before every view (and before the access guard, so
-    that a malformed request is told so whoever sends it): what InputGuard marked, then the
-    body and the integers in the path."""
+def check_request(is_sqlite: bool) -> None:
+    """The Flask half of the layer, run before every view and before the access guard (a
+    malformed request is told so whoever sends it): what InputGuard marked, and the integers
+    in the path."""
     refused = request.environ.get(REFUSED)
     if refused:
         abort(*refused)
@@ -189,14 +189,23 @@ def check_request(json_max_depth: int, is_sqlite: bool) -> None:
             value, _ID_COLUMNS.get(name, "bigint"), is_sqlite
         ):
             abort(404, f"Nothing here: {name} {value} is out of range.")
+
+
+def check_body(json_max_depth: int) -> None:
+    """The body, after the access guard: a stranger's body is not read at all (401 first)."""
     if request.method in ("GET", "HEAD", "OPTIONS", "DELETE"):
         return
     mimetype = request.mimetype or ""
     if mimetype == "application/x-www-form-urlencoded":
-        # Cached, so that the form parser (or a view reading the raw body, /hub) still has it.
-        problem = urlencoded_problem(request.get_data(cache=True))
-        if problem:
-            abort(400, f"The form {problem}.")
+        # Read and cached first, so that a view reading the raw body (/hub) still has it; if
+        # the guard already parsed the form (its CSRF token) the parsed form is what counts.
+        # Bytes that are not UTF-8 stay percent-encoded text there; a NUL does not.
+        request.get_data(cache=True)
+        for key, values in request.form.lists():
+            for text in (key, *values):
+                problem = text_problem(text)
+                if problem:
+                    abort(400, f"The form field {key[:40]!r} {problem}.")
     elif mimetype == "application/json" or mimetype.endswith("+json"):
         if json_too_deep(request.get_data(cache=True), json_max_depth):
             abort(400, f"The JSON body is nested deeper than {json_max_depth} levels.")

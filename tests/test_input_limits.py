@@ -244,3 +244,15 @@ def test_json_dumps_of_error_has_no_surrogates(client, rt):
     """The 422 naming a bad field is itself valid UTF-8 JSON (the bad value is not echoed)."""
     r = client.post("/api/v1/stories", json={"title": "\ud800"}, headers=_bearer(rt, "editor"))
     json.loads(r.get_data().decode("utf-8"))
+
+
+def test_nul_in_a_form_is_400(client, rt):
+    page = client.get("/admin/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
+    r = client.post("/admin/login", data={"username": "a\x00", "password": "x", "csrf_token": csrf})
+    assert r.status_code == 400 and "NUL" in r.get_data(as_text=True)
+    r = client.post(
+        "/hub",
+        data={"hub.mode": "subscribe", "hub.topic": "a\x00", "hub.callback": "https://x.test/"},
+    )
+    assert r.status_code == 400 and r.mimetype == "text/plain"
