@@ -3,7 +3,8 @@ sees it, checked once for the whole app so that no route can forget.
 
 - Path: NUL, other control characters and bytes that are not UTF-8 (a lone surrogate sent as
   ED A0 80, say) -> 404; no route names anything like that.
-- Query string and form bodies: NUL or bytes that are not UTF-8 -> 400.
+- Query string: NUL or bytes that are not UTF-8 -> 400. Form bodies: NUL -> 400 (bytes that
+  are not UTF-8 stay percent-encoded text there, harmless).
 - JSON bodies: nested deeper than `json_max_depth` -> 400, checked on the raw bytes before any
   parser recurses; then, once parsed, NUL, lone surrogates (JSON's `\\ud800`), NaN/Infinity and
   integers outside +-2^53 (I-JSON, RFC 7493) in any key or value -> 422 naming the field.
