@@ -10,6 +10,7 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from syndication import inputs
 from syndication.api.common import error_response as api_error_response
 from syndication.channels.fastpath import FeedFastPath
 from syndication.config import Settings, load_settings
@@ -38,11 +39,17 @@ def create_app(
     from syndication.auth import session as auth_session
 
     auth_session.configure(app, settings)
+    # The input-cleaning layer (inputs.py) first of all: a request with a NUL byte, a lone
+    # surrogate or an id beyond its column is refused before anything reads it.
+    app.before_request(lambda: inputs.check_request(rt.db.is_sqlite))
     # The one guard: every endpoint not declared @public is authenticated and its role checked
-    # here, before any view parses its input (auth/access.py). Registered first, so it also
-    # runs before any other before_request hook.
+    # here, before any view parses its input (auth/access.py). Registered before any other
+    # hook that reads the request.
     app.before_request(access.guard)
     access.declare(app, "static", access.PUBLIC)
+    # Bodies once the caller is known (a stranger's body is not read): NUL or stray bytes in a
+    # form, over-deep JSON.
+    app.before_request(lambda: inputs.check_body(settings.json_max_depth))
 
     from syndication.admin.routes import bp as admin_bp
     from syndication.auth.routes import bp as auth_bp
@@ -63,10 +70,13 @@ def create_app(
     from syndication.api import init_api
 
     init_api(app)
+    bare_app = app.wsgi_app
     app.wsgi_app = FeedFastPath(app.wsgi_app, rt)  # type: ignore[method-assign]
     app.wsgi_app = RedirectFastPath(app.wsgi_app, rt)  # type: ignore[method-assign]
     qr_store = app.extensions[QR_KEY] = QrStore()
     app.wsgi_app = QrFastPath(app.wsgi_app, qr_store)  # type: ignore[method-assign]
+    # Outside the fast paths, which read the path and query themselves.
+    app.wsgi_app = inputs.InputGuard(app.wsgi_app, bare_app)  # type: ignore[method-assign]
     if settings.trusted_proxies:
         # Outermost, so the fast paths and Flask all see the client's address, scheme and host.
         n = settings.trusted_proxies

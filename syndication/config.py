@@ -45,6 +45,7 @@ class Settings:
     body_max: int = 1_000_000
     html_max_depth: int = 256
     max_body: int = 10_485_760
+    json_max_depth: int = 32
     code_start: int = 1_000_000
     poll_interval: float = 1.0
     workers: int = 0
@@ -232,6 +233,8 @@ _NAMED_VALIDATORS: dict[str, Callable[[str, Any], None]] = {
     "body_max": _positive,
     "html_max_depth": _check_range(8, 10_000),
     "max_body": _check_range(1024, 2**31),
+    # Deeper than a few hundred and the parsers themselves would recurse too far.
+    "json_max_depth": _check_range(2, 256),
     "code_start": _check_range(1, 10**15),
     "poll_interval": _check_range(0.05, 3600),
     "workers": _check_range(0, 256),

@@ -63,8 +63,29 @@ def language(value: Any) -> str | None:
     return langcodes.standardize_tag(value.strip())
 
 
+# The dates the service stores and compares, in UTC. Wider and some date would fail to print
+# in some zone or format (datetime stops at year 9999, and UTC+14 is a day ahead of UTC at
+# most); before 1900 no news story is dated, and zones are local mean time anyway.
+DATE_MIN = datetime(1900, 1, 1, tzinfo=UTC)
+DATE_MAX = datetime(9999, 12, 30, 23, 59, 59, 999999, tzinfo=UTC)
+DATE_RANGE = "1900-01-01T00:00:00Z to 9999-12-30T23:59:59Z"
+
+
+def in_date_range(value: datetime) -> datetime:
+    """The one date-range rule (API, admin forms, imports, filters): an aware datetime whose
+    UTC instant lies in DATE_MIN..DATE_MAX, else ValueError. Checked after the offset, which
+    is where year 1 at +14:00 or year 9999 at -14:00 leave what a datetime can hold."""
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not DATE_MIN <= utc <= DATE_MAX:
+        raise ValueError(f"must be between {DATE_RANGE}")
+    return value
+
+
 def aware_datetime(value: Any) -> datetime | None:
-    """An ISO 8601 date-time with a time zone (or an aware datetime)."""
+    """An ISO 8601 date-time with a time zone (or an aware datetime), in the date range."""
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
@@ -81,7 +102,7 @@ def aware_datetime(value: Any) -> datetime | None:
         raise ValueError("must be an ISO 8601 date-time string")
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise ValueError("must include a time zone offset (e.g. 2025-02-14T09:10:00+00:00)")
-    return parsed
+    return in_date_range(parsed)
 
 
 def iso(value: datetime | None) -> str | None:

@@ -106,6 +106,8 @@ def test_errors_are_json_with_fields(client, auth):
 def test_header_values_refused_on_post_and_patch(client, auth, case):
     admin = auth["admin"]
     value, message = BAD_HEADER_VALUES[case]
+    if "\x00" in value:  # the input layer (inputs.py) refuses a NUL before the service does
+        message = "must not contain NUL characters (U+0000)"
     bad = {"name": "P", "url": HOOK, "headers": {"X-Partner": value}}
     err = _error(client.post("/api/v1/subscribers", json=bad, headers=admin), 422, "invalid")
     assert err["fields"] == {"headers.X-Partner": message}

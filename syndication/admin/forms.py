@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from syndication.errors import ServiceError
 from syndication.filters import KINDS
+from syndication.validation import in_date_range
 
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
 IMAGE_KEYS = ("url", "caption", "type", "width", "height", "length")
@@ -60,9 +61,7 @@ def parse_local(raw: str | None, tz: tzinfo) -> datetime | None:
         naive = datetime.fromisoformat(raw)
     except ValueError:
         raise ValueError("must be a date and time, e.g. 2025-03-01T09:30") from None
-    if naive.tzinfo is not None:
-        return naive
-    return naive.replace(tzinfo=tz)
+    return in_date_range(naive if naive.tzinfo is not None else naive.replace(tzinfo=tz))
 
 
 def format_local(value: datetime | None, tz: tzinfo) -> str:

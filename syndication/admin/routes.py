@@ -12,6 +12,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
 import feeds
+from syndication import inputs
 from syndication.admin import charts, forms
 from syndication.admin.queries import dashboard as dashboard_data
 from syndication.auth import tokens as token_service
@@ -86,6 +87,15 @@ def dashboard() -> Response:
 # Stories ------------------------------------------------------------------------------------
 
 
+def _after() -> int | None:
+    """`?after=` of a list page: a story or delivery id (both bigint columns) from a next link,
+    range-checked before it reaches SQL (inputs.row_id); 400 for anything else."""
+    try:
+        return inputs.row_id(request.args.get("after") or None, "bigint", runtime().db.is_sqlite)
+    except ValueError:
+        abort(400, "after is not a page boundary")
+
+
 @bp.get("/stories")
 @requires("reader")
 def story_list() -> Response:
@@ -93,7 +103,7 @@ def story_list() -> Response:
     filters = {
         k: request.args.get(k, "").strip() for k in ("q", "status", "section", "tag", "language")
     }
-    after = request.args.get("after", type=int)
+    after = _after()
     errors: dict[str, str] = {}
     with rt.db.read() as session:
         try:
@@ -722,7 +732,7 @@ def _get_subscriber(session, subscriber_id: int):
 @bp.get("/subscribers/<int:subscriber_id>")
 def subscriber_detail(subscriber_id: int) -> Response:
     rt = runtime()
-    after = request.args.get("after", type=int)
+    after = _after()
     with rt.db.read() as session:
         sub = _get_subscriber(session, subscriber_id)
         rows, next_after = push.list_deliveries(

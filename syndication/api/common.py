@@ -27,7 +27,9 @@ from flask_smorest import Blueprint as _Blueprint
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import BadRequest, HTTPException
 
+from syndication import inputs
 from syndication.errors import Conflict, NotFound, ServiceError, ValidationError
+from syndication.runtime import runtime
 
 JSON_TYPES = ("application/json",)
 STATUS_CODES = {
@@ -152,13 +154,16 @@ class JsonBodyParser(FlaskParser):
     def load_json(self, req: Any, schema: ma.Schema) -> Any:
         if req.mimetype not in JSON_TYPES and not (req.mimetype or "").endswith("+json"):
             raise BadRequest("The request body must be JSON (Content-Type: application/json).")
-        raw = req.get_data(cache=True)
+        raw = req.get_data(cache=True)  # its depth is checked already (inputs.check_request)
         try:
-            data = json.loads(raw)
+            data = json.loads(raw, parse_constant=inputs.refuse_nonfinite)
         except (ValueError, UnicodeDecodeError):
             raise BadRequest("The request body is not valid JSON.") from None
         if not isinstance(data, dict):
             raise BadRequest("The request body must be a JSON object.")
+        problems = inputs.json_problems(data)
+        if problems:
+            raise ValidationError(problems)
         return data
 
 
@@ -296,6 +301,15 @@ def page_schema(item: type[ma.Schema], name: str) -> type[ma.Schema]:
         },
         name=name,
     )
+
+
+def cursor_id(cursor: str | None, kind: str = "bigint") -> int | None:
+    """The row id in a list's `cursor` (the service puts one there), checked against its
+    column (`kind`: "int" or "bigint", inputs.int_range) before it reaches SQL."""
+    try:
+        return inputs.row_id(cursor, kind, runtime().db.is_sqlite)
+    except ValueError:
+        raise ValidationError({"query.cursor": "is not a cursor from a `next` link"}) from None
 
 
 def created(body: Any, location: str) -> tuple[Any, int, dict[str, str]]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import url_for
 
-from syndication.api.common import Blueprint
+from syndication.api.common import Blueprint, cursor_id
 from syndication.api.idempotency import idempotent
 from syndication.api.subscriber_schemas import (
     DeliveryDetailOut,
@@ -15,7 +15,6 @@ from syndication.api.subscriber_schemas import (
     DeliveryQuery,
 )
 from syndication.auth.access import requires
-from syndication.errors import ValidationError
 from syndication.push import subscribers as service
 from syndication.runtime import runtime
 
@@ -37,13 +36,10 @@ def index(limit: int, cursor: str | None = None, **filters: Any) -> Any:
     Filters combine (AND); `since`/`until` bound the creation time. Follow `next` until it is
     null.
     """
-    if cursor is not None and not (cursor.isdigit() and len(cursor) < 19):
-        raise ValidationError({"query.cursor": "is not a cursor from a `next` link"})
+    after = cursor_id(cursor)
     rt = runtime()
     with rt.db.read() as session:
-        rows, after = service.list_deliveries(
-            session, filters, limit=limit, after=int(cursor) if cursor else None
-        )
+        rows, after = service.list_deliveries(session, filters, limit=limit, after=after)
         items = [service.delivery_to_dict(d, e) for d, e in rows]
     nxt = None
     if after is not None:

@@ -7,11 +7,10 @@ from typing import Any
 
 from flask import url_for
 
-from syndication.api.common import Blueprint, created
+from syndication.api.common import Blueprint, created, cursor_id
 from syndication.api.idempotency import idempotent
 from syndication.api.link_schemas import LinkIn, LinkOut, LinkPage, LinkQuery, StatsOut, StatsQuery
 from syndication.auth.access import requires
-from syndication.errors import ValidationError
 from syndication.links import service
 from syndication.runtime import runtime
 
@@ -40,13 +39,10 @@ def create(data: dict[str, Any]) -> Any:
 @blp.response(200, LinkPage)
 def index(limit: int, cursor: str | None = None) -> Any:
     """List short links, newest first (follow `next` until it is null)"""
-    if cursor is not None and not cursor.isdigit():
-        raise ValidationError({"query.cursor": "is not a cursor from a `next` link"})
+    after = cursor_id(cursor, "int")
     rt = runtime()
     with rt.db.read() as session:
-        rows, after = service.list_links_page(
-            session, limit=limit, after=int(cursor) if cursor else None
-        )
+        rows, after = service.list_links_page(session, limit=limit, after=after)
         items = [service.link_to_dict(session, link, rt.settings) for link in rows]
     nxt = None
     if after is not None:

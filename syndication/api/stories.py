@@ -8,12 +8,11 @@ from typing import Any
 from flask import url_for
 from sqlalchemy.orm import Session
 
-from syndication.api.common import Blueprint, created
+from syndication.api.common import Blueprint, created, cursor_id
 from syndication.api.idempotency import idempotent
 from syndication.api.story_schemas import StoryIn, StoryOut, StoryPage, StoryQuery
 from syndication.auth.access import requires
 from syndication.config import Settings
-from syndication.errors import ValidationError
 from syndication.links.service import qr_url, short_url, story_link_codes
 from syndication.models import Story
 from syndication.runtime import runtime
@@ -71,13 +70,10 @@ def index(limit: int, cursor: str | None = None, **filters: str) -> Any:
 
     Filters combine (AND). Pages are cursor-based: follow `next` until it is null.
     """
-    if cursor is not None and not cursor.isdigit():
-        raise ValidationError({"query.cursor": "is not a cursor from a `next` link"})
+    after = cursor_id(cursor)
     rt = runtime()
     with rt.db.read() as session:
-        rows, after = service.list_stories(
-            session, filters, limit=limit, after=int(cursor) if cursor else None
-        )
+        rows, after = service.list_stories(session, filters, limit=limit, after=after)
         codes = story_link_codes(session, [s.id for s in rows])
         items = [story_body(rt.settings, s, codes.get(s.id)) for s in rows]
     nxt = None

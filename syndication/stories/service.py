@@ -264,6 +264,8 @@ def _save(
 ) -> tuple[Story, Outcome]:
     change = _Change(story)
     created = story is None
+    if fields.get("external_id"):
+        _check_external_id_free(session, story, fields["external_id"])
     if story is None:
         code = fields.get("code") or next_code(session, settings)
         story = Story(
@@ -305,6 +307,18 @@ def _save(
         ensure_story_link(session, story, now)
     change.finish(session, settings, story, now, content_changed=content_changed, created=created)
     return story, "created" if created else "updated"
+
+
+def _check_external_id_free(session: Session, story: Story | None, external_id: str) -> None:
+    """Conflict when another story has this source id: said before the write, as a 409 naming
+    the field, on create and change alike (a unique-index error would be a 500 on PATCH)."""
+    with session.no_autoflush:
+        other = session.scalar(select(Story.code).where(Story.external_id == external_id))
+    if other is not None and (story is None or other != story.code):
+        raise Conflict(
+            f"external_id {external_id!r} is already used by story {other}",
+            {"external_id": f"already used by story {other}"},
+        )
 
 
 def publish_story(session: Session, settings: Settings, code: str, *, now: datetime) -> Story:
