@@ -80,7 +80,7 @@ def in_date_range(value: datetime) -> datetime:
     except OverflowError:
         utc = None
     if utc is None or not DATE_MIN <= utc <= DATE_MAX:
-        raise ValueError(f"must be between {DATE_RANGE}")
+        raise ValueError(f"must be from {DATE_RANGE}")
     return value
 
 

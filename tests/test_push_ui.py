@@ -226,6 +226,12 @@ def test_admin_form_refuses_bad_header_values_beside_the_field(client, rt, case)
 
     bad = client.post("/admin/subscribers/new", data={**form, "headers": f"X-Partner: {value}"})
     page = bad.get_data(as_text=True)
+    if "\x00" in value:
+        # The input layer refuses a NUL in any form field (400) before the form is read.
+        assert bad.status_code == 400
+        with rt.db.read() as s:
+            assert svc.list_subscribers(s) == []
+        return
     assert bad.status_code == 422 and 'id="error-summary"' in page
     assert _headers_error(page) == message
     assert re.search(r'<textarea id="headers"[^>]*aria-invalid="true"', page)

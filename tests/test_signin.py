@@ -122,6 +122,10 @@ def test_next_is_followed_only_to_paths_on_this_site(rt, server):
     http = requests.Session()
     for raw in HOSTILE_NEXT + [wire for wire, _ in LOCAL_NEXT]:
         form = http.get(f"{server}/admin/login?next={raw}", timeout=30)
+        if "%00" in raw:
+            # The input layer refuses a NUL in any query string before sign-in sees it.
+            assert form.status_code == 400, raw
+            continue
         assert form.status_code == 200, raw
         token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)[1]
         hidden = re.search(r'name="next" value="([^"]*)"', form.text)[1]
@@ -227,7 +231,8 @@ def test_odd_usernames_are_refused_without_a_5xx(client, rt):
             data=f"username={username}&password=wrong+password&csrf_token={csrf}",
             content_type="application/x-www-form-urlencoded",
         )
-        assert response.status_code == 422, username[:20]
+        # A NUL in a form is the input layer's 400; everything else the sign-in form's 422.
+        assert response.status_code == (400 if "%00" in username else 422), username[:20]
 
 
 def test_the_password_check_holds_no_database_lock(rt, monkeypatch, db_url):

@@ -232,25 +232,10 @@ def upsert_story(
             f"story {story.code} belongs to another source record",
             {"code": "already used by a different source record"},
         )
-    if fields.get("code"):  # found by code (or new): its external id may be another's
-        _check_external_id_free(session, story, fields.get("external_id"))
     status = default_status
     if story is not None and (default_status != "published" or story.status != "draft"):
         status = None
     return _save(session, settings, story, fields, now=now, default_status=status)
-
-
-def _check_external_id_free(session: Session, story: Story | None, external_id: str | None) -> None:
-    """A record found by its code that is about to take an external id another story has
-    is a duplicate external_id; said as such, not as the unique index's "already exists"."""
-    if not external_id or (story is not None and story.external_id is not None):
-        return
-    owner = session.scalar(select(Story.code).where(Story.external_id == external_id))
-    if owner is not None and (story is None or owner != story.code):
-        raise Conflict(
-            f"duplicate external_id: story {owner} already has {external_id!r}",
-            {"external_id": f"duplicate external_id (story {owner} already has it)"},
-        )
 
 
 def _save(
@@ -309,15 +294,18 @@ def _save(
     return story, "created" if created else "updated"
 
 
-def _check_external_id_free(session: Session, story: Story | None, external_id: str) -> None:
+def _check_external_id_free(session: Session, story: Story | None, external_id: str | None) -> None:
     """Conflict when another story has this source id: said before the write, as a 409 naming
-    the field, on create and change alike (a unique-index error would be a 500 on PATCH)."""
+    the field, on create, change and import alike (a unique-index error would be a 500 on
+    PATCH, and "code: already exists" on an import)."""
+    if not external_id:
+        return
     with session.no_autoflush:
-        other = session.scalar(select(Story.code).where(Story.external_id == external_id))
-    if other is not None and (story is None or other != story.code):
+        owner = session.scalar(select(Story.code).where(Story.external_id == external_id))
+    if owner is not None and (story is None or owner != story.code):
         raise Conflict(
-            f"external_id {external_id!r} is already used by story {other}",
-            {"external_id": f"already used by story {other}"},
+            f"duplicate external_id: story {owner} already has {external_id!r}",
+            {"external_id": f"duplicate external_id (story {owner} already has it)"},
         )
 
 

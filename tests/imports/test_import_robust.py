@@ -19,6 +19,7 @@ from syndication.imports import Record
 from syndication.imports.runner import import_records
 from syndication.models import Story
 from syndication.stories.service import create_story
+from syndication.validation import DATE_RANGE
 
 OVERFLOW = "0001-01-01T00:00:00+14:00"  # OverflowError once converted to UTC
 SURROGATE_URL = "https://wire.example/a\ud800b"  # a lone surrogate: no database can store it
@@ -78,7 +79,7 @@ def _expect_bad_records_reported(done, at) -> None:
     assert "imported 13, updated 0, unchanged 0, failed 4" in done.output
     lines = done.output.splitlines()
     for expected in (
-        f"{at(4)}: published_at: date is out of range once converted to UTC",
+        f"{at(4)}: published_at: must be from {DATE_RANGE}",
         f"{at(8)}: url: contains a lone surrogate, which is not valid text",
         f"{at(13)}: external_id: duplicate external_id (story 900 already has it)",
         f"{at(14)}: external_id: duplicate external_id (story 1000000 already has it)",
