@@ -131,3 +131,26 @@ def client(app):
 def worker_id(request: pytest.FixtureRequest) -> str:
     """pytest-xdist's worker id ("gw0"…), or "master" without xdist."""
     return getattr(request.config, "workerinput", {}).get("workerid", "master")
+
+
+@pytest.fixture
+def invoke(db_url: str, tmp_path: Path):
+    """Runs the real CLI (`syndication ...`) in-process on the test's database; add settings
+    for a test through `invoke.env` before calling it."""
+    from click.testing import CliRunner
+
+    from syndication.cli import cli
+
+    env = {
+        "SYNDICATION_DATABASE_URL": db_url,
+        "SYNDICATION_INSTANCE_PATH": str(tmp_path / "instance"),
+        "SYNDICATION_BASE_URL": BASE_URL,
+        "SYNDICATION_TIMEZONE": "Europe/London",
+    }
+
+    def run(*args: str):
+        return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+
+    run.env = env  # type: ignore[attr-defined]
+    return run
+

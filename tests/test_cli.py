@@ -12,28 +12,10 @@ from pathlib import Path
 
 import feedparser
 import pytest
-from click.testing import CliRunner
 
-from syndication.cli import cli
 from syndication.stories.service import get_story, story_to_dict
 
 DATA = Path(__file__).parent / "imports" / "data"
-
-
-@pytest.fixture
-def invoke(db_url, tmp_path):
-    env = {
-        "SYNDICATION_DATABASE_URL": db_url,
-        "SYNDICATION_INSTANCE_PATH": str(tmp_path / "instance"),
-        "SYNDICATION_BASE_URL": "http://news.example.test",
-        "SYNDICATION_TIMEZONE": "Europe/London",
-    }
-
-    def run(*args: str):
-        return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
-
-    run.env = env  # type: ignore[attr-defined]
-    return run
 
 
 def test_init_is_idempotent(invoke):

@@ -151,22 +151,24 @@ def test_ids_beyond_their_column_are_404_and_cursors_422(client, rt, db_url):
         }
 
 
-def test_admin_after_beyond_bigint_is_400(client, rt):
+def _sign_in_as_admin(client, rt) -> str:
+    """Signs `client` in as an admin; returns the session's CSRF token."""
     with rt.db.write() as s:
         create_user(s, "root", PASSWORD, "admin", NOW)
     page = client.get("/admin/login").get_data(as_text=True)
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
     client.post("/admin/login", data={"username": "root", "password": PASSWORD, "csrf_token": csrf})
+    return csrf
+
+
+def test_admin_after_beyond_bigint_is_400(client, rt):
+    _sign_in_as_admin(client, rt)
     assert client.get(f"/admin/stories?after={2**63}").status_code == 400
     assert client.get(f"/admin/stories?after={2**62}").status_code == 200
 
 
 def test_admin_form_dates_use_the_same_range(client, rt):
-    with rt.db.write() as s:
-        create_user(s, "root", PASSWORD, "admin", NOW)
-    page = client.get("/admin/login").get_data(as_text=True)
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
-    client.post("/admin/login", data={"username": "root", "password": PASSWORD, "csrf_token": csrf})
+    _sign_in_as_admin(client, rt)
     page = client.get("/admin/stories/new").get_data(as_text=True)
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
     r = client.post(

@@ -9,13 +9,11 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from click.testing import CliRunner
 
 from syndication.auth.users import create_user
-from syndication.cli import cli
 from syndication.models import Delivery, DeliveryAttempt
 from syndication.push import subscribers as svc
-from tests.conftest import BASE_URL, make_settings
+from tests.conftest import make_settings
 from tests.test_subscribers import BAD_HEADER_VALUES, GOOD_HEADER_VALUE
 
 PASSWORD = "correct horse battery"
@@ -29,14 +27,9 @@ def settings(db_url, tmp_path):
 
 
 @pytest.fixture
-def invoke(db_url, tmp_path):
-    env = {
-        "SYNDICATION_DATABASE_URL": db_url,
-        "SYNDICATION_INSTANCE_PATH": str(tmp_path / "instance"),
-        "SYNDICATION_BASE_URL": BASE_URL,
-        "SYNDICATION_OUTBOUND_ALLOW": "127.0.0.1",
-    }
-    return lambda *args: CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+def invoke(invoke):
+    invoke.env["SYNDICATION_OUTBOUND_ALLOW"] = "127.0.0.1"
+    return invoke
 
 
 def test_cli_subscribers_and_deliveries(invoke, rt):

@@ -20,6 +20,7 @@ def cli(ctx: click.Context) -> None:
         click.echo(f"syndication: {exc}", err=True)
         ctx.exit(2)
     ctx.obj = CliContext(settings)
+    ctx.call_on_close(ctx.obj.close)
 
 
 def _register() -> None:

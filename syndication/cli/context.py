@@ -28,3 +28,9 @@ class CliContext:
     @property
     def db(self) -> Database:
         return self.rt.db
+
+    def close(self) -> None:
+        """Release the runtime if a command made one: its connections are closed, not left
+        to the garbage collector (a command may run inside a longer-lived process)."""
+        if "rt" in self.__dict__:
+            self.rt.close()

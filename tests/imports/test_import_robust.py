@@ -10,11 +10,8 @@ import sqlite3
 import threading
 from datetime import UTC, datetime
 
-import pytest
-from click.testing import CliRunner
 from sqlalchemy import select, text
 
-from syndication.cli import cli
 from syndication.imports import Record
 from syndication.imports.runner import import_records
 from syndication.models import Story
@@ -23,22 +20,6 @@ from syndication.validation import DATE_RANGE
 
 OVERFLOW = "0001-01-01T00:00:00+14:00"  # OverflowError once converted to UTC
 SURROGATE_URL = "https://wire.example/a\ud800b"  # a lone surrogate: no database can store it
-
-
-@pytest.fixture
-def invoke(db_url, tmp_path):
-    env = {
-        "SYNDICATION_DATABASE_URL": db_url,
-        "SYNDICATION_INSTANCE_PATH": str(tmp_path / "instance"),
-        "SYNDICATION_BASE_URL": "http://news.example.test",
-        "SYNDICATION_TIMEZONE": "Europe/London",
-    }
-
-    def run(*args: str):
-        return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
-
-    run.env = env  # type: ignore[attr-defined]
-    return run
 
 
 def _titles(rt) -> set[str]:
