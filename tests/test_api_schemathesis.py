@@ -198,6 +198,13 @@ def test_the_document_and_the_service_agree_on_the_edges(st_app):
     assert schemas["StoryIn"]["properties"]["title"]["maxLength"] == 500
     assert "pattern" in schemas["TokenIn"]["properties"]["name"]
 
+    # A PATCH may leave fields out, but a nested object it sends is checked whole.
+    r = client.patch("/api/v1/stories/st-1", json={"image": {}}, headers=auth)
+    assert r.status_code == 422 and "image.url" in r.get_json()["error"]["fields"], r.json
+    image = {"url": "https://example.org/a.jpg"}
+    r = client.patch("/api/v1/stories/st-1", json={"image": image}, headers=auth)
+    assert r.status_code == 200 and r.get_json()["image"]["url"] == image["url"]
+
     # An empty window recovers nothing; not an error.
     window = {"since": "2000-01-01T00:00:00Z", "until": "2000-01-01T00:00:00Z"}
     r = client.post("/api/v1/subscribers/1/recover", json=window, headers=auth)

@@ -49,7 +49,11 @@ def init_api(app: Flask) -> Api:
                 "(subscribers, deliveries), WebSub subscriptions. Authenticate "
                 "with `Authorization: Bearer <token>` (`syndication token create`). Errors are "
                 '`{"error": {"code", "message", "fields"}}`. Lists are '
-                '`{"items": [...], "next": <URL of the next page> | null}`.'
+                '`{"items": [...], "next": <URL of the next page> | null}`. Every JSON body is '
+                "I-JSON (RFC 7493): no NUL and no lone surrogate in any string or name, numbers "
+                "within ±2^53, no NaN; nested at most `json_max_depth` (32) deep (400), else "
+                "422 naming the field. Every date-time lies between 1900-01-01T00:00:00Z and "
+                "9999-12-30T23:59:59Z once its offset is applied (422)."
             },
             "security": [{"bearer": []}],
         },

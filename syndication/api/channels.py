@@ -13,7 +13,7 @@ from syndication.api.channel_schemas import (
     PreviewOut,
     PreviewQuery,
 )
-from syndication.api.common import Blueprint, created
+from syndication.api.common import Blueprint, created, patch_schema
 from syndication.api.idempotency import idempotent
 from syndication.auth.access import requires
 from syndication.channels import service
@@ -63,7 +63,7 @@ def channel(slug: str) -> Any:
 
 @blp.route("/<slug>", methods=["PATCH"])
 @requires("admin")
-@blp.arguments(ChannelIn(partial=True))
+@blp.arguments(patch_schema(ChannelIn))
 @blp.response(200, ChannelOut)
 @blp.alt_response(404, response="NOT_FOUND")
 def patch(data: dict[str, Any], slug: str) -> Any:

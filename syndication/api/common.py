@@ -314,3 +314,11 @@ def cursor_id(cursor: str | None, kind: str = "bigint") -> int | None:
 
 def created(body: Any, location: str) -> tuple[Any, int, dict[str, str]]:
     return body, 201, {"Location": location}
+
+
+def patch_schema(schema_class: type[ma.Schema]) -> ma.Schema:
+    """The body of a PATCH: every top-level field optional, but a nested object that is sent
+    is checked whole (marshmallow's partial=True would make `image: {}` pass without its url,
+    which the document, naming one `…In` component for the nested object, says is required)."""
+    return schema_class(partial=tuple(schema_class._declared_fields))
+

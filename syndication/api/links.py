@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import url_for
 
-from syndication.api.common import Blueprint, created, cursor_id
+from syndication.api.common import Blueprint, created, cursor_id, patch_schema
 from syndication.api.idempotency import idempotent
 from syndication.api.link_schemas import LinkIn, LinkOut, LinkPage, LinkQuery, StatsOut, StatsQuery
 from syndication.auth.access import requires
@@ -63,7 +63,7 @@ def link(code: str) -> Any:
 
 @blp.route("/<code>", methods=["PATCH"])
 @requires("editor")
-@blp.arguments(LinkIn(partial=True))
+@blp.arguments(patch_schema(LinkIn))
 @blp.response(200, LinkOut)
 @blp.alt_response(404, response="NOT_FOUND")
 def patch(data: dict[str, Any], code: str) -> Any:

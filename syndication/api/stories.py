@@ -8,7 +8,7 @@ from typing import Any
 from flask import url_for
 from sqlalchemy.orm import Session
 
-from syndication.api.common import Blueprint, created, cursor_id
+from syndication.api.common import Blueprint, created, cursor_id, patch_schema
 from syndication.api.idempotency import idempotent
 from syndication.api.story_schemas import StoryIn, StoryOut, StoryPage, StoryQuery
 from syndication.auth.access import requires
@@ -95,7 +95,7 @@ def story(code: str) -> Any:
 
 @blp.route("/<code>", methods=["PATCH"])
 @requires("editor")
-@blp.arguments(StoryIn(partial=True))
+@blp.arguments(patch_schema(StoryIn))
 @blp.response(200, StoryOut)
 @blp.alt_response(404, response="NOT_FOUND")
 def patch(data: dict[str, Any], code: str) -> Any:

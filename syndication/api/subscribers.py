@@ -9,7 +9,7 @@ from typing import Any
 from flask import url_for
 from sqlalchemy.orm import Session
 
-from syndication.api.common import Blueprint, created
+from syndication.api.common import Blueprint, created, patch_schema
 from syndication.api.idempotency import idempotent, idempotent_redacted
 from syndication.api.subscriber_schemas import (
     DeliveryOut,
@@ -98,7 +98,7 @@ def subscriber(subscriber_id: int) -> Any:
 
 @blp.route("/<int:subscriber_id>", methods=["PATCH"])
 @requires("admin")
-@blp.arguments(SubscriberIn(partial=True))
+@blp.arguments(patch_schema(SubscriberIn))
 @blp.response(200, SubscriberOut)
 @blp.alt_response(404, response="NOT_FOUND")
 def patch(data: dict[str, Any], subscriber_id: int) -> Any:
