@@ -59,6 +59,7 @@ def create_app(
     from syndication.pages.routes import bp as pages_bp
     from syndication.pages.routes import error_page
     from syndication.push.websub.routes import bp as hub_bp
+    from syndication.sitemaps.routes import bp as sitemaps_bp
 
     app.register_blueprint(feeds_bp)
     app.register_blueprint(pages_bp)
@@ -67,6 +68,7 @@ def create_app(
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(hub_bp)  # POST /hub, the WebSub hub
+    app.register_blueprint(sitemaps_bp)  # /sitemap.xml, /sitemaps/*, /robots.txt
     from syndication.api import init_api
 
     init_api(app)
@@ -91,7 +93,11 @@ def create_app(
         if path.startswith("/api/"):
             # Field errors of the API's request parsing (webargs 422) become field paths.
             response = api_error_response(exc)
-        elif path.startswith("/feeds") or path == "/hub" or _QR_PATH.fullmatch(path):
+        elif (
+            path.startswith(("/feeds", "/sitemap"))
+            or path in ("/hub", "/robots.txt")
+            or _QR_PATH.fullmatch(path)
+        ):
             response = Response(
                 f"{status} {exc.name}: {exc.description}\n", status=status, mimetype="text/plain"
             )

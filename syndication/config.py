@@ -33,6 +33,7 @@ class Settings:
     base_url: str = "http://127.0.0.1:8000"
     timezone: str = "UTC"
     default_language: str = "en"
+    site_name: str = ""
     feed_max_age: int = 60
     feed_ttl: int = 15
     feed_limit: int = 50
@@ -76,6 +77,11 @@ class Settings:
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def publication_name(self) -> str:
+        """The site's name for readers and crawlers: `site_name`, else the host of base_url."""
+        return self.site_name or urlsplit(self.base_url).hostname or self.base_url
 
     @property
     def instance_dir(self) -> Path:
@@ -138,6 +144,13 @@ def _check_database_url(value: str) -> None:
 def _check_language(value: str) -> None:
     if not langcodes.tag_is_valid(value):
         raise ConfigError(f"default_language: not a valid BCP 47 language tag: {value!r}")
+
+
+def _check_site_name(value: str) -> None:
+    if len(value) > 200 or any(ord(c) < 32 or 0x7F <= ord(c) <= 0x9F for c in value):
+        raise ConfigError(
+            f"site_name: must be at most 200 characters, without control characters, got {value!r}"
+        )
 
 
 def _check_log_level(value: str) -> None:
@@ -218,6 +231,7 @@ _VALIDATORS: dict[str, Callable[..., None]] = {
     "base_url": _check_base_url,
     "timezone": _check_timezone,
     "default_language": _check_language,
+    "site_name": _check_site_name,
     "log_level": _check_log_level,
 }
 _NAMED_VALIDATORS: dict[str, Callable[[str, Any], None]] = {

@@ -11,7 +11,6 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
-from urllib.parse import urlsplit
 
 import langcodes
 from markupsafe import Markup
@@ -100,8 +99,8 @@ def iso_utc(when: datetime) -> str:
 
 
 def site_name(settings: Settings) -> str:
-    """The site's name: its host (there is no separate setting for it)."""
-    return urlsplit(settings.base_url).hostname or settings.base_url
+    """The site's name: the `site_name` setting, else the host of base_url."""
+    return settings.publication_name
 
 
 def script_json(data: Any) -> Markup:

@@ -24,6 +24,7 @@ from syndication.filters import story_terms, term_key
 from syndication.links.service import ensure_story_link
 from syndication.models import Link, Sequence, Story, StoryTerm
 from syndication.push import outbox
+from syndication.sitemaps import service as sitemaps
 from syndication.stories.schema import (
     CONTENT_FIELDS,
     STATUSES,
@@ -114,6 +115,7 @@ class _Change:
         after = _terms_of(story) if _visible(story) else None
         if self.was_visible or _visible(story):
             channels.touch(session, self.terms, after, now)
+            sitemaps.bump(session, now)
         kind = outbox.event_type(
             self.was_visible, _visible(story), story.status, content_changed, created
         )

@@ -1,0 +1,1 @@
+"""Sitemaps and robots.txt: how crawlers find the story pages."""
