@@ -66,7 +66,7 @@ def _cached(rt: Runtime, key: tuple, build: Build) -> Page | None:
     now = rt.clock()
     head = rt.db.fetch_one(service.VERSION_SQL, ())
     entry = rt.pages.get(("sitemaps", *key, int(head[0]) if head else 0))
-    if isinstance(entry, _Entry) and (entry.valid_until is None or now <= entry.valid_until):
+    if isinstance(entry, _Entry) and (entry.valid_until is None or now < entry.valid_until):
         return entry.page
     with rt.db.read() as session:
         # Read before the stories, in the same transaction: a page is never cached under a

@@ -59,7 +59,7 @@ _GOOGLE_CODE = re.compile(r"[a-z]{2,3}")
 class Document:
     body: bytes
     last_modified: datetime
-    valid_until: datetime | None = None  # None: until the next bump
+    valid_until: datetime | None = None  # holds while now < valid_until; None: until a bump
 
 
 def bump(session: Session, now: datetime) -> None:
@@ -136,8 +136,8 @@ def _last_modified(now: datetime, version: int, *times: datetime | None) -> date
 def news_sitemap(
     session: Session, settings: Settings, now: datetime, version: int
 ) -> Document | None:
-    """Published stories of the last 48 hours (published_at >= now - 48 h), newest first, at
-    most 1,000, with Google's news:news; None when there is none."""
+    """Published stories of the last 48 hours (published_at > now - 48 h: a story exactly two
+    days old is out), newest first, at most 1,000, with Google's news:news; None if none."""
     cutoff = now - NEWS_WINDOW
     published = Story.status == "published"
     rows = session.execute(
@@ -149,7 +149,7 @@ def news_sitemap(
             Story.published_at,
             Story.updated_at,
         )
-        .where(published, Story.published_at >= cutoff, _on_site(settings))
+        .where(published, Story.published_at > cutoff, _on_site(settings))
         .order_by(Story.published_at.desc(), Story.id.desc())
         .limit(NEWS_MAX)
     ).all()
@@ -165,7 +165,7 @@ def news_sitemap(
     # The document last changed at the last bump, or when the last story left the window.
     left = session.scalar(
         select(func.max(Story.published_at)).where(
-            published, Story.published_at < cutoff, _on_site(settings)
+            published, Story.published_at <= cutoff, _on_site(settings)
         )
     )
     return Document(
@@ -176,7 +176,7 @@ def news_sitemap(
             left + NEWS_WINDOW if left else None,
             *(_changed(row[5], row[4]) for row in rows),
         ),
-        # The oldest listed story leaves once it is more than 48 hours old.
+        # The oldest listed story leaves when it is 48 hours old.
         valid_until=rows[-1][4] + NEWS_WINDOW,
     )
 
