@@ -10,6 +10,8 @@ to the bytes on the wire; HEAD; q-values; and the WSGI fast path answering like 
 from __future__ import annotations
 
 import gzip
+import os
+import signal
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -22,6 +24,7 @@ from werkzeug.serving import make_server
 
 from syndication.channels.cache import Page
 from syndication.compression import MIN_BYTES, accepts_gzip, gzip_body
+from tests.servers import free_port, start_run
 from tests.storyfactory import NOW, add_channel, add_story
 
 GZIP = {"Accept-Encoding": "gzip"}
@@ -30,9 +33,8 @@ FEEDS = ("/feeds/world.rss", "/feeds/world.atom", "/feeds/world.json")
 PAGES = ("/", "/channels/world", "/stories/story-0")
 
 
-@pytest.fixture
-def server(app, rt) -> Iterator[str]:
-    """Channel 'world' with a dozen stories, and the whole app (fast paths included) served."""
+def fill(rt) -> None:
+    """Channel 'world' with a dozen stories."""
     add_channel(rt, {"slug": "world", "title": "World & <News>"}, now=NOW - timedelta(days=1))
     for i in range(12):
         add_story(
@@ -46,6 +48,12 @@ def server(app, rt) -> Iterator[str]:
             },
             now=NOW - timedelta(hours=i + 1),
         )
+
+
+@pytest.fixture
+def server(app, rt) -> Iterator[str]:
+    """The whole app (fast paths included) served by werkzeug on 127.0.0.1, over `fill`."""
+    fill(rt)
     httpd = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -258,3 +266,42 @@ def test_admin_and_api_are_never_compressed(server):
     for path in ("/admin/login", "/api/v1/stories"):
         r = wire(server + path, GZIP)
         assert "Content-Encoding" not in r.headers
+
+
+def test_syndication_run_serves_gzip_like_the_test_server(db_url, tmp_path, rt):
+    """The production server (granian, two workers, each with its own cache): the same codings,
+    ETags, 304s and lengths on the wire, HEAD included."""
+    fill(rt)
+    port = free_port()
+    env = {
+        **os.environ,
+        "SYNDICATION_DATABASE_URL": db_url,
+        "SYNDICATION_INSTANCE_PATH": str(tmp_path / "run-instance"),
+        "SYNDICATION_WORKERS": "2",
+    }
+    proc = start_run(env, port)
+    try:
+        url = f"http://127.0.0.1:{port}/feeds/world.rss"
+        for _ in range(3):  # a few times: requests spread over both workers, misses and hits
+            coded = wire(url, GZIP)
+            plain = wire(url, IDENTITY)
+            assert coded.headers["Content-Encoding"] == "gzip"
+            assert "Content-Encoding" not in plain.headers
+            assert gzip.decompress(coded.wire) == plain.wire
+            for r in (coded, plain):
+                assert r.headers["Vary"] == "Accept-Encoding"
+                assert int(r.headers["Content-Length"]) == len(r.wire)
+            assert quoted(coded.headers["ETag"]) == quoted(plain.headers["ETag"]) + "-gz"
+            assert wire(url, {**GZIP, "If-None-Match": coded.headers["ETag"]}).status_code == 304
+            assert wire(url, {**GZIP, "If-None-Match": plain.headers["ETag"]}).status_code == 200
+            head = wire(url, GZIP, "HEAD")
+            assert head.wire == b""
+            assert head.headers["Content-Length"] == coded.headers["Content-Length"]
+        parsed = feedparser.parse(url)
+        assert parsed.status == 200 and len(parsed.entries) == 12
+        assert parsed.headers["content-encoding"] == "gzip"
+        assert feedparser.parse(url, etag=parsed.etag).status == 304
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    assert "Traceback" not in err, err
