@@ -333,7 +333,7 @@ http {{
     server {{
         listen {host}:{port} backlog=1024;
         root {root};
-        location / {{ }}
+        location / {{ {location} }}
     }}
 }}
 """
@@ -355,8 +355,10 @@ def nginx_static(
     mime_type: str = "application/rss+xml",
     workers: int = 2,
     port: int | None = None,
+    gzipped: bytes | None = None,
 ) -> Iterator[Server]:
-    """nginx (daemon off, own config, temp dir) serving ``body`` at ``url_path``."""
+    """nginx (daemon off, own config, temp dir) serving ``body`` at ``url_path``; with
+    ``gzipped``, also ``<url_path>.gz`` served by ``gzip_static`` to clients that take gzip."""
     port = port or free_port()
     tmp = Path(tempfile.mkdtemp(prefix="bench-nginx-"))
     try:
@@ -365,6 +367,10 @@ def nginx_static(
         target = root / url_path.lstrip("/")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(body)
+        if gzipped is not None:
+            gz = target.with_name(target.name + ".gz")
+            gz.write_bytes(gzipped)
+            gz.chmod(0o644)
         for p in [root, *target.parents]:
             if p == tmp:
                 break
@@ -383,6 +389,7 @@ def nginx_static(
                 root=root,
                 mime_type=mime_type,
                 ext=ext,
+                location="gzip_static on;" if gzipped is not None else "",
             )
         )
         argv = [nginx_binary(), "-p", str(tmp), "-c", str(conf), "-e", str(tmp / "error.log")]
@@ -467,6 +474,7 @@ class LoadSpec:
     threads: int = 2
     warmup: float = 2.0
     timeout: str = "5s"
+    headers: tuple[str, ...] = ()  # request headers wrk sends, "Name: value"
 
 
 def wrk_binary() -> str:
@@ -484,6 +492,7 @@ def _wrk_once(url: str, duration: float, spec: LoadSpec) -> WrkResult:
         f"-d{max(1, round(duration))}s",
         f"--timeout={spec.timeout}",
         "--latency",
+        *(arg for header in spec.headers for arg in ("-H", header)),
         url,
     ]
     out = subprocess.run(  # noqa: S603

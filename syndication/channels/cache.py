@@ -23,6 +23,8 @@ from typing import Protocol
 
 from werkzeug.http import http_date, parse_date
 
+from syndication import compression
+
 
 @dataclass(frozen=True, slots=True)
 class Page:
@@ -31,10 +33,21 @@ class Page:
     last_modified: datetime  # whole seconds, as HTTP dates have them
     headers: list[tuple[str, str]]  # of a 200, Content-Length included
     not_modified_headers: list[tuple[str, str]]  # of a 304: validators and caching, no body
+    # The same page gzip-coded, made once with it (its own body, ETag and headers), or None.
+    gzipped: Page | None = None
 
     @property
     def nbytes(self) -> int:
-        return cached_size(self.body, self.headers)
+        """Both codings: the cache keeps the gzip bytes beside the identity bytes."""
+        size = cached_size(self.body, self.headers)
+        return size + self.gzipped.nbytes if self.gzipped is not None else size
+
+    def for_encoding(self, accept_encoding: str | None) -> Page:
+        """The representation to send for a request's Accept-Encoding header."""
+        gzipped = self.gzipped
+        if gzipped is not None and compression.accepts_gzip(accept_encoding):
+            return gzipped
+        return self
 
     @classmethod
     def make(
@@ -44,6 +57,37 @@ class Page:
         last_modified: datetime,
         content_type: str,
         extra: list[tuple[str, str]],
+        *,
+        compress: bool = True,
+    ) -> Page:
+        """A page and, when `compress` and it pays, its gzip twin (compression.py): each with a
+        strong ETag of its own and `Vary: Accept-Encoding`."""
+        if not compress:
+            return cls._one(body, etag, last_modified, content_type, extra)
+        extra = [*extra, compression.VARY]
+        coded = compression.gzip_body(body)
+        gzipped = None
+        if coded is not None:
+            gzipped = cls._one(
+                coded,
+                etag + compression.GZIP_SUFFIX,
+                last_modified,
+                content_type,
+                extra,
+                coding=(("Content-Encoding", "gzip"),),
+            )
+        return cls._one(body, etag, last_modified, content_type, extra, gzipped=gzipped)
+
+    @classmethod
+    def _one(
+        cls,
+        body: bytes,
+        etag: str,
+        last_modified: datetime,
+        content_type: str,
+        extra: list[tuple[str, str]],
+        coding: tuple[tuple[str, str], ...] = (),
+        gzipped: Page | None = None,
     ) -> Page:
         etag_header = ("ETag", f'"{etag}"')
         return cls(
@@ -52,14 +96,16 @@ class Page:
             last_modified.replace(microsecond=0),
             [
                 ("Content-Type", content_type),
+                *coding,
                 ("Content-Length", str(len(body))),
                 etag_header,
                 ("Last-Modified", http_date(last_modified)),
                 *extra,
             ],
-            # RFC 9110 15.4.5: a 304 repeats ETag and caching fields; with an ETag present,
-            # Last-Modified is representation metadata to leave out.
+            # RFC 9110 15.4.5: a 304 repeats ETag and caching fields (Vary among them); with an
+            # ETag present, Last-Modified is representation metadata to leave out.
             [etag_header, *extra],
+            gzipped,
         )
 
     def not_modified(self, if_none_match: str | None, if_modified_since: str | None) -> bool:

@@ -51,6 +51,7 @@ class FeedFastPath:
                 if not query or cursor:
                     page = cached_page(self.rt, match[1], match[2], cursor[1] if cursor else None)
                     if page is not None:
+                        page = page.for_encoding(environ.get("HTTP_ACCEPT_ENCODING"))
                         return self._send(page, environ, start_response, method == "HEAD")
         return self.app(environ, start_response)
 

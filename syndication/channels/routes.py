@@ -17,6 +17,7 @@ from syndication.channels import pages as feed_pages
 from syndication.channels.cache import Page
 from syndication.channels.fastpath import HEAD_SQL
 from syndication.channels.service import declared_language, list_channels
+from syndication.compression import encode_response
 from syndication.models import Channel
 from syndication.runtime import Runtime, runtime
 
@@ -30,6 +31,7 @@ def _plain(status: int, message: str) -> Response:
 
 def _respond(page: Page) -> Response:
     headers = request.headers
+    page = page.for_encoding(headers.get("Accept-Encoding"))
     if page.not_modified(headers.get("If-None-Match"), headers.get("If-Modified-Since")):
         return Response(status=304, headers=page.not_modified_headers)
     return Response(page.body, headers=page.headers)
@@ -130,4 +132,5 @@ def opml() -> Response:
         response.last_modified = newest
     response.cache_control.public = True
     response.cache_control.max_age = rt.settings.feed_max_age
+    encode_response(response, request.headers.get("Accept-Encoding"))
     return response.make_conditional(request)

@@ -59,6 +59,7 @@ class TopicRenderer:
                     channel.changed_at,
                     feeds.CONTENT_TYPES[fmt],
                     [],
+                    compress=False,  # posted to subscribers as is: a gzip twin would only cost
                 )
                 self._pages.put(key, page)
         return page
