@@ -7,6 +7,7 @@ from a FakeClock, so the 48-hour window is tested at its exact edges.
 
 from __future__ import annotations
 
+import gzip
 import re
 import urllib.robotparser
 from datetime import UTC, datetime, timedelta
@@ -314,6 +315,25 @@ def test_conditional_get(client, rt, clock, path):
     assert changed.status_code == 200 and changed.headers["ETag"] != etag
     later = client.get(path, headers={"If-Modified-Since": modified})
     assert later.status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/sitemaps/news.xml", "/sitemaps/stories-1.xml"])
+def test_gzip_like_feeds(client, rt, clock, path):
+    """Sitemaps are compressed as feeds are: once, with their own ETag and 304 (the index of
+    one file is too small to be worth it)."""
+    for n in range(40):  # enough text to be worth compressing
+        add(rt, clock, title=f"story number {n} of the day")
+    plain = client.get(path)
+    packed = client.get(path, headers={"Accept-Encoding": "gzip"})
+    assert packed.status_code == 200 and packed.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(packed.data) == plain.data
+    assert int(packed.headers["Content-Length"]) == len(packed.data) < len(plain.data)
+    assert "Accept-Encoding" in packed.headers["Vary"]
+    assert packed.headers["ETag"] != plain.headers["ETag"]
+    again = client.get(
+        path, headers={"Accept-Encoding": "gzip", "If-None-Match": packed.headers["ETag"]}
+    )
+    assert again.status_code == 304
 
 
 # --- robots.txt ------------------------------------------------------------------------------

@@ -29,7 +29,9 @@ def _plain(status: int, message: str) -> Response:
     return Response(message + "\n", status=status, mimetype="text/plain")
 
 
-def _respond(page: Page) -> Response:
+def respond(page: Page) -> Response:
+    """A cached page as the request asks for it: its encoding, or 304 when the client has it
+    (feeds here, sitemaps in syndication/sitemaps)."""
     headers = request.headers
     page = page.for_encoding(headers.get("Accept-Encoding"))
     if page.not_modified(headers.get("If-None-Match"), headers.get("If-Modified-Since")):
@@ -98,7 +100,7 @@ def feed(slug: str, fmt: str) -> Response:
         # do) is answered, never kept, so it can neither fill the cache nor evict hot pages.
         if before is None or rt.pages.is_linked(key):
             rt.pages.put(key, page, links_to=follows)
-    return _respond(page)
+    return respond(page)
 
 
 @bp.get("/feeds.opml")

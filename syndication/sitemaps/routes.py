@@ -1,8 +1,8 @@
 """Public discovery routes: /sitemap.xml, /sitemaps/stories-<n>.xml, /sitemaps/news.xml and
 /robots.txt, cached in the feeds' page cache and answered with conditional GET like feeds.
 
-Every 200 goes out through `_send`, from a `Page` made by `Page.make`: the one place where a
-response is built, so encodings added to cached pages apply here as they do to feeds.
+Every answer goes out through `channels.routes.respond`, from a `Page` made by `Page.make`,
+as feeds do: gzip (once, when cached), ETags per encoding and 304s alike.
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response
 from sqlalchemy.orm import Session
 
 from syndication.auth.access import public
 from syndication.channels.cache import Page
+from syndication.channels.routes import respond
 from syndication.config import Settings
 from syndication.runtime import Runtime, runtime
 from syndication.sitemaps import service
@@ -42,13 +43,6 @@ class _Entry:
 
 def _plain(status: int, message: str) -> Response:
     return Response(message + "\n", status=status, mimetype="text/plain")
-
-
-def _send(page: Page) -> Response:
-    headers = request.headers
-    if page.not_modified(headers.get("If-None-Match"), headers.get("If-Modified-Since")):
-        return Response(status=304, headers=page.not_modified_headers)
-    return Response(page.body, headers=page.headers)
 
 
 def _page(rt: Runtime, body: bytes, last_modified: datetime, content_type: str) -> Page:
@@ -86,7 +80,7 @@ def news() -> Response:
     page = _cached(runtime(), ("news",), service.news_sitemap)
     if page is None:
         return _plain(404, "no stories published in the last 48 hours")
-    return _send(page)
+    return respond(page)
 
 
 @bp.get("/sitemap.xml")
@@ -95,7 +89,7 @@ def index() -> Response:
     page = _cached(runtime(), ("index",), service.stories_index)
     if page is None:
         return _plain(404, "no published stories yet")
-    return _send(page)
+    return respond(page)
 
 
 @bp.get("/sitemaps/stories-<int:number>.xml")
@@ -110,7 +104,7 @@ def stories(number: int) -> Response:
     page = _cached(runtime(), ("stories", number), build)
     if page is None:
         return _plain(404, f"no story sitemap {number}")
-    return _send(page)
+    return respond(page)
 
 
 @bp.get("/robots.txt")
@@ -123,4 +117,4 @@ def robots() -> Response:
         body = service.robots_txt(rt.settings).encode()
         entry = _Entry(_page(rt, body, rt.clock(), TEXT), None)
         rt.pages.put(("robots",), entry)
-    return _send(entry.page)
+    return respond(entry.page)
