@@ -273,8 +273,8 @@ def test_json_hostile_channel(client, hostile):
 
 @pytest.mark.parametrize("fmt", ["rss", "atom"])
 def test_image_caption_never_poses_as_content(client, hostile, fmt):
-    """Captions stay out of feeds: feedparser (and readers built on it) reads a
-    media:description as the entry's content, so a caption would be shown as the story."""
+    """No caption as media:description: feedparser (and readers built on it) reads one as the
+    entry's content, so a caption would be shown as the story (test_feed_captions.py)."""
     response = _get(client, f"/feeds/world.{fmt}")
     root = xml_tree(response.data)
     item = root.findall("channel/item")[2] if fmt == "rss" else root.findall("atom:entry", NS)[2]
