@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from feedgen.ext import media
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from lxml import etree
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _ATOM_LINK = f"{{{ATOM_NS}}}link"
+_MEDIA_CONTENT = f"{{{media.MEDIA_NS}}}content"
+_MEDIA_TITLE = f"{{{media.MEDIA_NS}}}title"
 
 # Name the extension is registered under (the attribute on FeedGenerator / FeedEntry).
 NAME = "syn"
@@ -63,3 +66,32 @@ class SynEntryExtension(BaseEntryExtension):
 
     def extend_rss(self, item: etree._Element) -> etree._Element:
         return item
+
+
+MediaExtension = media.MediaExtension  # the feed-level part (the namespace), unchanged
+
+
+class MediaEntryExtension(media.MediaEntryExtension):
+    """feedgen's Media RSS entry extension, plus the image caption as a media:title inside the
+    media:content (feedgen writes no child elements).
+
+    media:title, not media:description: feedparser reads a media:description as the entry's
+    content (or summary when the entry has none), so a caption there would be shown as the
+    story; it ignores a media:title nested below the entry's own title.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.caption: str | None = None
+
+    def extend_atom(self, entry: etree._Element) -> etree._Element:
+        super().extend_atom(entry)
+        if self.caption:
+            content = entry.find(_MEDIA_CONTENT)
+            if content is not None:
+                title = etree.SubElement(content, _MEDIA_TITLE, type="plain")
+                title.text = self.caption
+        return entry
+
+    def extend_rss(self, item: etree._Element) -> etree._Element:
+        return self.extend_atom(item)

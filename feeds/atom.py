@@ -21,7 +21,10 @@ def render_atom(feed: Feed) -> bytes:
 def _build(feed: Feed) -> bytes:
     fg = FeedGenerator()
     fg.load_extension("dc", rss=False)
-    fg.load_extension("media", rss=False)
+    # feedgen's media extension, with the image caption (feeds/_fgext.py)
+    fg.register_extension(
+        "media", _fgext.MediaExtension, _fgext.MediaEntryExtension, atom=True, rss=False
+    )
     fg.register_extension(
         _fgext.NAME, _fgext.SynExtension, _fgext.SynEntryExtension, atom=True, rss=False
     )
@@ -95,4 +98,5 @@ def _build(feed: Feed) -> bytes:
             media, thumb = media_attrs(image, mime)
             fe.media.content(media)
             fe.media.thumbnail(thumb)
+            fe.media.caption = image.caption
     return hex_refs(fg.atom_str())

@@ -86,6 +86,10 @@ def _feed_object(feed: Feed) -> dict[str, Any]:
             # The main image goes in "image", not "attachments": readers treat attachments
             # as podcast-style enclosures.
             entry["image"] = item.image.url
+            if item.image.caption:
+                # JSON Feed has no caption field: an extension object (a key starting with
+                # "_", which readers that do not know it ignore), documented in the README.
+                entry["_media"] = {"image_caption": item.image.caption}
         entry["date_published"] = _rfc3339(item.published)
         entry["date_modified"] = _rfc3339(item.updated)
         if item.authors:

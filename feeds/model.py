@@ -66,6 +66,6 @@ class OutlineFeed:
     title: str
     xml_url: str
     html_url: str
-    type: str  # "rss" for RSS and Atom (OPML 2.0 convention), "json" otherwise
+    type: str  # "rss": OPML 2.0's subscription type, for any feed format (readers sniff it)
     description: str = ""
     language: str | None = None

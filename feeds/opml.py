@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from email.utils import format_datetime
+from html import escape
 
 from lxml import etree
 
@@ -14,6 +15,13 @@ from feeds.text import strip_xml_forbidden as _clean
 __all__ = ["render_opml", "OPML_DOCS"]
 
 OPML_DOCS = "http://opml.org/spec2.opml"
+
+
+def _html(text: str) -> str:
+    """Plain text as the HTML that OPML 2.0's text attribute "may contain" (and the W3C validator
+    parses text, title and description as): "A & <B>" is written A &amp;amp; &amp;lt;B&amp;gt;,
+    else a reader would take <B> for a tag. Text without & < > is unchanged."""
+    return escape(_clean(text), quote=False)
 
 
 def render_opml(
@@ -30,6 +38,7 @@ def render_opml(
 
     ``date_created`` must be timezone-aware; it is written in RFC 822 form as the spec asks.
     ``owner_id`` is the URL of a page where the owner can be contacted (OPML's ownerId).
+    Outline titles and descriptions are plain text; they are written HTML-escaped (``_html``).
     OPML 2.0's ``<body>`` holds "one or more" outlines: an empty list is a ValueError.
     """
     if not outlines:
@@ -54,12 +63,12 @@ def render_opml(
         # "text" is required on every outline; "title" repeats it as the spec's rss example
         # does, since some readers look only at one of them.
         outline = etree.SubElement(body, "outline", type=_clean(feed.type))
-        outline.set("text", _clean(feed.title))
-        outline.set("title", _clean(feed.title))
+        outline.set("text", _html(feed.title))
+        outline.set("title", _html(feed.title))
         outline.set("xmlUrl", _clean(feed.xml_url))
         outline.set("htmlUrl", _clean(feed.html_url))
         if feed.description:
-            outline.set("description", _clean(feed.description))
+            outline.set("description", _html(feed.description))
         if feed.language:
             outline.set("language", _clean(feed.language))
     return etree.tostring(root, encoding="UTF-8", xml_declaration=True, pretty_print=True)

@@ -21,7 +21,10 @@ def render_rss(feed: Feed) -> bytes:
 def _build(feed: Feed) -> bytes:
     fg = FeedGenerator()
     fg.load_extension("dc", atom=False)
-    fg.load_extension("media", atom=False)
+    # feedgen's media extension, with the image caption (feeds/_fgext.py)
+    fg.register_extension(
+        "media", _fgext.MediaExtension, _fgext.MediaEntryExtension, atom=False, rss=True
+    )
     # Channel level only: no per-entry part, so no per-entry cost.
     fg.register_extension(_fgext.NAME, _fgext.SynExtension, None, atom=False, rss=True)
 
@@ -85,4 +88,5 @@ def _build(feed: Feed) -> bytes:
             media, thumb = media_attrs(image, mime)
             fe.media.content(media)
             fe.media.thumbnail(thumb)
+            fe.media.caption = image.caption
     return hex_refs(fg.rss_str())

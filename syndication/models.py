@@ -74,6 +74,8 @@ class Story(Base):
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Grows with every content change, and with every retraction or re-publication of a story
+    # already published: each partner event for a story carries a greater one (stories/service).
     revision: Mapped[int] = mapped_column(Integer, default=1)
     # sha256 of the content fields: saving identical content creates no revision.
     content_hash: Mapped[str] = mapped_column(String(64))

@@ -138,7 +138,13 @@ class StoryOut(ma.Schema):
         validate=validate.Length(min=1), required=True, allow_none=True, metadata=_DATE
     )
     updated_at = f.String(required=True, metadata=_DATE)
-    revision = f.Integer(required=True)
+    revision = f.Integer(
+        required=True,
+        metadata={
+            "description": "grows with each content change and each retraction or "
+            "re-publication of a published story: every partner event carries a greater one"
+        },
+    )
     short_url = f.String(
         required=True,
         allow_none=True,

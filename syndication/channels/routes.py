@@ -103,24 +103,36 @@ def feed(slug: str, fmt: str) -> Response:
     return respond(page)
 
 
+def _outline_format(wanted: str, formats: list[str]) -> str | None:
+    if wanted in formats:
+        return wanted
+    return next((fmt for fmt in FORMAT_NAMES if fmt in formats), None)
+
+
 @bp.get("/feeds.opml")
 @public
 def opml() -> Response:
     rt = runtime()
     base = rt.settings.base_url
+    wanted = request.args.get("format", "rss")
+    if wanted not in FORMAT_NAMES:
+        return _plain(400, f"unknown OPML feed format {wanted!r}: use rss, atom or json")
     with rt.db.read() as session:
         channels = list_channels(session)
+        # One outline per channel (a reader subscribes once per outline): in the format asked
+        # for, or the channel's first in rss, atom, json order when it does not publish that one.
+        # type="rss" on all: OPML's "subscription" type, whatever the feed's own format.
         outlines = [
             feeds.OutlineFeed(
-                title=f"{c.title} ({FORMAT_NAMES[fmt]})",
+                title=c.title,
                 xml_url=feed_pages.feed_url(rt.settings, c.slug, fmt),
                 html_url=c.link or f"{base}/channels/{c.slug}",
-                type="rss" if fmt in ("rss", "atom") else "json",
+                type="rss",
                 description=c.description or c.title,
                 language=declared_language(c, rt.settings),
             )
             for c in channels
-            for fmt in c.formats
+            if (fmt := _outline_format(wanted, c.formats))
         ]
         newest = max((c.changed_at for c in channels), default=None)
     if not outlines:

@@ -101,6 +101,9 @@ class _Change:
     def __init__(self, story: Story | None) -> None:
         self.was_visible = story is not None and _visible(story)
         self.terms = _terms_of(story) if story is not None and self.was_visible else None
+        # Once published a story keeps its published_at (retracting or unpublishing keeps it),
+        # so this says whether partners may already have received an event for it.
+        self.announced = story is not None and story.published_at is not None
 
     def finish(
         self,
@@ -120,6 +123,11 @@ class _Change:
             self.was_visible, _visible(story), story.status, content_changed, created
         )
         if kind is not None:
+            if self.announced and not content_changed:
+                # Partners deduplicate on uri + version: every event they receive for a story
+                # must carry a greater revision than the one before, so a retraction or a
+                # re-publication with the same content is a revision of its own.
+                story.revision += 1
             terms = self.terms if kind == outbox.RETRACTED else after
             previous = self.terms if kind == outbox.UPDATED else None
             snapshot = story_to_dict(story, settings)
