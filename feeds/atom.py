@@ -2,20 +2,50 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from html import escape
 
 from feedgen.feed import FeedGenerator
 
 from feeds import _fgext
 from feeds._common import build_clean, hex_refs, image_type, media_attrs, person_dict
-from feeds.model import Feed
+from feeds.model import Feed, Item
 
-__all__ = ["render_atom"]
+__all__ = ["entry_updated", "render_atom"]
+
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def render_atom(feed: Feed) -> bytes:
     """Atom 1.0 document (UTF-8 bytes) for ``feed``."""
     return build_clean(_build, feed)
+
+
+def entry_updated(items: Sequence[Item]) -> list[datetime]:
+    """Each entry's atom:updated, all distinct within the document.
+
+    The W3C validator warns of two entries with the same value (DuplicateUpdated). An entry
+    shows its own time with its stored microseconds (RFC 3339 fractional seconds), so entries
+    changed at different instants, even within one second, differ already. Entries that share an
+    instant exactly (a bulk import or the demo writes one "now" for many stories) are told apart
+    down the document: the first keeps it, each later one takes the nearest earlier microsecond
+    no entry above it holds. Earlier, never later: no entry passes the feed's `updated`, the
+    latest change, which lastBuildDate and Last-Modified repeat. The same items in the same
+    order always print the same values; an entry's value moves only when an entry above it on
+    the page with the same instant comes or goes.
+    """
+    taken: set[datetime] = set()
+    below: dict[datetime, datetime] = {}  # instant -> where its next sharer starts looking
+    out: list[datetime] = []
+    for item in items:
+        when = below.get(item.updated, item.updated)
+        while when in taken:
+            when -= _MICROSECOND
+        taken.add(when)
+        below[item.updated] = when - _MICROSECOND
+        out.append(when)
+    return out
 
 
 def _build(feed: Feed) -> bytes:
@@ -59,11 +89,11 @@ def _build(feed: Feed) -> bytes:
     elif any(not item.authors for item in feed.items):
         fg.author({"name": feed.title})
 
-    for item in feed.items:
+    for item, updated in zip(feed.items, entry_updated(feed.items), strict=True):
         fe = fg.add_entry(order="append")
         fe.id(item.id)
         fe.title(item.title)
-        fe.updated(item.updated)
+        fe.updated(updated)  # printed with its microseconds, when it has any
         fe.published(item.published)
         # Written without rel or type (see _fgext): a rel-less link is the alternate one.
         fe.link(href=item.url, rel="alternate")

@@ -7,6 +7,7 @@ of an unchanged topic)."""
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import timedelta
 from urllib.parse import parse_qsl, urlencode
@@ -25,10 +26,12 @@ from syndication.push.websub import verify as verification
 from syndication.push.websub.transmitter import live_subscribers
 from syndication.runtime import Runtime
 from syndication.scheduler import start_scheduler
+from syndication.stories.service import create_story
 from tests.servers import free_port
 
 from .conftest import BASE_URL, make_settings
 from .pushkit import FakeClock, wait_for
+from .storyfactory import links
 
 FORM = "application/x-www-form-urlencoded"
 TOPIC = f"{BASE_URL}/feeds/world.rss"
@@ -225,6 +228,54 @@ def test_each_format_is_its_own_topic(rt, client, channel, callback, fmt):
     verify(rt)
     [sub] = subscriptions(rt)
     assert (sub.topic, sub.topic_format, sub.channels) == (topic, fmt, ["world"])
+
+
+def _link_header(response) -> dict[str, str]:
+    pairs = re.findall(r'<([^>]+)>;\s*rel="([^"]+)"', response.headers["Link"])
+    return {rel: href for href, rel in pairs}
+
+
+def test_only_first_pages_advertise_the_hub_and_each_is_a_topic(rt, client, channel, callback):
+    """Walking every page of every format: the first page advertises the hub with itself as
+    self, in the document and the Link header, and subscribing to that self URL works; a later
+    page has no hub (the hub would refuse it as a topic) and links to the first page."""
+    with rt.db.write() as s:
+        update_channel(s, "world", {"limit": 1}, now=rt.clock())
+        for n in range(3):
+            create_story(
+                s,
+                rt.settings,
+                {"code": f"p{n}", "title": f"Page {n}"},
+                now=rt.clock(),
+                default_status="published",
+            )
+    for fmt in ("rss", "atom", "json"):
+        url, first = f"/feeds/world.{fmt}", None
+        walked = 0
+        while url:
+            response = client.get(url)
+            assert response.status_code == 200
+            header, doc = _link_header(response), links(response.data, fmt)
+            assert header["self"] == doc["self"] == BASE_URL + url
+            if first is None:
+                first = doc["self"]
+                assert header["hub"] == doc["hub"] == f"{BASE_URL}/hub"
+                assert "first" not in header
+            else:
+                assert "hub" not in header and "hub" not in doc
+                assert header["first"] == first
+                # The hub agrees: this page is not one of its topics.
+                refused = subscribe(client, callback.url(), topic=doc["self"])
+                assert refused.status_code == 400
+                assert "not a topic of this hub" in refused.get_data(as_text=True)
+            walked += 1
+            url = doc.get("next", "").removeprefix(BASE_URL)
+        assert walked == 3
+        assert subscribe(client, callback.url(f"/cb-{fmt}"), topic=first).status_code == 202
+    assert verify(rt) == 3
+    assert sorted(s.topic for s in live(rt)) == sorted(
+        f"{BASE_URL}/feeds/world.{fmt}" for fmt in ("atom", "json", "rss")
+    )
 
 
 def test_extra_parameters_are_ignored(rt, client, channel, callback):

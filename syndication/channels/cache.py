@@ -24,13 +24,14 @@ from typing import Protocol
 from werkzeug.http import http_date, parse_date
 
 from syndication import compression
+from syndication.channels.modified import date_settled, http_instant
 
 
 @dataclass(frozen=True, slots=True)
 class Page:
     body: bytes
     etag: str  # strong, without quotes: a hash of the body
-    last_modified: datetime  # whole seconds, as HTTP dates have them
+    last_modified: datetime  # the change rounded up to whole seconds, as HTTP dates have them
     headers: list[tuple[str, str]]  # of a 200, Content-Length included
     not_modified_headers: list[tuple[str, str]]  # of a 304: validators and caching, no body
     # The same page gzip-coded, made once with it (its own body, ETag and headers), or None.
@@ -90,10 +91,11 @@ class Page:
         gzipped: Page | None = None,
     ) -> Page:
         etag_header = ("ETag", f'"{etag}"')
+        last_modified = http_instant(last_modified)  # rounded up: see channels/modified.py
         return cls(
             body,
             etag,
-            last_modified.replace(microsecond=0),
+            last_modified,
             [
                 ("Content-Type", content_type),
                 *coding,
@@ -108,9 +110,19 @@ class Page:
             gzipped,
         )
 
-    def not_modified(self, if_none_match: str | None, if_modified_since: str | None) -> bool:
+    def headers_at(self, now: datetime) -> list[tuple[str, str]]:
+        """The headers of a 200 sent at `now`: without Last-Modified until the clock has passed
+        it (see channels/modified.py)."""
+        if date_settled(self.last_modified, now):
+            return self.headers
+        return [header for header in self.headers if header[0] != "Last-Modified"]
+
+    def not_modified(
+        self, if_none_match: str | None, if_modified_since: str | None, now: datetime
+    ) -> bool:
         """Conditional GET (RFC 9110 13.1): If-None-Match decides when present, with the weak
-        comparison (W/ prefixes ignored); otherwise If-Modified-Since."""
+        comparison (W/ prefixes ignored); otherwise If-Modified-Since, once the clock has passed
+        Last-Modified (channels/modified.py)."""
         if if_none_match is not None:
             if if_none_match.strip() == "*":
                 return True
@@ -120,7 +132,11 @@ class Page:
             )
         if if_modified_since is not None:
             when = parse_date(if_modified_since)
-            return when is not None and self.last_modified <= when
+            return (
+                when is not None
+                and self.last_modified <= when
+                and date_settled(self.last_modified, now)
+            )
         return False
 
 

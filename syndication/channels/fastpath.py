@@ -55,14 +55,14 @@ class FeedFastPath:
                         return self._send(page, environ, start_response, method == "HEAD")
         return self.app(environ, start_response)
 
-    @staticmethod
     def _send(
-        page: Page, environ: dict[str, Any], start_response: Callable, head: bool
+        self, page: Page, environ: dict[str, Any], start_response: Callable, head: bool
     ) -> Iterable[bytes]:
+        now = self.rt.clock()
         if page.not_modified(
-            environ.get("HTTP_IF_NONE_MATCH"), environ.get("HTTP_IF_MODIFIED_SINCE")
+            environ.get("HTTP_IF_NONE_MATCH"), environ.get("HTTP_IF_MODIFIED_SINCE"), now
         ):
             start_response("304 NOT MODIFIED", list(page.not_modified_headers))
             return []
-        start_response("200 OK", list(page.headers))
+        start_response("200 OK", list(page.headers_at(now)))
         return [] if head else [page.body]

@@ -19,6 +19,7 @@ from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session, defer
 
 import feeds
+from syndication.channels.modified import http_instant
 from syndication.channels.service import declared_language
 from syndication.config import Settings
 from syndication.filters import StoryFilter
@@ -69,6 +70,10 @@ def parse_before(raw: str | None) -> Cursor | None:
 def feed_url(settings: Settings, slug: str, fmt: str, before: Cursor | None = None) -> str:
     url = f"{settings.base_url}/feeds/{slug}.{fmt}"
     return f"{url}?before={quote(before.encode())}" if before else url
+
+
+def hub_url(settings: Settings) -> str:
+    return f"{settings.base_url}/hub"
 
 
 def page_stories(
@@ -302,10 +307,13 @@ def build_page(
         title=channel.title,
         link=channel.link or f"{base}/channels/{channel.slug}",
         self_url=feed_url(settings, channel.slug, fmt, before),
-        updated=channel.changed_at,
+        # The instant Last-Modified gives, so the document's date and the header's agree.
+        updated=http_instant(channel.changed_at),
         description=channel.description or channel.title,
         language=declared_language(channel, settings),
-        hub_url=f"{base}/hub",
+        # Only the first page is a WebSub topic (the hub refuses any other URL as one): a later
+        # page links to it with rel="first" instead (RFC 5005 paging).
+        hub_url=None if before else hub_url(settings),
         first_url=feed_url(settings, channel.slug, fmt) if before else None,
         next_url=feed_url(settings, channel.slug, fmt, next_cursor) if next_cursor else None,
         author=feeds.Person(name=channel.title),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime
 
 from flask import Blueprint, Response, request
 
@@ -16,6 +17,7 @@ from syndication.auth.access import public
 from syndication.channels import pages as feed_pages
 from syndication.channels.cache import Page
 from syndication.channels.fastpath import HEAD_SQL
+from syndication.channels.modified import date_settled, http_instant
 from syndication.channels.service import declared_language, list_channels
 from syndication.compression import encode_response
 from syndication.models import Channel
@@ -29,14 +31,14 @@ def _plain(status: int, message: str) -> Response:
     return Response(message + "\n", status=status, mimetype="text/plain")
 
 
-def respond(page: Page) -> Response:
+def respond(page: Page, now: datetime) -> Response:
     """A cached page as the request asks for it: its encoding, or 304 when the client has it
-    (feeds here, sitemaps in syndication/sitemaps)."""
+    (feeds here, sitemaps in syndication/sitemaps); Last-Modified once `now` has passed it."""
     headers = request.headers
     page = page.for_encoding(headers.get("Accept-Encoding"))
-    if page.not_modified(headers.get("If-None-Match"), headers.get("If-Modified-Since")):
+    if page.not_modified(headers.get("If-None-Match"), headers.get("If-Modified-Since"), now):
         return Response(status=304, headers=page.not_modified_headers)
-    return Response(page.body, headers=page.headers)
+    return Response(page.body, headers=page.headers_at(now))
 
 
 def _render(
@@ -58,7 +60,7 @@ def _render(
         feeds.CONTENT_TYPES[fmt],
         [
             ("Cache-Control", f"public, max-age={settings.feed_max_age}"),
-            ("Link", f'<{settings.base_url}/hub>; rel="hub", <{feed_doc.self_url}>; rel="self"'),
+            ("Link", _link_header(feed_doc)),
         ],
     )
     # Keyed by the version read in the same transaction as the stories, so a page is never
@@ -66,6 +68,19 @@ def _render(
     key = _key(channel_id, version, fmt, before)
     follows = _key(channel_id, version, fmt, cut.next_cursor) if cut.next_cursor else None
     return key, page, follows
+
+
+def _link_header(doc: feeds.Feed) -> str:
+    """The document's own links as a Link header (RFC 8288): WebSub discovery on the first page
+    (hub, self), RFC 5005 paging on every page (first on later pages, next when one follows);
+    JSON Feed has no field for `first`, so this header is where its reader finds it."""
+    pairs = [
+        (doc.hub_url, "hub"),
+        (doc.self_url, "self"),
+        (doc.first_url, "first"),
+        (doc.next_url, "next"),
+    ]
+    return ", ".join(f'<{url}>; rel="{rel}"' for url, rel in pairs if url)
 
 
 def _key(channel_id: int, version: int, fmt: str, before: feed_pages.Cursor | None) -> tuple:
@@ -100,7 +115,7 @@ def feed(slug: str, fmt: str) -> Response:
         # do) is answered, never kept, so it can neither fill the cache nor evict hot pages.
         if before is None or rt.pages.is_linked(key):
             rt.pages.put(key, page, links_to=follows)
-    return respond(page)
+    return respond(page, rt.clock())
 
 
 def _outline_format(wanted: str, formats: list[str]) -> str | None:
@@ -134,7 +149,7 @@ def opml() -> Response:
             for c in channels
             if (fmt := _outline_format(wanted, c.formats))
         ]
-        newest = max((c.changed_at for c in channels), default=None)
+        newest = max((http_instant(c.changed_at) for c in channels), default=None)
     if not outlines:
         # OPML 2.0 has no empty subscription list (a body holds one or more outlines).
         return Response("404 Not Found: no channels yet\n", status=404, mimetype="text/plain")
@@ -142,7 +157,7 @@ def opml() -> Response:
     body = feeds.render_opml("Channels", outlines, date_created=newest, docs="")
     response = Response(body, content_type="text/x-opml; charset=utf-8")
     response.set_etag(hashlib.sha256(body).hexdigest()[:32])
-    if newest:
+    if newest and date_settled(newest, rt.clock()):  # see channels/modified.py
         response.last_modified = newest
     response.cache_control.public = True
     response.cache_control.max_age = rt.settings.feed_max_age

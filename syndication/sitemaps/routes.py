@@ -80,7 +80,7 @@ def news() -> Response:
     page = _cached(runtime(), ("news",), service.news_sitemap)
     if page is None:
         return _plain(404, "no stories published in the last 48 hours")
-    return respond(page)
+    return respond(page, runtime().clock())
 
 
 @bp.get("/sitemap.xml")
@@ -89,7 +89,7 @@ def index() -> Response:
     page = _cached(runtime(), ("index",), service.stories_index)
     if page is None:
         return _plain(404, "no published stories yet")
-    return respond(page)
+    return respond(page, runtime().clock())
 
 
 @bp.get("/sitemaps/stories-<int:number>.xml")
@@ -104,7 +104,7 @@ def stories(number: int) -> Response:
     page = _cached(runtime(), ("stories", number), build)
     if page is None:
         return _plain(404, f"no story sitemap {number}")
-    return respond(page)
+    return respond(page, runtime().clock())
 
 
 @bp.get("/robots.txt")
@@ -117,4 +117,4 @@ def robots() -> Response:
         body = service.robots_txt(rt.settings).encode()
         entry = _Entry(_page(rt, body, rt.clock(), TEXT), None)
         rt.pages.put(("robots",), entry)
-    return respond(entry.page)
+    return respond(entry.page, rt.clock())

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import timedelta
 
 import feedparser
 from lxml import etree
 
 from feeds import Feed, Person, render
+from feeds.atom import entry_updated
 
 from .feed_samples import FORBIDDEN, SELF_URL, SITE, TAGS
 
@@ -102,3 +104,29 @@ def test_id_is_self_url_on_first_page(plain: Feed) -> None:
     parsed = feedparser.parse(render(plain, "atom"))
     assert parsed.feed.id == plain.self_url
     assert not any(link.rel in ("next", "first") for link in parsed.feed.links)
+
+
+def test_entry_updated_is_distinct_and_never_later(hostile: Feed) -> None:
+    """Entries sharing an instant exactly are told apart one microsecond at a time, down the
+    document; entries already apart keep their own time, fractions included."""
+    [item] = hostile.items[:1]
+    when = item.updated.replace(microsecond=0)
+    items = [
+        dataclasses.replace(item, id=f"{SITE}/stories/{n}", updated=stamp)
+        for n, stamp in enumerate(
+            [when, when, when + timedelta(microseconds=5), when, when - timedelta(microseconds=1)]
+        )
+    ]
+    feed = dataclasses.replace(hostile, items=tuple(items))
+    body = render(feed, "atom")
+    printed = [e.findtext(f"{A}updated") for e in etree.fromstring(body).iter(f"{A}entry")]
+    assert len(set(printed)) == len(printed) == 5
+    assert printed == [stamp.isoformat() for stamp in entry_updated(items)]
+    assert entry_updated(items) == [
+        when,
+        when - timedelta(microseconds=1),
+        when + timedelta(microseconds=5),
+        when - timedelta(microseconds=2),
+        when - timedelta(microseconds=3),  # its own instant was taken above it
+    ]
+    assert render(feed, "atom") == body  # the same items, the same document
