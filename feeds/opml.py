@@ -10,6 +10,7 @@ from lxml import etree
 
 from feeds.model import OutlineFeed
 from feeds.text import strip_xml_forbidden as _clean
+from feeds.uri import to_uri
 
 __all__ = ["render_opml", "OPML_DOCS"]
 
@@ -46,7 +47,7 @@ def render_opml(
     if owner_email:
         etree.SubElement(head, "ownerEmail").text = _clean(owner_email)
     if owner_id:
-        etree.SubElement(head, "ownerId").text = _clean(owner_id)
+        etree.SubElement(head, "ownerId").text = to_uri(_clean(owner_id))
     if docs:
         etree.SubElement(head, "docs").text = _clean(docs)
     body = etree.SubElement(root, "body")
@@ -56,8 +57,8 @@ def render_opml(
         outline = etree.SubElement(body, "outline", type=_clean(feed.type))
         outline.set("text", _clean(feed.title))
         outline.set("title", _clean(feed.title))
-        outline.set("xmlUrl", _clean(feed.xml_url))
-        outline.set("htmlUrl", _clean(feed.html_url))
+        outline.set("xmlUrl", to_uri(_clean(feed.xml_url)))
+        outline.set("htmlUrl", to_uri(_clean(feed.html_url)))
         if feed.description:
             outline.set("description", _clean(feed.description))
         if feed.language:
