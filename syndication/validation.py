@@ -10,17 +10,29 @@ from urllib.parse import urlsplit
 
 import langcodes
 
-from feeds.text import strip_xml_forbidden
+from feeds.text import plain_text, strip_xml_forbidden
 
 _SPACES = re.compile(r"\s+")
 
 
-def text(value: Any, *, max_len: int, required: bool = False, single_line: bool = True) -> str:
+def text(
+    value: Any,
+    *,
+    max_len: int,
+    required: bool = False,
+    single_line: bool = True,
+    plain: bool = True,
+) -> str:
+    """A text field as stored. Plain text (titles, names, summaries, captions, tags) is read as
+    HTML would show it (feeds.text.plain_text): tags removed, entities decoded, C1 controls,
+    U+FEFF and U+FFFD removed, NEL as a line break, so every format prints it as it is and no
+    reader or validator sees markup in it ("Name <address>" loses the address with the tags).
+    plain=False is for identifiers, which keep every character XML allows."""
     if value is None:
         value = ""
     if not isinstance(value, str):
         raise ValueError("must be a string")
-    value = strip_xml_forbidden(value)
+    value = plain_text(value) if plain else strip_xml_forbidden(value)
     value = _SPACES.sub(" ", value).strip() if single_line else value.strip()
     if required and not value:
         raise ValueError("must not be empty")
@@ -29,8 +41,8 @@ def text(value: Any, *, max_len: int, required: bool = False, single_line: bool 
     return value
 
 
-def optional_text(value: Any, *, max_len: int) -> str | None:
-    return text(value, max_len=max_len) or None
+def optional_text(value: Any, *, max_len: int, plain: bool = True) -> str | None:
+    return text(value, max_len=max_len, plain=plain) or None
 
 
 def http_url(value: Any, *, required: bool = False) -> str | None:
