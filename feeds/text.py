@@ -42,14 +42,35 @@ def strip_unprintable(s: str) -> str:
 
 
 # HTML a plain-text field may arrive with: comments, script/style with what they hold, and
-# tags (a "<" then a letter, "/" or "!"; "a < b" and "<3" are text). Block-level tags end a
-# line, other tags vanish ("Q<sub>3</sub>" is "Q3").
-_DROPPED = re.compile(r"<!--.*?(?:-->|\Z)|<(script|style)\b[^>]*>.*?(?:</\1\s*>|\Z)", re.I | re.S)
-_BLOCK_TAG = re.compile(
-    r"</?(?:br|p|div|li|ul|ol|tr|td|th|h[1-6]|blockquote|hr|pre|section|article|table)\b[^<>]*>",
-    re.I,
+# tags of HTML elements. Only HTML's own element names count (as for the W3C validator, whose
+# ContainsHTML looks for those): "<Tests>", "<3", "a < b" and "<ob@example.com>" are text.
+# Block-level tags end a line, other tags vanish ("Q<sub>3</sub>" is "Q3").
+_HTML_ELEMENTS = (
+    "a abbr acronym address applet area article aside audio b base basefont bdi bdo big "
+    "blink blockquote body br button canvas caption center cite code col colgroup data "
+    "datalist dd del details dfn dialog dir div dl dt em embed fieldset figcaption figure "
+    "font footer form frame frameset h1 h2 h3 h4 h5 h6 head header hgroup hr html i iframe "
+    "img input ins kbd label legend li link main map mark marquee menu meta meter nav "
+    "nobr noframes noscript object ol optgroup option output p param picture pre progress q "
+    "rp rt ruby s samp script search section select small source span strike strong style "
+    "sub summary sup svg math table tbody td template textarea tfoot th thead time title tr "
+    "track tt u ul var video wbr"
+).split()
+_BLOCKS = (
+    "address article aside blockquote br dd div dl dt figcaption figure footer h1 h2 h3 h4 "
+    "h5 h6 header hr li main nav ol p pre section table tbody td tfoot th thead tr ul"
+).split()
+
+
+def _tags(names: list[str]) -> str:
+    return r"</?(?:" + "|".join(sorted(names, key=len, reverse=True)) + r")(?=[\s/>])[^<>]*>"
+
+
+_DROPPED = re.compile(
+    r"<!--.*?(?:-->|\Z)|<(script|style)(?=[\s/>])[^>]*>.*?(?:</\1\s*>|\Z)", re.I | re.S
 )
-_TAG = re.compile(r"</?[A-Za-z][^<>]*>|<![^<>]*>|<\?[^<>]*>")
+_BLOCK_TAG = re.compile(_tags(_BLOCKS), re.I)
+_TAG = re.compile(_tags(_HTML_ELEMENTS) + r"|<![A-Za-z][^<>]*>|<\?[^<>]*\?>", re.I)
 # Enough for text escaped twice or three times (feeds often escape what is already escaped);
 # past that the text is left as the last round made it.
 _MAX_ROUNDS = 4

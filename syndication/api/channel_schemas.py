@@ -14,7 +14,7 @@ from syndication.filters import KINDS
 _URL = {"format": "uri"}
 _IRI = {"format": "iri"}  # stored as given; feeds print it as a URI
 _PLAIN = (
-    "plain text: tags are removed and character references decoded when stored, "
+    "plain text: HTML tags are removed and character references decoded when stored, "
     "and so are C1 controls, U+FEFF and U+FFFD"
 )
 _TERMS = {"description": "stories matching any of these values"}

@@ -29,8 +29,9 @@ _URL = {"format": "uri"}
 _IRI = {"format": "iri"}
 # What validation.text does to every plain-text field; the same words in every description.
 PLAIN = (
-    "plain text: tags are removed and character references decoded when stored "
-    "('&amp;' is stored as '&', '<b>Q3</b>' as 'Q3'), and so are C1 controls, U+FEFF and U+FFFD"
+    "plain text: HTML tags are removed and character references decoded when stored "
+    "('&amp;' is stored as '&', '<b>Q3</b>' as 'Q3'; '<3' stays), and so are C1 controls, "
+    "U+FEFF and U+FFFD"
 )
 _SIZE = validate.Range(0, 2**53)
 
@@ -73,8 +74,8 @@ class StoryIn(RawBody):
         f.String(),
         allow_none=True,
         metadata={
-            "description": f"names, {PLAIN}; an address in angle brackets ('Name <a@b.example>') "
-            "goes with the tags: feeds never print an e-mail address in a name"
+            "description": f"names, {PLAIN}; an e-mail address in angle brackets "
+            "('Name <a@b.example>') is dropped: no feed or page prints one in a name"
         },
     )
     source = f.String(allow_none=True, metadata={"description": PLAIN})
