@@ -8,7 +8,8 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 from feeds.model import Feed, Image, Item, Person
-from feeds.text import strip_xml_forbidden
+from feeds.text import split_mailbox, strip_xml_forbidden
+from feeds.uri import to_uri
 
 T = TypeVar("T")
 
@@ -123,3 +124,42 @@ def hex_refs(xml: bytes) -> bytes:
         data, close, rest = piece.partition(_CDATA_CLOSE)
         out += (_CDATA_OPEN, data, close, _hex_refs(rest))
     return b"".join(out)
+
+
+def _person(person: Person) -> Person:
+    name, email = split_mailbox(person.name)
+    uri = to_uri(person.uri) if person.uri else None
+    if email is None and uri == person.uri:
+        return person
+    return dataclasses.replace(person, name=name, email=person.email or email, uri=uri)
+
+
+def _item(item: Item, default_authors: tuple[Person, ...]) -> Item:
+    image = item.image
+    if image is not None and to_uri(image.url) is not image.url:
+        image = dataclasses.replace(image, url=to_uri(image.url))
+    authors = tuple(_person(a) for a in item.authors) or default_authors
+    return dataclasses.replace(
+        item, id=to_uri(item.id), url=to_uri(item.url), authors=authors, image=image
+    )
+
+
+def printable(feed: Feed) -> Feed:
+    """``feed`` as every writer prints it, so the three formats say the same thing:
+
+    - every URL as a URI (``to_uri``: IDNA host, percent-encoded UTF-8);
+    - an author's "Name <address>" split into name and e-mail (a name never holds an address);
+    - an item without authors credited to the feed's author, or to the feed's title when the
+      feed has none: Atom needs an author on the feed or the entry, RSS has no feed-level
+      author for items to inherit, and readers (feedparser among them) do not apply JSON
+      Feed's or Atom's inheritance, so it is written out on every item in every format.
+    """
+    author = _person(feed.author) if feed.author is not None else None
+    default_authors = (author or Person(name=feed.title),)
+    urls = {
+        name: to_uri(value) if value else value
+        for name in ("link", "self_url", "hub_url", "first_url", "next_url", "logo", "icon")
+        for value in (getattr(feed, name),)
+    }
+    items = tuple(_item(item, default_authors) for item in feed.items)
+    return dataclasses.replace(feed, author=author, items=items, **urls)

@@ -9,7 +9,14 @@ from html import escape
 from feedgen.feed import FeedGenerator
 
 from feeds import _fgext
-from feeds._common import build_clean, hex_refs, image_type, media_attrs, person_dict
+from feeds._common import (
+    build_clean,
+    hex_refs,
+    image_type,
+    media_attrs,
+    person_dict,
+    printable,
+)
 from feeds.model import Feed, Item
 
 __all__ = ["entry_updated", "render_atom"]
@@ -19,7 +26,7 @@ _MICROSECOND = timedelta(microseconds=1)
 
 def render_atom(feed: Feed) -> bytes:
     """Atom 1.0 document (UTF-8 bytes) for ``feed``."""
-    return build_clean(_build, feed)
+    return build_clean(_build, printable(feed))
 
 
 def entry_updated(items: Sequence[Item]) -> list[datetime]:
@@ -82,12 +89,10 @@ def _build(feed: Feed) -> bytes:
     if feed.icon:
         fg.icon(feed.icon)
     fg.generator(feed.generator)
-    # RFC 4287 4.1.1: the feed needs an author unless every entry has one. Entries without
-    # authors inherit it; the feed's title stands in when no author was given.
+    # RFC 4287 4.1.1: the feed needs an author unless every entry has one. printable() gave
+    # every entry one (the feed's author, or its title), so the feed's is optional here.
     if feed.author is not None:
         fg.author(person_dict(feed.author))
-    elif any(not item.authors for item in feed.items):
-        fg.author({"name": feed.title})
 
     for item, updated in zip(feed.items, entry_updated(feed.items), strict=True):
         fe = fg.add_entry(order="append")

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from feeds._common import strip_feed
+from feeds._common import printable, strip_feed
 from feeds.model import Feed, Person
 
 __all__ = ["render_json"]
@@ -16,6 +16,7 @@ VERSION = "https://jsonfeed.org/version/1.1"
 
 def render_json(feed: Feed) -> bytes:
     """JSON Feed 1.1 document (UTF-8 bytes) for ``feed``."""
+    feed = printable(feed)
     text = _dumps(feed)
     # Keep the formats saying the same thing: strip what XML forbids here too. json.dumps
     # escapes C0 controls (\u00XX, \b, \f), so one look for those escapes and for the two

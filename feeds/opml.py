@@ -11,6 +11,7 @@ from lxml import etree
 
 from feeds.model import OutlineFeed
 from feeds.text import strip_xml_forbidden as _clean
+from feeds.uri import to_uri
 
 __all__ = ["render_opml", "OPML_DOCS"]
 
@@ -55,7 +56,7 @@ def render_opml(
     if owner_email:
         etree.SubElement(head, "ownerEmail").text = _clean(owner_email)
     if owner_id:
-        etree.SubElement(head, "ownerId").text = _clean(owner_id)
+        etree.SubElement(head, "ownerId").text = to_uri(_clean(owner_id))
     if docs:
         etree.SubElement(head, "docs").text = _clean(docs)
     body = etree.SubElement(root, "body")
@@ -65,8 +66,8 @@ def render_opml(
         outline = etree.SubElement(body, "outline", type=_clean(feed.type))
         outline.set("text", _html(feed.title))
         outline.set("title", _html(feed.title))
-        outline.set("xmlUrl", _clean(feed.xml_url))
-        outline.set("htmlUrl", _clean(feed.html_url))
+        outline.set("xmlUrl", to_uri(_clean(feed.xml_url)))
+        outline.set("htmlUrl", to_uri(_clean(feed.html_url)))
         if feed.description:
             outline.set("description", _html(feed.description))
         if feed.language:

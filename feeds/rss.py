@@ -7,7 +7,7 @@ from html import escape
 from feedgen.feed import FeedGenerator
 
 from feeds import _fgext
-from feeds._common import build_clean, hex_refs, image_type, media_attrs
+from feeds._common import build_clean, hex_refs, image_type, media_attrs, printable
 from feeds.model import Feed
 
 __all__ = ["render_rss"]
@@ -15,7 +15,7 @@ __all__ = ["render_rss"]
 
 def render_rss(feed: Feed) -> bytes:
     """RSS 2.0 document (UTF-8 bytes) for ``feed``."""
-    return build_clean(_build, feed)
+    return build_clean(_build, printable(feed))
 
 
 def _build(feed: Feed) -> bytes:
@@ -55,7 +55,6 @@ def _build(feed: Feed) -> bytes:
     if feed.author is not None and feed.author.email:
         # managingEditor must be an e-mail address, "addr (Name)" by convention.
         fg.managingEditor(f"{feed.author.email} ({feed.author.name})")
-    default_creator = [feed.author.name] if feed.author is not None else []
 
     for item in feed.items:
         fe = fg.add_entry(order="append")
@@ -70,9 +69,9 @@ def _build(feed: Feed) -> bytes:
             # With a description set, feedgen writes this as content:encoded, else as the
             # description. CDATA: a story body escaped would be bigger and slower to write.
             fe.content(item.content_html, type="CDATA")
-        # RSS <author> must be an e-mail address; names go in dc:creator. RSS has no
-        # feed-level inheritance, so an item without authors carries the feed's.
-        creators = [a.name for a in item.authors] or default_creator
+        # RSS <author> must be an e-mail address; names (only: printable() took any address
+        # out) go in dc:creator. Items without authors were given the feed's by printable().
+        creators = [a.name for a in item.authors]
         if creators:
             fe.dc.dc_creator(creators)
         if item.language:

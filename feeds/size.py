@@ -10,6 +10,7 @@ the element names, dates and attributes around them.
 from __future__ import annotations
 
 from feeds.model import Item
+from feeds.uri import to_uri
 
 # Element names, attributes, dates, the language, a media group: what an item prints besides its
 # text, in the most verbose format (RSS with Media RSS), rounded up.
@@ -42,7 +43,8 @@ def _body(html: str | None, fmt: str) -> int:
 def item_size(item: Item, fmt: str) -> int:
     """Bytes `item` adds to a document in `fmt` (rss, atom or json), estimated generously."""
     size = ITEM_MARKUP + _body(item.content_html, fmt)
-    size += 2 * (_short(item.id) + _short(item.url))  # guid and link, id and url, alternates
+    # guid and link, id and url, alternates; URLs as printed (percent-encoded, up to 3x longer).
+    size += 2 * (_short(to_uri(item.id)) + _short(to_uri(item.url)))
     size += _short(item.title)
     size += 2 * _short(item.summary)  # also the Atom summary / JSON content_text of short items
     for person in item.authors:
@@ -50,5 +52,5 @@ def item_size(item: Item, fmt: str) -> int:
     for term in item.categories:
         size += PER_NAME + 2 * _short(term)  # RSS and Atom print term and label
     if item.image is not None:
-        size += PER_NAME + 3 * _short(item.image.url) + _short(item.image.caption)
+        size += PER_NAME + 3 * _short(to_uri(item.image.url)) + _short(item.image.caption)
     return size

@@ -1,10 +1,11 @@
-"""Plain-text helpers shared by every renderer."""
+"""Plain-text helpers shared by every renderer and by the service's input cleaning."""
 
 from __future__ import annotations
 
 import re
+from html import unescape
 
-__all__ = ["strip_xml_forbidden"]
+__all__ = ["plain_text", "split_mailbox", "strip_unprintable", "strip_xml_forbidden"]
 
 # XML 1.0 (section 2.2) Char production: anything outside it makes a document ill-formed and
 # lxml refuses to serialise it. In a Python str every surrogate code point is a lone one
@@ -21,3 +22,92 @@ def strip_xml_forbidden(s: str) -> str:
     if _XML_FORBIDDEN.search(s) is None:
         return s
     return _XML_FORBIDDEN.sub("", s)
+
+
+# What XML allows but no reader can show: the C1 controls (in practice Windows-1252 bytes read
+# as Latin-1; readers show U+009F as "Ÿ", the W3C validator says BadCharacters), a stray byte
+# order mark (U+FEFF inside text is a leftover of concatenated files) and U+FFFD (a decoding
+# error upstream; the validator flags it too). NEL (U+0085) is a line break, so it becomes one.
+_UNPRINTABLE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x80-\x84\x86-\x9f\ud800-\udfff\ufeff\ufffd\ufffe\uffff]"
+)
+
+
+def strip_unprintable(s: str) -> str:
+    """``s`` without what XML forbids, without C1 controls, U+FEFF and U+FFFD; NEL -> LF."""
+    s = s.replace("\x85", "\n")
+    if _UNPRINTABLE.search(s) is None:
+        return s
+    return _UNPRINTABLE.sub("", s)
+
+
+# HTML a plain-text field may arrive with: comments, script/style with what they hold, and
+# tags of HTML elements. Only HTML's own element names count (as for the W3C validator, whose
+# ContainsHTML looks for those): "<Tests>", "<3", "a < b" and "<ob@example.com>" are text.
+# Block-level tags end a line, other tags vanish ("Q<sub>3</sub>" is "Q3").
+_HTML_ELEMENTS = (
+    "a abbr acronym address applet area article aside audio b base basefont bdi bdo big "
+    "blink blockquote body br button canvas caption center cite code col colgroup data "
+    "datalist dd del details dfn dialog dir div dl dt em embed fieldset figcaption figure "
+    "font footer form frame frameset h1 h2 h3 h4 h5 h6 head header hgroup hr html i iframe "
+    "img input ins kbd label legend li link main map mark marquee menu meta meter nav "
+    "nobr noframes noscript object ol optgroup option output p param picture pre progress q "
+    "rp rt ruby s samp script search section select small source span strike strong style "
+    "sub summary sup svg math table tbody td template textarea tfoot th thead time title tr "
+    "track tt u ul var video wbr"
+).split()
+_BLOCKS = (
+    "address article aside blockquote br dd div dl dt figcaption figure footer h1 h2 h3 h4 "
+    "h5 h6 header hr li main nav ol p pre section table tbody td tfoot th thead tr ul"
+).split()
+
+
+def _tags(names: list[str]) -> str:
+    return r"</?(?:" + "|".join(sorted(names, key=len, reverse=True)) + r")(?=[\s/>])[^<>]*>"
+
+
+_DROPPED = re.compile(
+    r"<!--.*?(?:-->|\Z)|<(script|style)(?=[\s/>])[^>]*>.*?(?:</\1\s*>|\Z)", re.I | re.S
+)
+_BLOCK_TAG = re.compile(_tags(_BLOCKS), re.I)
+_TAG = re.compile(_tags(_HTML_ELEMENTS) + r"|<![A-Za-z][^<>]*>|<\?[^<>]*\?>", re.I)
+# Enough for text escaped twice or three times (feeds often escape what is already escaped);
+# past that the text is left as the last round made it.
+_MAX_ROUNDS = 4
+
+
+def plain_text(s: str) -> str:
+    """``s`` read as HTML and given back as the text a reader would see: tags removed (block
+    tags as line breaks), character references decoded, unprintable characters removed.
+
+    Repeated until nothing changes, so text escaped more than once ("&amp;lt;b&amp;gt;")
+    comes out free of markup too and cleaning clean text changes nothing. Whitespace is left
+    to the caller.
+    """
+    for _ in range(_MAX_ROUNDS):
+        before = s
+        if "<" in s:
+            s = _DROPPED.sub("", s)
+            s = _BLOCK_TAG.sub("\n", s)
+            s = _TAG.sub("", s)
+        if "&" in s:
+            s = unescape(s)
+        s = strip_unprintable(s)
+        if s == before:
+            break
+    return s
+
+
+# "Name <address>": the form mail headers and RSS's <author> use (RFC 5322 name-addr).
+_MAILBOX = re.compile(r"^(?P<name>.*?)\s*<(?P<email>[^<>@\s]+@[^<>@\s]+)>\s*$", re.S)
+
+
+def split_mailbox(name: str) -> tuple[str, str | None]:
+    """``("O'Brien & Sons", "ob@example.com")`` for ``"O'Brien & Sons <ob@example.com>"``;
+    ``(name, None)`` when the name holds no address in angle brackets."""
+    if "@" not in name:
+        return name, None
+    match = _MAILBOX.match(name)
+    if match is None:
+        return name, None
+    return match["name"].strip() or match["email"], match["email"]

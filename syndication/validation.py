@@ -10,17 +10,30 @@ from urllib.parse import urlsplit
 
 import langcodes
 
-from feeds.text import strip_xml_forbidden
+from feeds.text import plain_text, split_mailbox, strip_xml_forbidden
 
 _SPACES = re.compile(r"\s+")
 
 
-def text(value: Any, *, max_len: int, required: bool = False, single_line: bool = True) -> str:
+def text(
+    value: Any,
+    *,
+    max_len: int,
+    required: bool = False,
+    single_line: bool = True,
+    plain: bool = True,
+) -> str:
+    """A text field as stored. Plain text (titles, names, summaries, captions, tags) is read as
+    HTML would show it (feeds.text.plain_text): tags removed, entities decoded, C1 controls,
+    U+FEFF and U+FFFD removed, NEL as a line break, so every format prints it as it is and no
+    reader or validator sees markup in it. Only HTML's element names are tags: "<3" or
+    "Hostile & <Tests>" are text and stay.
+    plain=False is for identifiers, which keep every character XML allows."""
     if value is None:
         value = ""
     if not isinstance(value, str):
         raise ValueError("must be a string")
-    value = strip_xml_forbidden(value)
+    value = plain_text(value) if plain else strip_xml_forbidden(value)
     value = _SPACES.sub(" ", value).strip() if single_line else value.strip()
     if required and not value:
         raise ValueError("must not be empty")
@@ -29,8 +42,8 @@ def text(value: Any, *, max_len: int, required: bool = False, single_line: bool 
     return value
 
 
-def optional_text(value: Any, *, max_len: int) -> str | None:
-    return text(value, max_len=max_len) or None
+def optional_text(value: Any, *, max_len: int, plain: bool = True) -> str | None:
+    return text(value, max_len=max_len, plain=plain) or None
 
 
 def http_url(value: Any, *, required: bool = False) -> str | None:
@@ -134,6 +147,21 @@ def string_list(value: Any, *, max_items: int, max_len: int) -> list[str]:
             out.append(clean)
     if len(out) > max_items:
         raise ValueError(f"must have at most {max_items} items")
+    return out
+
+
+def person_names(value: Any, *, max_items: int, max_len: int) -> list[str]:
+    """Names of people (story authors): a string_list whose "Name <address>" items lose the
+    address. A byline is printed in every format and page, and an address there is the
+    validator's ContainsEmail warning and a harvester's gift; feeds have no reliable place for
+    it (RSS's author would need it for every name, JSON Feed has none)."""
+    names = [
+        split_mailbox(name)[0] for name in string_list(value, max_items=max_items, max_len=max_len)
+    ]
+    out: list[str] = []
+    for name in names:
+        if name.casefold() not in {n.casefold() for n in out}:
+            out.append(name)
     return out
 
 

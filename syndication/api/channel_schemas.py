@@ -12,6 +12,11 @@ from syndication.channels.service import CONTENT_MODES, MAX_LIMIT, SLUG_RE
 from syndication.filters import KINDS
 
 _URL = {"format": "uri"}
+_IRI = {"format": "iri"}  # stored as given; feeds print it as a URI
+_PLAIN = (
+    "plain text: HTML tags are removed and character references decoded when stored, "
+    "and so are C1 controls, U+FEFF and U+FFFD"
+)
 _TERMS = {"description": "stories matching any of these values"}
 
 
@@ -35,8 +40,8 @@ class ChannelIn(RawBody):
         validate=[Pattern(f"^(?:{SLUG_RE.pattern.strip('^$')})$"), validate.Length(max=100)],
         metadata={"description": "lowercase letters, digits and single dashes; never changes"},
     )
-    title = f.String(required=True, validate=not_blank())
-    description = f.String(allow_none=True)
+    title = f.String(required=True, validate=not_blank(), metadata={"description": _PLAIN})
+    description = f.String(allow_none=True, metadata={"description": _PLAIN})
     language = f.String(allow_none=True, metadata={"description": "BCP 47"})
     link = http_url(allow_none=True)
     copyright = f.String(allow_none=True)
@@ -64,9 +69,9 @@ class ChannelOut(ma.Schema):
     title = f.String(required=True, validate=not_blank())
     description = f.String(required=True)
     language = f.String(required=True)
-    link = f.String(required=True, metadata=_URL)
+    link = f.String(required=True, metadata=_IRI)
     copyright = f.String(required=True, allow_none=True)
-    logo = f.String(required=True, allow_none=True, metadata=_URL)
+    logo = f.String(required=True, allow_none=True, metadata=_IRI)
     filter = f.Nested(FilterOut, required=True)
     limit = f.Integer(required=True)
     content = f.String(required=True, validate=validate.OneOf(CONTENT_MODES))

@@ -232,8 +232,9 @@ class Pattern(ma.validate.Validator):
 
 
 def http_url(**kwargs: Any) -> ma.fields.String:
-    """A string field holding an http(s) URL (at most 2048 characters)."""
-    metadata = {"format": "uri", **kwargs.pop("metadata", {})}
+    """A string field holding an http(s) URL (at most 2048 characters). An IRI (non-ASCII host
+    or path) is accepted and stored as given; feeds and pages print it as a URI."""
+    metadata = {"format": "iri", **kwargs.pop("metadata", {})}
     return ma.fields.String(
         validate=[
             Pattern(HTTP_URL, "must be an absolute http or https URL"),

@@ -25,12 +25,20 @@ from syndication.stories.schema import CODE_RE, STATUSES
 
 _DATE = DATE
 _URL = {"format": "uri"}
+# URLs stored as they were given (an IRI stays one here; feeds print it as a URI).
+_IRI = {"format": "iri"}
+# What validation.text does to every plain-text field; the same words in every description.
+PLAIN = (
+    "plain text: HTML tags are removed and character references decoded when stored "
+    "('&amp;' is stored as '&', '<b>Q3</b>' as 'Q3'; '<3' stays), and so are C1 controls, "
+    "U+FEFF and U+FFFD"
+)
 _SIZE = validate.Range(0, 2**53)
 
 
 class ImageIn(RawBody):
     url = http_url(required=True, metadata={"description": "http(s) URL of the image"})
-    caption = f.String(allow_none=True)
+    caption = f.String(allow_none=True, metadata={"description": PLAIN})
     type = f.String(allow_none=True, metadata={"description": "MIME type, e.g. image/jpeg"})
     length = Whole(allow_none=True, validate=_SIZE, metadata={"description": "size in bytes"})
     width = Whole(allow_none=True, validate=_SIZE)
@@ -52,17 +60,27 @@ class StoryIn(RawBody):
     title = f.String(
         required=True,
         validate=not_blank(),
-        metadata={"description": "at most title_max characters (maxLength)"},
+        metadata={"description": f"at most title_max characters (maxLength); {PLAIN}"},
     )
-    summary = f.String(allow_none=True, metadata={"description": "the lead, plain text"})
+    summary = f.String(
+        allow_none=True,
+        metadata={"description": f"the lead, {PLAIN}; block tags (p, br, li...) end a line"},
+    )
     body_html = f.String(
         allow_none=True, metadata={"description": "HTML, sanitised before it is stored"}
     )
     url = http_url(allow_none=True, metadata={"description": "canonical http(s) URL"})
-    authors = f.List(f.String(), allow_none=True)
-    source = f.String(allow_none=True)
-    section = f.String(allow_none=True)
-    tags = f.List(f.String(), allow_none=True)
+    authors = f.List(
+        f.String(),
+        allow_none=True,
+        metadata={
+            "description": f"names, {PLAIN}; an e-mail address in angle brackets "
+            "('Name <a@b.example>') is dropped: no feed or page prints one in a name"
+        },
+    )
+    source = f.String(allow_none=True, metadata={"description": PLAIN})
+    section = f.String(allow_none=True, metadata={"description": PLAIN})
+    tags = f.List(f.String(), allow_none=True, metadata={"description": PLAIN})
     language = f.String(allow_none=True, metadata={"description": "BCP 47 tag (en, en-GB, ar)"})
     image = f.Nested(ImageIn, allow_none=True)
     external_id = f.String(allow_none=True)
@@ -107,7 +125,7 @@ class StoryIn(RawBody):
 
 
 class ImageOut(ma.Schema):
-    url = f.String(required=True, metadata=_URL)
+    url = f.String(required=True, metadata=_IRI)
     caption = f.String()
     type = f.String()
     length = f.Integer()
@@ -120,7 +138,9 @@ class StoryOut(ma.Schema):
     title = f.String(required=True)
     summary = f.String(required=True)
     body_html = f.String(required=True)
-    url = f.String(required=True, metadata={**_URL, "description": "canonical URL"})
+    url = f.String(
+        required=True, metadata={**_IRI, "description": "canonical URL, as it was given"}
+    )
     page_url = f.String(
         required=True, metadata={**_URL, "description": "the story page; its guid in feeds"}
     )

@@ -16,6 +16,8 @@ import langcodes
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
+from feeds.text import split_mailbox
+from feeds.uri import to_uri
 from syndication.channels.pages import feed_url
 from syndication.channels.service import list_channels
 from syndication.config import Settings
@@ -152,7 +154,8 @@ def channels_showing(session: Session, story: Story) -> list[Channel]:
 
 
 def canonical_url(settings: Settings, story: Story) -> str:
-    return story.url or page_url(settings, story.code)
+    """The story's canonical URL as a URI (stored as given, which may be an IRI)."""
+    return to_uri(story.url) if story.url else page_url(settings, story.code)
 
 
 def story_view(session: Session, settings: Settings, story: Story) -> dict[str, Any]:
@@ -165,6 +168,8 @@ def story_view(session: Session, settings: Settings, story: Story) -> dict[str, 
     news_link = short_url(settings, link.code) if link and link.deleted_at is None else None
     qr = qr_url(settings, link.code, "svg") if news_link and link else None
     image = story.image if story.image and story.image.get("url") else None
+    if image:
+        image = {**image, "url": to_uri(image["url"])}
     site = site_name(settings)
     publisher = story.source or site
     channels = channels_showing(session, story)
@@ -210,7 +215,10 @@ def story_view(session: Session, settings: Settings, story: Story) -> dict[str, 
     if story.summary:
         ld["description"] = story.summary
     if story.authors:
-        ld["author"] = [{"@type": "Person", "name": name} for name in story.authors]
+        # Names only (stories stored before authors were cleaned may hold "Name <address>").
+        ld["author"] = [
+            {"@type": "Person", "name": split_mailbox(name)[0]} for name in story.authors
+        ]
     if image:
         image_ld: dict[str, Any] = {"@type": "ImageObject", "url": image["url"]}
         for key in ("width", "height"):
@@ -229,6 +237,7 @@ def story_view(session: Session, settings: Settings, story: Story) -> dict[str, 
         "lang": lang,
         "rtl": is_rtl(lang),
         "canonical": canonical,
+        "authors": [split_mailbox(name)[0] for name in story.authors or []],
         "published": local_time(published, settings.tz),
         "modified": local_time(modified, settings.tz) if modified > published else None,
         "image": image,

@@ -130,7 +130,7 @@ def clean_story(data: Any, settings: Settings, *, partial: bool = False) -> dict
         out["url"] = errors.check("url", v.http_url, data["url"])
     if has("authors"):
         out["authors"] = errors.check(
-            "authors", v.string_list, data["authors"], max_items=50, max_len=200
+            "authors", v.person_names, data["authors"], max_items=50, max_len=200
         )
     for key in ("source", "section"):
         if has(key):
@@ -145,7 +145,7 @@ def clean_story(data: Any, settings: Settings, *, partial: bool = False) -> dict
         out["code"] = errors.check("code", _code, data["code"])
     if has("external_id"):
         out["external_id"] = errors.check(
-            "external_id", v.optional_text, data["external_id"], max_len=512
+            "external_id", v.optional_text, data["external_id"], max_len=512, plain=False
         )
     if has("status"):
         out["status"] = errors.check("status", _status, data["status"])

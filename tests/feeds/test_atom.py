@@ -78,18 +78,21 @@ def test_structure(hostile: Feed) -> None:
     entries = root.findall(f"{A}entry")
     assert [e.get(XML_LANG) for e in entries] == [None, "ar", "he"]
     assert root.find(f".//{MEDIA}group") is None
-    # Entries without authors inherit the feed's, so the feed must have one.
+    # An entry without authors is credited to the feed's author, written on the entry itself
+    # (as RSS and JSON Feed do it), and the feed keeps its own.
     assert root.find(f"{A}author/{A}name").text == "The World Desk"
-    assert entries[1].find(f"{A}author") is None
+    assert entries[1].find(f"{A}author/{A}name").text == "The World Desk"
     text = out.decode("utf-8")
     for ch in FORBIDDEN:
         assert ch not in text
     assert "<script" not in text.lower() and "javascript:" not in text.lower()
 
 
-def test_feed_author_falls_back_to_title(hostile: Feed) -> None:
+def test_entry_author_falls_back_to_feed_title(hostile: Feed) -> None:
     root = etree.fromstring(render(dataclasses.replace(hostile, author=None), "atom"))
-    assert root.find(f"{A}author/{A}name").text == "World & <News> \U0001f30d"
+    assert root.find(f"{A}author") is None  # every entry has one, so the feed needs none
+    entries = root.findall(f"{A}entry")
+    assert entries[1].find(f"{A}author/{A}name").text == "World & <News> \U0001f30d"
 
 
 def test_no_feed_author_needed_when_every_entry_has_one(plain: Feed) -> None:
