@@ -12,11 +12,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import quote, urlsplit, urlunsplit
 
 from lxml import etree
 
 from feeds.text import strip_xml_forbidden
+from feeds.uri import to_uri
 
 __all__ = [
     "MAX_LOC",
@@ -26,7 +26,6 @@ __all__ = [
     "SitemapUrl",
     "render_sitemap_index",
     "render_urlset",
-    "to_uri",
 ]
 
 SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
@@ -62,36 +61,6 @@ class SitemapRef:
 
     loc: str
     lastmod: datetime | None = None
-
-
-def to_uri(iri: str) -> str:
-    """``iri`` as a URI: the host in IDNA (punycode), everything else non-ASCII percent-encoded
-    as UTF-8. Characters already valid in a URI, and existing %XX escapes, are left alone."""
-    parts = urlsplit(iri)
-    host = parts.hostname or ""
-    try:
-        host = host.encode("idna").decode("ascii")
-    except UnicodeError:  # not a valid IDN label: percent-encode rather than fail
-        host = quote(host, safe="")
-    if ":" in host:  # an IPv6 literal lost its brackets in hostname
-        host = f"[{host}]"
-    netloc = host
-    if parts.port is not None:
-        netloc += f":{parts.port}"
-    if parts.username is not None:
-        userinfo = quote(parts.username, safe="%!$&'()*+,;=")
-        if parts.password is not None:
-            userinfo += ":" + quote(parts.password, safe="%!$&'()*+,;=")
-        netloc = f"{userinfo}@{netloc}"
-    return urlunsplit(
-        (
-            parts.scheme.lower(),
-            netloc,
-            quote(parts.path, safe="%/:@!$&'()*+,;="),
-            quote(parts.query, safe="%/:@!$&'()*+,;=?"),
-            quote(parts.fragment, safe="%/:@!$&'()*+,;=?"),
-        )
-    )
 
 
 def _text(value: str) -> str:

@@ -37,8 +37,8 @@ from feeds.sitemap import (
     SitemapUrl,
     render_sitemap_index,
     render_urlset,
-    to_uri,
 )
+from feeds.uri import to_uri
 from syndication.config import Settings
 from syndication.models import Sequence, Story
 from syndication.stories.schema import page_url

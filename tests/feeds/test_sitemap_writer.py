@@ -14,27 +14,10 @@ from feeds.sitemap import (
     SitemapUrl,
     render_sitemap_index,
     render_urlset,
-    to_uri,
 )
 
 DATA = Path(__file__).parent.parent / "data"
 WHEN = datetime(2025, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
-
-
-@pytest.mark.parametrize(
-    ("iri", "uri"),
-    [
-        ("https://example.com/stories/1", "https://example.com/stories/1"),
-        (
-            "https://bücher.example/café?q=ü&a=1#frag ment",
-            "https://xn--bcher-kva.example/caf%C3%A9?q=%C3%BC&a=1#frag%20ment",
-        ),
-        ("HTTP://Example.com:8080/a%20b", "http://example.com:8080/a%20b"),
-        ("http://[2001:db8::1]/x", "http://[2001:db8::1]/x"),
-    ],
-)
-def test_to_uri(iri, uri):
-    assert to_uri(iri) == uri
 
 
 def test_dates_are_utc_w3c_datetimes_to_the_second():
