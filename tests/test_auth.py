@@ -43,6 +43,10 @@ PUBLIC_ENDPOINTS = {
     "hub.hub",  # POST /hub: the WebSub hub (subscribe, unsubscribe, publish)
     "api_docs.openapi_json",  # /api/v1/openapi.json
     "api_docs.swagger_ui",  # /api/docs
+    "sitemaps.news",  # /sitemaps/news.xml
+    "sitemaps.index",  # /sitemap.xml
+    "sitemaps.stories",  # /sitemaps/stories-<n>.xml
+    "sitemaps.robots",  # /robots.txt
 }
 
 

@@ -68,6 +68,9 @@ def wire(url: str, headers: dict[str, str], method: str = "GET") -> requests.Res
     """The response with its body exactly as sent (not decoded), in `.wire`."""
     response = requests.request(method, url, headers=headers, stream=True, timeout=10)
     response.wire = response.raw.read(decode_content=False)  # type: ignore[attr-defined]
+    # A streamed response holds its connection until closed: left open, it would keep the
+    # server's graceful shutdown waiting at the end of a test.
+    response.close()
     return response
 
 
