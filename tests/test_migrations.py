@@ -1,6 +1,8 @@
 """The migrations build exactly the schema the models declare, on both databases, and the
 newest one can be undone and redone."""
 
+import json
+
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
@@ -24,8 +26,8 @@ def test_migrations_match_the_models_and_step_back(db_url):
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         cfg.attributes["connection"] = conn
-        # Two steps: the newest may change data only (0011); one of the two changes the schema.
-        command.downgrade(cfg, "-2")
+        # Back past the newest schema change (0010; 0011 and 0012 change data only).
+        command.downgrade(cfg, "0009")
     assert _diff(db) != []
     db.migrate()
     assert _diff(db) == []
@@ -57,4 +59,64 @@ def test_bodies_stored_before_url_attributes_were_checked_are_cleaned(db_url):
         bodies = dict(conn.execute(text("SELECT code, body_html FROM stories")).all())
     assert "javascript" not in bodies["old"] and "Quoted" in bodies["old"]
     assert bodies["ok"] == clean
+    db.dispose()
+
+
+def test_plain_text_stored_before_the_rule_is_cleaned(db_url):
+    """0012: markup, character references and C1 controls in stored titles, summaries,
+    captions and channel text are cleaned; a title of markup only is kept rather than lost."""
+    db = Database(db_url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+        command.downgrade(cfg, "0011")
+        insert = text(
+            "INSERT INTO stories (code, title, summary, body_html, image, authors, tags, status,"
+            " created_at, updated_at, revision, content_hash) VALUES (:code, :title, :summary,"
+            " '', :image, '[]', '[]', 'published', :now, :now, 1, '')"
+        )
+        now = "2025-01-01 00:00:00"
+        image = '{"url": "https://example.org/a.jpg", "caption": "A <i>caption</i>\u0085"}'
+        rows = [
+            ("dirty", "Profits &amp; Losses: <b>Q3</b>\u009f", "Line one<br>line two\ufeff", image),
+            ("markup", "<b></b>", "", None),
+            ("clean", "Hostile & <Tests>", "Fine.", None),
+        ]
+        for code, title, summary, img in rows:
+            conn.execute(
+                insert,
+                {
+                    "code": code,
+                    "title": title,
+                    "summary": summary,
+                    "image": img,
+                    "now": now,
+                },
+            )
+        conn.execute(
+            text(
+                "INSERT INTO channels (slug, title, description, filter, content, formats,"
+                " created_at, changed_at, version) VALUES ('c', 'News &lt;daily&gt;',"
+                " '<p>About</p>', '{}', 'full', '[\"rss\"]', :now, :now, 1)"
+            ),
+            {"now": now},
+        )
+        command.upgrade(cfg, "head")
+        stories = {
+            code: (title, summary, image)
+            for code, title, summary, image in conn.execute(
+                text("SELECT code, title, summary, image FROM stories")
+            ).all()
+        }
+        channel = conn.execute(text("SELECT title, description FROM channels")).one()
+    assert stories["dirty"][0] == "Profits & Losses: Q3"
+    assert stories["dirty"][1] == "Line one\nline two"
+    caption = stories["dirty"][2]
+    caption = (json.loads(caption) if isinstance(caption, str) else caption)["caption"]
+    assert caption == "A caption"
+    assert stories["markup"][0] == "<b></b>"
+    assert stories["clean"][:2] == ("Hostile & <Tests>", "Fine.")
+    assert tuple(channel) == ("News <daily>", "About")
     db.dispose()
