@@ -118,6 +118,16 @@ def app(settings):
 
 
 @pytest.fixture
+def clocked_app(settings, clock):
+    """The app on the `clock` fixture of the module asking (a FakeClock moved by hand): a module
+    uses it as its `app` where requests and jobs must read that clock."""
+    app = create_app(runtime=Runtime.create(settings, clock))
+    app.config["TESTING"] = True
+    yield app
+    app.extensions["syndication"].close()
+
+
+@pytest.fixture
 def rt(app) -> Runtime:
     return app.extensions["syndication"]
 

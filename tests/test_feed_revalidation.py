@@ -14,8 +14,6 @@ from email.utils import format_datetime, parsedate_to_datetime
 
 import pytest
 
-from syndication.app import create_app
-from syndication.runtime import Runtime
 from tests.pushkit import FakeClock
 from tests.storyfactory import (
     NOW,
@@ -42,12 +40,9 @@ def clock():
 
 
 @pytest.fixture
-def app(settings, clock):
+def app(clocked_app):
     """The app on a clock moved by hand: requests read it, and so do the changes below."""
-    app = create_app(runtime=Runtime.create(settings, clock))
-    app.config["TESTING"] = True
-    yield app
-    app.extensions["syndication"].close()
+    return clocked_app
 
 
 def at(clock: FakeClock, seconds: float) -> datetime:

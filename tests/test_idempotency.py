@@ -17,10 +17,8 @@ from flask_smorest.spec.plugins import FlaskPlugin
 from sqlalchemy import func, select
 
 from syndication.api.idempotency import fingerprint, is_idempotent
-from syndication.app import create_app
 from syndication.auth.tokens import create_token
 from syndication.models import IdempotencyKey, Subscriber
-from syndication.runtime import Runtime
 from tests.conftest import make_settings
 from tests.pushkit import FakeClock
 
@@ -52,11 +50,8 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def app(settings, clock):
-    app = create_app(runtime=Runtime.create(settings, clock))
-    app.config["TESTING"] = True
-    yield app
-    app.extensions["syndication"].close()
+def app(clocked_app):
+    return clocked_app
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ import pytest
 from lxml import etree
 from werkzeug.http import http_date
 
-from syndication.app import create_app
 from syndication.config import ConfigError, load_settings
 from syndication.models import Story
 from syndication.runtime import Runtime
@@ -70,11 +69,8 @@ def settings(db_url: str, tmp_path: Path):
 
 
 @pytest.fixture
-def app(settings, clock):
-    app = create_app(runtime=Runtime.create(settings, clock))
-    app.config["TESTING"] = True
-    yield app
-    app.extensions["syndication"].close()
+def app(clocked_app):
+    return clocked_app
 
 
 @pytest.fixture

@@ -105,12 +105,9 @@ def clock():
 
 
 @pytest.fixture
-def app(settings, clock):
+def app(clocked_app):
     """The app on a clock moved by hand: requests, verification and expiry all read it."""
-    app = create_app(runtime=Runtime.create(settings, clock))
-    app.config["TESTING"] = True
-    yield app
-    app.extensions["syndication"].close()
+    return clocked_app
 
 
 @pytest.fixture
