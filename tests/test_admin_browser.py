@@ -176,6 +176,7 @@ def test_admin_in_a_real_browser(server: str, browser) -> None:
     assert b.driver.find_element(By.ID, "summary").get_attribute("value").startswith("Tide tables")
     b.shot("story-form-errors")
     b.fill("title", "Spring tide tables published")
+    b.click("button.editor-toggle")  # the rich-text editor's HTML view: the plain textarea
     b.fill("body_html", "<p>High water at <strong>06:12</strong> on Monday.</p>")
     b.fill("tags", "tide, harbour")
     b.fill("section", "Local")
