@@ -236,3 +236,25 @@ def test_untouched_body_saved_as_it_was_and_unkept_markup_opens_as_html(served, 
         "return editor.editor.getDocument().getAttachments().length;"
     )
     assert accepted == 0
+    # Pasted HTML keeps its text; its image (an attachment to Trix) is taken out.
+    html = b.driver.execute_script(
+        "const editor = document.querySelector('trix-editor');"
+        "editor.editor.insertHTML('<p>before<img src=\"/static/admin.css\">after</p>');"
+        "return [editor.editor.getDocument().getAttachments().length, editor.innerHTML];"
+    )
+    assert html[0] == 0 and "<img" not in html[1] and "beforeafter" in html[1], html
+
+    # Arabic typed in: Trix marks the block dir="rtl", which the sanitiser (unchanged) drops;
+    # the story's language gives the page its direction.
+    b.fill("title", "خبر")
+    editor = b.driver.find_element(By.CSS_SELECTOR, "trix-editor")
+    b.driver.execute_script("arguments[0].editor.loadHTML('')", editor)
+    editor.click()
+    editor.send_keys("نص عربي")
+    b.wait.until(lambda d: "rtl" in d.find_element(By.ID, "body_html").get_attribute("value"))
+    b.click("form.form button.button-primary")
+    b.wait.until(ec.url_matches(r"/admin/stories/(?!new$)[^/]+$"))
+    with rt.db.read() as s:
+        assert (
+            get_story(s, b.driver.current_url.rsplit("/", 1)[1]).body_html == "<div>نص عربي</div>"
+        )
