@@ -149,7 +149,6 @@ works under a Content-Security-Policy of script-src 'self'; style-src 'self'. */
       label.htmlFor = rich ? editor.id : textarea.id;
       label.textContent = rich ? labelText.replace(/\s*\(HTML\)\s*$/, "") : labelText;
       toggle.textContent = rich ? "Edit as HTML" : "Use the rich-text editor";
-      toggle.setAttribute("aria-pressed", rich ? "false" : "true");
     }
 
     function switchTo(rich) {
