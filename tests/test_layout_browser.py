@@ -185,8 +185,11 @@ def test_every_page_fits_a_phone_and_a_desktop(served: tuple[str, Runtime], brow
     codes = _stock(rt)
     b = Sweep(browser, base)
     b.size(390)
+    b.go("/admin/stories")  # before signing in, at the phone width: the 401 page, the form
+    assert "Sign-in required" in b.text() and b.fits() == [390, 390]
+    b.shot("admin-unauthorized")
     b.go("/admin/login")
-    b.shot("admin-login")  # before signing in, at the phone width
+    b.shot("admin-login")
     assert b.fits() == [390, 390], "the sign-in page is wider than a phone"
     b.fill("username", "admin")
     b.fill("password", PASSWORD)
@@ -231,6 +234,11 @@ def test_every_page_fits_a_phone_and_a_desktop(served: tuple[str, Runtime], brow
             chart,
         )
         assert smallest >= 11, f"chart text is {smallest:.1f} px on a phone"
+
+    # The numbers behind the charts, opened: a plain table that fits a phone as it is.
+    b.click("details.data-table summary")
+    assert b.fits() == [390, 390], b.past_edge(390)
+    b.shot("admin-link-stats-table")
 
     # Tables chosen to stack into cards do so on a phone: every cell shows its column's name.
     b.go("/admin/links")
