@@ -78,7 +78,13 @@ def _stock(rt: Runtime) -> dict[str, str]:
         for i, (medium, bot) in enumerate(
             [("link", False), ("qr", False), ("qr", False), ("link", True), ("qr", True)]
         ):
-            s.add(Visit(link_id=link.id, at=now - timedelta(days=i), medium=medium, is_bot=bot))
+            s.add(
+                Visit(
+                    link_id=link.id, at=now - timedelta(days=i), medium=medium, is_bot=bot,
+                    referrer_host="the-regional-partner-newsroom-with-a-long-host-name." * 3
+                    + "example" if i == 0 else None,
+                )
+            )  # fmt: skip
         link.human_visits = 3
         create_token(s, "partner import job", "editor", now)
         sub, _secret = create_subscriber(
@@ -130,7 +136,7 @@ def _pages(c: dict[str, str]) -> dict[str, tuple[str, str]]:
         "admin-links": ("/admin/links", "partner-offer"),
         "admin-link-new": ("/admin/links/new", "New link"),
         "admin-link-edit": ("/admin/links/partner-offer", "partner-offer"),
-        "admin-link-stats": (f"/admin/links/{c['link']}/stats", "Visits per day"),
+        "admin-link-stats": (f"/admin/links/{c['link']}/stats", "Top referrers"),
         "admin-subscribers": ("/admin/subscribers", "City Paper"),
         "admin-subscriber-new": ("/admin/subscribers/new", "New subscriber"),
         "admin-subscriber-detail": (sub, f"Delivery {c['delivery']}"),
