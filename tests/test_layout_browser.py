@@ -124,6 +124,7 @@ def _pages(c: dict[str, str]) -> dict[str, tuple[str, str]]:
         "story-arabic": (f"/stories/{c['arabic']}", c["arabic"]),
         "error-404": ("/stories/no-such-story", "404"),
         "error-410": (f"/stories/{c['gone']}", "410"),
+        "api-docs": ("/api/docs", "stories"),
         "admin-dashboard": ("/admin/", "Busiest links"),
         "admin-stories": ("/admin/stories", "Draft about the harbour wall"),
         "admin-story-new": ("/admin/stories/new", "New story"),
