@@ -336,11 +336,34 @@ def test_links_create_edit_delete(client, rt, admin):
 
 def test_link_stats_chart(client, admin, content):
     page = client.get("/admin/links/promo/stats?days=7").get_data(as_text=True)
-    assert page.count('<svg class="chart"') == 2
+    # Each chart in two drawings, wide and narrow (CSS shows one by the screen's width).
+    assert page.count('<svg class="chart chart-wide"') == 2
+    assert page.count('<svg class="chart chart-narrow"') == 2
     assert '<title id="chart-medium-title">' in page and "<desc" in page
+    assert '<title id="chart-medium-narrow-title">' in page
     assert 'class="s-qr"' in page and 'class="s-bot"' in page
     assert "QR scans: 2" in page  # the description sums each series
     assert "<table" in page and "Visits per day" in page
+
+
+def test_dashboard_says_what_visits_there_are(client, rt, admin):
+    """The dashboard says "No visits counted yet" only when there are none, bots included."""
+    now = rt.clock()
+    with rt.db.write() as s:
+        link = create_link(s, {"url": "https://example.org/y", "slug": "crawled"}, now=now)
+        link_id = link.id
+    assert "No visits counted yet." in client.get("/admin/").get_data(as_text=True)
+    with rt.db.write() as s:
+        for medium in ("link", "qr"):
+            s.add(Visit(link_id=link_id, at=now, medium=medium, is_bot=True))
+    page = client.get("/admin/").get_data(as_text=True)
+    assert "No visits counted yet." not in page
+    assert "No human visits yet; 2 bot visits counted" in page
+    with rt.db.write() as s:
+        s.add(Visit(link_id=link_id, at=now, medium="link", is_bot=False))
+        get_link(s, "crawled").human_visits = 1
+    page = client.get("/admin/").get_data(as_text=True)
+    assert "bot visits counted" not in page and "/admin/links/crawled/stats" in page
 
 
 def test_tokens_and_users(client, rt, admin):

@@ -3,17 +3,51 @@
 Each chart is a stack of two series per day (links vs QR scans, or humans vs bots), with a
 y axis, date labels, a legend, and <title>/<desc> for assistive technology; the page puts
 the same numbers in a table beside it.
+
+An SVG with a viewBox scales everything in it, text included, to the width it is drawn at: one
+drawing cannot keep its text readable both on a phone (a 720-unit chart squeezed to 358 px
+shows 12-unit text at 6 px) and on a desktop. So each chart is drawn in two sizes, a wide one
+and a narrow one, and admin.css shows one of them by the screen's width (600 px); each size
+gets the font size that is at least MIN_TEXT_PX on the narrowest screen it is shown on.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from markupsafe import Markup, escape
 
-WIDTH, HEIGHT = 720, 260
-LEFT, RIGHT, TOP, BOTTOM = 44, 12, 28, 40
+MIN_TEXT_PX = 11  # the smallest rendered text size the admin accepts for chart labels
+PAGE_GUTTER_PX = 32  # body padding (1rem each side, site.css) around the chart's figure
+
+
+@dataclass(frozen=True)
+class Size:
+    """One drawing of a chart: its viewBox size and the narrowest screen it is shown on."""
+
+    name: str
+    width: int  # viewBox units; the chart is drawn at 100% of its box (at most `width` px wide)
+    height: int
+    min_screen_px: int  # narrowest viewport that shows this size (admin.css media queries)
+    max_labels: int  # date labels along the x axis, at most
+
+    @property
+    def min_rendered_px(self) -> int:
+        return min(self.width, self.min_screen_px - PAGE_GUTTER_PX)
+
+    @property
+    def font(self) -> int:
+        """User units per glyph so that text is at least MIN_TEXT_PX at the narrowest width."""
+        return math.ceil(MIN_TEXT_PX * self.width / self.min_rendered_px)
+
+
+# Wide from a 600 px viewport up (admin.css: .chart-wide), narrow below it down to 360 px phones.
+WIDE = Size("wide", 720, 260, min_screen_px=600, max_labels=8)
+NARROW = Size("narrow", 360, 240, min_screen_px=360, max_labels=5)
+SIZES = (WIDE, NARROW)
 
 
 def _nice_max(value: int) -> int:
@@ -26,11 +60,19 @@ def _nice_max(value: int) -> int:
         top *= 10
 
 
+def y_ticks(top: int) -> list[int]:
+    """Whole-number gridlines up to `top` (a _nice_max value): counts have no half visits."""
+    if top <= 5:
+        return list(range(top + 1))
+    return [0, top // 2, top]  # top is 10, 20, 50 … here: its half is whole
+
+
 def stacked_bars(
     chart_id: str,
     title: str,
     days: Sequence[dict[str, Any]],
     series: Sequence[tuple[str, str, str]],
+    size: Size = WIDE,
 ) -> Markup:
     """An SVG of `days` (dicts with "date" and a count per series key), one stacked bar a day.
 
@@ -38,40 +80,54 @@ def stacked_bars(
     """
     totals = [sum(int(d.get(key, 0)) for key, _, _ in series) for d in days]
     top = _nice_max(max(totals, default=0) or 1)
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    font = size.font
+    char = 0.6 * font  # an average glyph's advance, for spacing labels
+    left = math.ceil(font * 1.4 + 8 + char * len(str(top)))  # rotated title + tick labels
+    right, top_margin, bottom = math.ceil(char * 2.5) + 2, font + 16, 2 * font + 14
+    width, height = size.width, size.height
+    plot_w, plot_h = width - left - right, height - top_margin - bottom
     slot = plot_w / max(len(days), 1)
     bar = max(slot * 0.7, 1.0)
-    y = lambda n: TOP + plot_h - plot_h * n / top  # noqa: E731
+    y = lambda n: top_margin + plot_h - plot_h * n / top  # noqa: E731
     parts: list[str] = []
     summary = ", ".join(
         f"{label}: {sum(int(d.get(key, 0)) for d in days)}" for key, label, _ in series
     )
     span = f"{days[0]['date']} to {days[-1]['date']}" if days else "no days"
     desc = f"Visits per day from {span}, stacked bars. Totals: {summary}."
+    cid = escape(chart_id)
     parts.append(
-        f'<svg class="chart" id="{escape(chart_id)}" viewBox="0 0 {WIDTH} {HEIGHT}" '
-        f'role="img" aria-labelledby="{chart_id}-title {chart_id}-desc" '
-        f'xmlns="http://www.w3.org/2000/svg">'
-        f'<title id="{chart_id}-title">{escape(title)}</title>'
-        f'<desc id="{chart_id}-desc">{escape(desc)}</desc>'
+        f'<svg class="chart chart-{size.name}" id="{cid}" viewBox="0 0 {width} {height}" '
+        f'width="100%" font-size="{font}" role="img" '
+        f'aria-labelledby="{cid}-title {cid}-desc" xmlns="http://www.w3.org/2000/svg">'
+        f'<title id="{cid}-title">{escape(title)}</title>'
+        f'<desc id="{cid}-desc">{escape(desc)}</desc>'
     )
-    # y axis: grid lines and labels at 0, 1/2, 1 of the top.
-    for fraction in (0, 0.5, 1):
-        value = top * fraction
-        label = f"{value:g}"
+
+    def text(x: float, ypos: float, body: str, cls: str = "axis", extra: str = "") -> str:
+        return (
+            f'<text class="{cls}" x="{x:.1f}" y="{ypos:.1f}" font-size="{font}"{extra}>'
+            f"{escape(body)}</text>"
+        )
+
+    for value in y_ticks(top):
         ypos = y(value)
         parts.append(
-            f'<line class="grid" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{ypos:.1f}" '
+            f'<line class="grid" x1="{left}" x2="{width - right}" y1="{ypos:.1f}" '
             f'y2="{ypos:.1f}"/>'
-            f'<text class="axis" x="{LEFT - 6}" y="{ypos + 4:.1f}" text-anchor="end">{label}</text>'
+            + text(left - 6, ypos + font * 0.35, str(value), extra=' text-anchor="end"')
         )
+    mid = top_margin + plot_h / 2
+    rot_x = font * 0.9
     parts.append(
-        f'<text class="axis" x="12" y="{TOP + plot_h / 2:.0f}" text-anchor="middle" '
-        f'transform="rotate(-90 12 {TOP + plot_h / 2:.0f})">visits</text>'
-    )
-    every = max(1, round(len(days) / 8))  # at most ~8 date labels
+        text(rot_x, mid, "visits", extra=f' text-anchor="middle" transform="rotate(-90 '
+             f'{rot_x:.1f} {mid:.1f})"')
+    )  # fmt: skip
+    label_w = char * 5 + font  # "MM-DD" and a gap
+    labels = max(1, min(size.max_labels, int(plot_w // label_w)))
+    every = max(1, math.ceil(len(days) / labels))
     for i, day in enumerate(days):
-        x = LEFT + i * slot + (slot - bar) / 2
+        x = left + i * slot + (slot - bar) / 2
         base = 0
         for key, label, css in series:
             count = int(day.get(key, 0))
@@ -85,21 +141,35 @@ def stacked_bars(
             base += count
         if (len(days) - 1 - i) % every == 0:  # counted from the last day: it always has one
             parts.append(
-                f'<text class="axis" x="{x + bar / 2:.1f}" y="{HEIGHT - BOTTOM + 16}" '
-                f'text-anchor="middle">{escape(day["date"][5:])}</text>'
-            )
+                text(x + bar / 2, height - bottom + font + 4, day["date"][5:],
+                     extra=' text-anchor="middle"')
+            )  # fmt: skip
     parts.append(
-        f'<line class="axis-line" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{TOP + plot_h}" '
-        f'y2="{TOP + plot_h}"/>'
-        f'<text class="axis" x="{LEFT + plot_w / 2:.0f}" y="{HEIGHT - 6}" '
-        f'text-anchor="middle">day (MM-DD)</text>'
+        f'<line class="axis-line" x1="{left}" x2="{width - right}" y1="{top_margin + plot_h}" '
+        f'y2="{top_margin + plot_h}"/>'
+        + text(left + plot_w / 2, height - 4, "day (MM-DD)", extra=' text-anchor="middle"')
     )
-    x = LEFT
+    x = float(left)
+    swatch = font - 2
     for _key, label, css in series:  # legend along the top
         parts.append(
-            f'<rect class="{css}" x="{x}" y="8" width="12" height="12"/>'
-            f'<text class="legend" x="{x + 18}" y="18">{escape(label)}</text>'
+            f'<rect class="{css}" x="{x:.1f}" y="6" width="{swatch}" height="{swatch}"/>'
+            + text(x + swatch + 5, 6 + swatch, label, cls="legend")
         )
-        x += 30 + 8 * len(label)
+        x += swatch + 5 + char * len(label) + font * 1.5
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def responsive_bars(
+    chart_id: str,
+    title: str,
+    days: Sequence[dict[str, Any]],
+    series: Sequence[tuple[str, str, str]],
+) -> Markup:
+    """The chart in every size (ids `chart_id` and `chart_id-narrow`); CSS shows one."""
+    return Markup("").join(
+        stacked_bars(chart_id if size is WIDE else f"{chart_id}-{size.name}", title, days,
+                     series, size)
+        for size in SIZES
+    )  # fmt: skip

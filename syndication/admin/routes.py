@@ -80,6 +80,7 @@ def _confirm(title: str, message: str, action: str, button: str, back: str, **kw
 @requires("reader")
 def dashboard() -> Response:
     rt = runtime()
+    rt.visits.flush()  # the busiest links by the visits counted so far (as link_stats does)
     with rt.db.read() as session:
         return render("admin/dashboard.html", page_title="Dashboard", data=dashboard_data(session))
 
@@ -526,13 +527,13 @@ def link_stats(code: str) -> Response:
             info = links.link_to_dict(session, links.get_link(session, code), rt.settings)
         except NotFound:
             abort(404)
-    medium = charts.stacked_bars(
+    medium = charts.responsive_bars(
         "chart-medium",
         f"Visits per day of {code}: links vs QR scans",
         stats["days"],
         [("link", "link clicks", "s-link"), ("qr", "QR scans", "s-qr")],
     )
-    who = charts.stacked_bars(
+    who = charts.responsive_bars(
         "chart-who",
         f"Visits per day of {code}: humans vs bots",
         stats["days"],
