@@ -238,9 +238,7 @@ def test_a_host_not_in_the_dns_yet_is_accepted_with_a_warning(rt):
 def test_a_host_that_resolves_to_a_private_address_is_refused_at_add_and_at_send(rt):
     """Accepted while it did not resolve, the host is judged again by the outbound client
     before a delivery is sent: once its name points at a private address, nothing is sent."""
-    private = OutboundClient(
-        OutboundPolicy(), resolver=MapDNS({"city.example": ["10.20.30.40"]})
-    )
+    private = OutboundClient(OutboundPolicy(), resolver=MapDNS({"city.example": ["10.20.30.40"]}))
     missing = OutboundClient(OutboundPolicy(), resolver=NoDNS())
     try:
         with rt.db.write() as s, pytest.raises(ValidationError) as exc:

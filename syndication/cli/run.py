@@ -162,7 +162,10 @@ def run(ctx: CliContext, host: str, port: int, demo: bool) -> None:
         # Without a configured public URL, links point at where we actually listen; recorded in
         # the instance folder so other commands print the same URLs while we serve.
         os.environ["SYNDICATION_BASE_URL"] = listening_base_url(host, port)
-        record_base_url(settings, os.environ["SYNDICATION_BASE_URL"])
+        try:
+            record_base_url(settings, os.environ["SYNDICATION_BASE_URL"])
+        except OSError as exc:  # a read-only instance folder costs only the other commands' URLs
+            click.echo(f"syndication run: base URL not recorded: {exc}", err=True)
         settings = load_settings()
     db = ctx.db  # migrates the schema
     first_admin = None
