@@ -20,6 +20,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import langcodes
 
 ENV_PREFIX = "SYNDICATION_"
+# The instance folder when `instance_path` is not set. Not a setting of its own: it says where
+# the instance lives, before any file in it is read.
+HOME_ENV = "SYNDICATION_HOME"
+# `syndication run` writes the base URL it serves under here, in the instance folder, when no
+# base_url is configured, so other commands print the URLs the running server uses.
+RECORDED_BASE_URL = "base_url"
 
 
 class ConfigError(ValueError):
@@ -85,7 +91,9 @@ class Settings:
 
     @property
     def instance_dir(self) -> Path:
-        return Path(self.instance_path or "instance").resolve()
+        """The instance folder: `instance_path`, else SYNDICATION_HOME, else the per-user data
+        directory; never the working directory, so every command finds the same database."""
+        return Path(self.instance_path or default_home()).expanduser().resolve()
 
     @property
     def db_url(self) -> str:
@@ -188,6 +196,41 @@ def _check_utm(value: str) -> None:
 def _check_secret_key(value: str) -> None:
     if value and len(value) < 32:
         raise ConfigError(f"secret_key: must be at least 32 characters (random), got {len(value)}")
+
+
+def default_home(environ: Mapping[str, str] | None = None) -> Path:
+    """SYNDICATION_HOME, else the per-user data directory (platformdirs: the place each OS
+    keeps an application's data, e.g. ~/.local/share/syndication)."""
+    environ = os.environ if environ is None else environ
+    home = environ.get(HOME_ENV, "").strip()
+    if home:
+        return Path(home)
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("syndication", appauthor=False))
+
+
+def record_base_url(settings: Settings, base_url: str) -> Path:
+    """Write `base_url` (the address `run` serves on) into the instance folder, for commands
+    run while no base_url is configured; returns the file written."""
+    _check_base_url(base_url)
+    folder = settings.instance_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / RECORDED_BASE_URL
+    partial = path.with_name(f".{RECORDED_BASE_URL}.{os.getpid()}")
+    partial.write_text(base_url + "\n", encoding="utf-8")
+    partial.replace(path)  # atomic: a reader sees the old URL or the new one
+    return path
+
+
+def _recorded_base_url(instance_dir: Path) -> str | None:
+    """The base URL `run` recorded in `instance_dir`, or None (none, unreadable, invalid)."""
+    try:
+        value = (instance_dir / RECORDED_BASE_URL).read_text(encoding="utf-8").strip()
+        _check_base_url(value)
+    except (OSError, UnicodeDecodeError, ConfigError):
+        return None
+    return value
 
 
 def _parse_schedule(value: str) -> tuple[float, ...]:
@@ -304,11 +347,20 @@ def load_settings(
     overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
 ) -> Settings:
     """Read and validate every setting; raise ConfigError on the first bad one."""
+    return load_settings_with_origins(overrides, environ)[0]
+
+
+def load_settings_with_origins(
+    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> tuple[Settings, dict[str, str]]:
+    """The settings, and where each one not left at its default came from (for
+    `syndication info`, and for `run` to tell a configured base_url from a recorded one)."""
     environ = os.environ if environ is None else environ
     declared = {
         f.name: _TYPES[f.type] if isinstance(f.type, str) else f.type for f in fields(Settings)
     }
     values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
 
     config_file = environ.get(ENV_PREFIX + "CONFIG")
     if config_file:
@@ -326,18 +378,31 @@ def load_settings(
             if key not in declared:
                 raise ConfigError(f"{config_file}: unknown setting {key!r}")
             values[key] = _coerce(key, declared[key], raw, f"{key} (in {config_file})")
+            origins[key] = f"config file {config_file}"
 
     for key, kind in declared.items():
         env_name = ENV_PREFIX + key.upper()
         if env_name in environ:
             values[key] = _coerce(key, kind, environ[env_name], env_name)
+            origins[key] = f"environment {env_name}"
 
     for key, raw in (overrides or {}).items():
         if key not in declared:
             raise ConfigError(f"unknown setting {key!r}")
         values[key] = _coerce(key, declared[key], raw, key)
+        origins[key] = "given"
 
+    if not values.get("instance_path") and environ.get(HOME_ENV, "").strip():
+        values["instance_path"] = environ[HOME_ENV].strip()
+        origins["instance_path"] = f"environment {HOME_ENV}"
     settings = replace(Settings(), **values)
+    if "base_url" not in values:
+        recorded = _recorded_base_url(settings.instance_dir)
+        if recorded is not None:
+            settings = replace(settings, base_url=recorded)
+            origins["base_url"] = (
+                f"recorded by `syndication run` in {settings.instance_dir / RECORDED_BASE_URL}"
+            )
     for key in declared:
         value = getattr(settings, key)
         try:
@@ -355,4 +420,4 @@ def load_settings(
             f"websub_lease_max ({settings.websub_lease_min} <= "
             f"{settings.websub_lease_default} <= {settings.websub_lease_max})"
         )
-    return settings
+    return settings, origins

@@ -29,6 +29,15 @@ PG_URL = os.environ.get(
 BASE_URL = "http://news.example.test"
 
 
+@pytest.fixture(autouse=True)
+def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test's default instance folder is its own (SYNDICATION_HOME, inherited by the
+    processes it starts): no test reads or writes the real per-user data directory."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("SYNDICATION_HOME", str(home))
+    return home
+
+
 def _pg_driver_url(url: str) -> str:
     parsed = make_url(url)
     return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)

@@ -5,6 +5,7 @@ against the IPTC ninjs 2.1 JSON Schema (tests/data/ninjs-2.x.schema.json)."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,7 +18,7 @@ from syndication.channels.service import create_channel
 from syndication.config import load_settings
 from syndication.errors import NotFound, ValidationError
 from syndication.models import Delivery, DeliveryAttempt, Event
-from syndication.outbound import OutboundClient, OutboundPolicy
+from syndication.outbound import OutboundClient, OutboundPolicy, UnsafeURL
 from syndication.push import subscribers as svc
 from syndication.push.outbox import EVENT_TYPES
 from syndication.push.queue import new_message_id
@@ -167,7 +168,7 @@ def test_urls_refused_without_outbound_allow(rt, tmp_path):
         "https://169.254.169.254/latest": "link-local",
         "https://[::1]/hook": "loopback",
         "http://203.0.113.9/hook": "https",
-        "https://does-not-resolve.invalid/hook": "does not resolve",
+        "http://not-in-dns-yet.example/hook": "https",
         "https://127.0.0.1\\.attacker.test/h": "backslash",
         "https://127.1/hook": "IPv4",
         "https://[::ffff:127.0.0.1]/hook": "loopback",
@@ -186,6 +187,76 @@ def test_urls_refused_without_outbound_allow(rt, tmp_path):
     with rt.db.write() as s, pytest.raises(ValidationError) as exc:
         svc.update_subscriber(s, rt.push.outbound.check_sync, 1, {"url": "https://10.0.0.8/x"})
     assert "private" in _fields(exc)["url"]
+
+
+class MapDNS:
+    """The outside world's DNS, stubbed: the names in `answers` resolve to their addresses."""
+
+    def __init__(self, answers: dict[str, list[str]]) -> None:
+        self.answers = answers
+
+    async def resolve(self, host, port):
+        return [ipaddress.ip_address(a) for a in self.answers.get(host, [])]
+
+
+def test_a_host_not_in_the_dns_yet_is_accepted_with_a_warning(rt):
+    strict = OutboundClient(OutboundPolicy(), resolver=NoDNS())
+    try:
+        warnings: list[str] = []
+        with rt.db.write() as s:
+            sub, _ = svc.create_subscriber(
+                s,
+                strict.check_sync,
+                {"name": "City", "url": "https://City.example/hooks/news"},
+                NOW,
+                warnings,
+            )
+            sub_id, url = sub.id, sub.url
+        assert url == "https://city.example/hooks/news"  # stored as the client reads it
+        assert len(warnings) == 1
+        assert "'city.example' does not resolve" in warnings[0]
+        assert "checked again before every delivery" in warnings[0]
+        # The same on a change of URL; a resolvable change warns of nothing.
+        warnings.clear()
+        with rt.db.write() as s:
+            svc.update_subscriber(
+                s, strict.check_sync, sub_id, {"url": "https://other.example/x"}, warnings
+            )
+        assert len(warnings) == 1 and "'other.example' does not resolve" in warnings[0]
+        # Still refused without DNS: what the URL itself says is wrong.
+        for url, why in {
+            "http://city.example/hooks": "https",
+            "https://10.0.0.1/hooks": "private",
+        }.items():
+            with rt.db.write() as s, pytest.raises(ValidationError) as exc:
+                svc.create_subscriber(s, strict.check_sync, {"name": "P", "url": url}, NOW, [])
+            assert why in _fields(exc)["url"], (url, _fields(exc))
+    finally:
+        strict.close()
+
+
+def test_a_host_that_resolves_to_a_private_address_is_refused_at_add_and_at_send(rt):
+    """Accepted while it did not resolve, the host is judged again by the outbound client
+    before a delivery is sent: once its name points at a private address, nothing is sent."""
+    private = OutboundClient(OutboundPolicy(), resolver=MapDNS({"city.example": ["10.20.30.40"]}))
+    missing = OutboundClient(OutboundPolicy(), resolver=NoDNS())
+    try:
+        with rt.db.write() as s, pytest.raises(ValidationError) as exc:
+            svc.create_subscriber(
+                s, private.check_sync, {"name": "P", "url": "https://city.example/h"}, NOW, []
+            )
+        assert "private" in _fields(exc)["url"]
+        with rt.db.write() as s:
+            sub, _ = svc.create_subscriber(
+                s, missing.check_sync, {"name": "P", "url": "https://city.example/h"}, NOW, []
+            )
+            url = sub.url
+        # At send time the engine's client resolves it: now to a private address.
+        with pytest.raises(UnsafeURL, match="private"):
+            private.request_sync("POST", url, body=b"{}")
+    finally:
+        private.close()
+        missing.close()
 
 
 def test_headers_kept_and_reserved_ones_refused(rt):

@@ -706,13 +706,16 @@ def subscriber_new() -> Response:
             if errors:
                 push.clean_subscriber(data)
                 raise ValidationError(errors)
+            warnings: list[str] = []
             sub, secret = push.create_subscriber(
-                session, rt.push.outbound.check_sync, data, rt.clock()
+                session, rt.push.outbound.check_sync, data, rt.clock(), warnings
             )
             created = {"id": sub.id, "name": sub.name}
     except ServiceError as exc:
         errs = {**forms.subscriber_errors(exc), **errors}
         return _subscriber_form(values, errs, status=_status_of(exc))
+    for warning in warnings:
+        flash(f"Warning: {warning}", "warning")
     # Shown once, on this response only (no redirect, never cached).
     return render(
         "admin/subscriber_secret.html",
@@ -768,11 +771,16 @@ def subscriber_edit(subscriber_id: int) -> Response:
             if errors:
                 push.clean_subscriber(data, partial=True)
                 raise ValidationError(errors)
-            push.update_subscriber(session, rt.push.outbound.check_sync, subscriber_id, data)
+            warnings: list[str] = []
+            push.update_subscriber(
+                session, rt.push.outbound.check_sync, subscriber_id, data, warnings
+            )
     except ServiceError as exc:
         errs = {**forms.subscriber_errors(exc), **errors}
         return _subscriber_form(values, errs, sub, status=_status_of(exc))
     flash("Subscriber saved.")
+    for warning in warnings:
+        flash(f"Warning: {warning}", "warning")
     return redirect(url_for(".subscriber_detail", subscriber_id=subscriber_id), 303)
 
 

@@ -122,6 +122,13 @@ class SubscriberOut(ma.Schema):
     last_success_at = f.String(required=True, allow_none=True, metadata=_DATE)
     failing_since = f.String(required=True, allow_none=True, metadata=_DATE)
     health = f.Nested(HealthOut, required=True)
+    warnings = f.List(
+        f.String(),
+        metadata={
+            "description": "only when creating or changing one: what was accepted but doubtful, "
+            "e.g. a host that does not resolve yet (it is checked again before every delivery)"
+        },
+    )
 
 
 # In an Idempotency-Key replay (header `Idempotent-Replayed: true`) the secret is null and

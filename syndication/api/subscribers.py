@@ -67,10 +67,13 @@ def create(data: dict[str, Any]) -> Any:
     """
     rt = runtime()
     with rt.db.write() as session:
+        warnings: list[str] = []
         subscriber, secret = service.create_subscriber(
-            session, rt.push.outbound.check_sync, data, rt.clock()
+            session, rt.push.outbound.check_sync, data, rt.clock(), warnings
         )
         body = {**subscriber_body(session, subscriber), "secret": secret}
+    if warnings:
+        body["warnings"] = warnings
     return created(body, url_for("subscribers.subscriber", subscriber_id=body["id"]))
 
 
@@ -105,8 +108,14 @@ def patch(data: dict[str, Any], subscriber_id: int) -> Any:
     """Change some fields of a subscriber (`null` resets a field to its default)"""
     rt = runtime()
     with rt.db.write() as session:
-        sub = service.update_subscriber(session, rt.push.outbound.check_sync, subscriber_id, data)
-        return subscriber_body(session, sub)
+        warnings: list[str] = []
+        sub = service.update_subscriber(
+            session, rt.push.outbound.check_sync, subscriber_id, data, warnings
+        )
+        body = subscriber_body(session, sub)
+    if warnings:
+        body["warnings"] = warnings
+    return body
 
 
 @blp.route("/<int:subscriber_id>", methods=["DELETE"])

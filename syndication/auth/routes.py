@@ -7,7 +7,8 @@ from flask import Blueprint, Response, redirect, render_template, request
 from syndication.auth.access import public
 from syndication.auth.next_path import safe_next
 from syndication.auth.session import current_principal, login_user, logout_user
-from syndication.auth.users import end_sessions, verify_login
+from syndication.auth.users import any_user, end_sessions, verify_login
+from syndication.command import first_admin_command
 from syndication.pages import view
 from syndication.runtime import runtime
 
@@ -15,7 +16,11 @@ bp = Blueprint("auth", __name__)
 
 
 def _form(status: int = 200, error: str | None = None, **headers: str) -> Response:
-    settings = runtime().settings
+    rt = runtime()
+    settings = rt.settings
+    with rt.db.read() as session:
+        # Until the first user exists nobody can sign in: say how to create one.
+        first_admin = None if any_user(session) else first_admin_command()
     body = render_template(
         "admin/login.html",
         settings=settings,
@@ -25,6 +30,7 @@ def _form(status: int = 200, error: str | None = None, **headers: str) -> Respon
         username=request.form.get("username", ""),
         next=safe_next(request.values.get("next")),
         error=error,
+        first_admin=first_admin,
     )
     response = Response(body, status=status, mimetype="text/html", headers=headers)
     response.headers["Cache-Control"] = "private, no-store"

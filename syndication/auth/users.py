@@ -52,6 +52,11 @@ def create_user(session: Session, username: str, password: str, role: str, now: 
     return user
 
 
+def any_user(session: Session) -> bool:
+    """Whether any user exists (disabled ones count): until one does, nobody can sign in."""
+    return session.scalar(select(User.id).limit(1)) is not None
+
+
 def list_users(session: Session) -> list[User]:
     return list(session.scalars(select(User).order_by(User.username)))
 

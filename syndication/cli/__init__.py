@@ -7,7 +7,7 @@ import sys
 import click
 
 from syndication.cli.context import CliContext
-from syndication.config import ConfigError, load_settings
+from syndication.config import ConfigError, load_settings_with_origins
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -15,11 +15,11 @@ from syndication.config import ConfigError, load_settings
 def cli(ctx: click.Context) -> None:
     """News syndication: stories in; RSS, Atom and JSON Feed out."""
     try:
-        settings = load_settings()
+        settings, origins = load_settings_with_origins()
     except ConfigError as exc:
         click.echo(f"syndication: {exc}", err=True)
         ctx.exit(2)
-    ctx.obj = CliContext(settings)
+    ctx.obj = CliContext(settings, origins=origins)
     ctx.call_on_close(ctx.obj.close)
 
 
@@ -28,6 +28,7 @@ def _register() -> None:
         channel,
         deliveries,
         import_,
+        info,
         init,
         links,
         run,
@@ -38,6 +39,7 @@ def _register() -> None:
     )
 
     cli.add_command(init.init)
+    cli.add_command(info.info)
     cli.add_command(run.run)
     cli.add_command(channel.channel)
     cli.add_command(import_.import_)

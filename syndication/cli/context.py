@@ -12,9 +12,13 @@ from syndication.runtime import Runtime
 
 
 class CliContext:
-    def __init__(self, settings: Settings, clock: Clock = utcnow) -> None:
+    def __init__(
+        self, settings: Settings, clock: Clock = utcnow, origins: dict[str, str] | None = None
+    ) -> None:
         self.settings = settings
         self.clock = clock
+        # Where each setting not at its default came from (config.load_settings_with_origins).
+        self.origins = origins or {}
 
     @cached_property
     def rt(self) -> Runtime:

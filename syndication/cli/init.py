@@ -14,10 +14,10 @@ def init(ctx: CliContext) -> None:
     """Create or upgrade the database schema."""
     db = Database(ctx.settings.db_url)
     db.migrate()
-    click.echo(f"database ready: {_display(ctx.settings.db_url)}")
+    click.echo(f"database ready: {display_url(ctx.settings.db_url)}")
 
 
-def _display(url: str) -> str:
+def display_url(url: str) -> str:
     """The URL without its password, fit for a terminal."""
     from sqlalchemy.engine import make_url
 

@@ -56,14 +56,14 @@ def add(
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
 @click.pass_obj
 def list_(ctx: CliContext, limit: int) -> None:
-    """The newest short links, one a line: code, human visits, target."""
+    """The newest short links, one a line: code, human visits, target, short URL."""
     with ctx.db.read() as session:
         rows = [
             service.link_to_dict(session, link, ctx.settings)
             for link in service.list_links(session, limit=limit)
         ]
     for row in rows:
-        click.echo(f"{row['code']}\t{row['human_visits']}\t{row['target']}")
+        click.echo(f"{row['code']}\t{row['human_visits']}\t{row['target']}\t{row['short_url']}")
     if not rows:
         click.echo("no short links")
 

@@ -19,9 +19,11 @@ from typing import NoReturn
 
 import click
 
+from syndication.auth import users
 from syndication.cli.context import CliContext
 from syndication.cli.lifeline import PARENT_ENV, follow_parent, follow_parent_from_env
-from syndication.config import Settings, load_settings
+from syndication.command import first_admin_command
+from syndication.config import Settings, load_settings, record_base_url
 
 GC_THRESHOLDS = (50_000, 20, 20)
 
@@ -108,6 +110,37 @@ def _exit_with(message: str) -> NoReturn:
     sys.exit(1)
 
 
+def _base_url_configured(origins: dict[str, str]) -> bool:
+    """Whether base_url was set (file, environment), not left at its default or recorded."""
+    origin = origins.get("base_url", "")
+    return bool(origin) and not origin.startswith("recorded")
+
+
+def listening_base_url(host: str, port: int) -> str:
+    """The base URL of a server listening on host:port (a wildcard address shown as loopback,
+    an IPv6 address in brackets)."""
+    shown = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(host, host)
+    if ":" in shown and not shown.startswith("["):
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
+
+
+DEMO_ADMIN = "admin"
+
+
+def create_demo_admin(db, now) -> tuple[str, str] | None:  # type: ignore[no-untyped-def]
+    """With no user at all, an admin `admin` with a random password: (username, password) to
+    print once; None when any user exists (nothing is changed then)."""
+    import secrets
+
+    password = secrets.token_urlsafe(12)
+    with db.write() as session:
+        if users.any_user(session):
+            return None
+        users.create_user(session, DEMO_ADMIN, password, "admin", now=now)
+    return DEMO_ADMIN, password
+
+
 def _workers(settings: Settings) -> int:
     return settings.workers or os.cpu_count() or 1
 
@@ -125,12 +158,17 @@ def run(ctx: CliContext, host: str, port: int, demo: bool) -> None:
 
     held = _listen_or_exit(host, port)
     settings = ctx.settings
-    if "SYNDICATION_BASE_URL" not in os.environ and "SYNDICATION_CONFIG" not in os.environ:
-        # Without a configured public URL, links point at where we actually listen.
-        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-        os.environ["SYNDICATION_BASE_URL"] = f"http://{shown}:{port}"
+    if not _base_url_configured(ctx.origins):
+        # Without a configured public URL, links point at where we actually listen; recorded in
+        # the instance folder so other commands print the same URLs while we serve.
+        os.environ["SYNDICATION_BASE_URL"] = listening_base_url(host, port)
+        try:
+            record_base_url(settings, os.environ["SYNDICATION_BASE_URL"])
+        except OSError as exc:  # a read-only instance folder costs only the other commands' URLs
+            click.echo(f"syndication run: base URL not recorded: {exc}", err=True)
         settings = load_settings()
     db = ctx.db  # migrates the schema
+    first_admin = None
     if demo:
         from syndication.demo.archive import load_demo
 
@@ -139,14 +177,26 @@ def run(ctx: CliContext, host: str, port: int, demo: bool) -> None:
             click.echo(f"demo archive loaded: {loaded[0]} channels, {loaded[1]} stories")
         else:
             click.echo("demo archive not loaded: the database already has content")
+        first_admin = create_demo_admin(db, now=ctx.clock())
+    with db.read() as session:
+        has_users = users.any_user(session)
     db.dispose()
 
     base = settings.base_url
     click.echo(f"syndication serving on http://{host}:{port} with {_workers(settings)} workers")
-    click.echo(f"  channels:      {base}/")
+    click.echo(f"  public site:   {base}/")
+    click.echo(f"  admin:         {base}/admin/")
+    click.echo(f"  API docs:      {base}/api/docs")
     click.echo(f"  all feeds:     {base}/feeds.opml")
     click.echo(f"  a feed:        {base}/feeds/<channel>.rss | .atom | .json")
     click.echo(f"  health:        {base}/healthz")
+    if first_admin is not None:
+        click.echo(
+            f"  sign in:       user {first_admin[0]!r}, password {first_admin[1]} "
+            "(demo admin created now; the password is shown only this once)"
+        )
+    elif not has_users:
+        click.echo(f"  no admin user yet; create one with: {first_admin_command()}")
     sys.stdout.flush()
 
     scheduler = None

@@ -51,14 +51,17 @@ def add(
         data["channels"] = list(channels)
     if events:
         data["event_types"] = list(events)
+    warnings: list[str] = []
     try:
         with ctx.db.write() as session:
             sub, secret = service.create_subscriber(
-                session, ctx.rt.push.outbound.check_sync, data, ctx.clock()
+                session, ctx.rt.push.outbound.check_sync, data, ctx.clock(), warnings
             )
             sub_id = sub.id
     except ServiceError as exc:
         raise click.ClickException(_explain(exc)) from None
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
     click.echo(f"subscriber {sub_id} created")
     click.echo(f"id: {sub_id}")
     click.echo(f"secret: {secret}")

@@ -24,7 +24,7 @@ from syndication.config import Settings
 from syndication.errors import NotFound, ValidationError
 from syndication.filters import KINDS
 from syndication.models import Channel, Delivery, DeliveryAttempt, Event, Subscriber
-from syndication.outbound import UnsafeURL
+from syndication.outbound import DNSFailure, ResolveTimedOut, UnsafeURL
 from syndication.push import wake
 from syndication.push.outbox import EVENT_TYPES
 from syndication.push.queue import SKIPPED, delivery_row
@@ -40,7 +40,7 @@ STATUSES = ("pending", "delivered", "dead", "cancelled", SKIPPED)
 RECOVERABLE = ("dead", "cancelled", SKIPPED)
 # How a URL the service will call is checked: the outbound client's check_sync (strict reading,
 # DNS, the private-range rules); it returns the URL as the client reads it (host in A-labels).
-CheckURL = Callable[[str], Any]
+CheckURL = Callable[..., Any]
 FIELDS = ("name", "url", "event_types", "channels", "filter", "format", "headers", "throttle")
 MAX_HEADERS = 20
 MAX_HEADER_VALUE = 1000  # characters
@@ -161,12 +161,14 @@ def clean_subscriber(
     partial: bool = False,
     check_url: CheckURL | None = None,
     session: Session | None = None,
+    warnings: list[str] | None = None,
 ) -> dict[str, Any]:
     """The fields of a subscriber, cleaned; ValidationError names every bad field.
 
     With `check_url` the URL is checked as the engine will call it (read strictly; https, or a
     host of `outbound_allow`; no private, loopback or link-local address after DNS unless
-    allowed) and stored as the client reads it; with `session` channel slugs must exist.
+    allowed) and stored as the client reads it; a host that does not resolve (yet) is accepted,
+    with a line appended to `warnings`; with `session` channel slugs must exist.
     `channels` and `filter` are alternatives."""
     if not isinstance(data, Mapping):
         raise ValidationError({"": "a subscriber must be a JSON object"})
@@ -195,6 +197,20 @@ def clean_subscriber(
     if check_url is not None and out.get("url") and "url" not in errors.errors:
         try:
             out["url"] = check_url(out["url"]).url
+        except (DNSFailure, ResolveTimedOut) as exc:
+            # A partner often registers its endpoint before its name is in the DNS. Accepted
+            # with a warning: the outbound client resolves and judges the host again before
+            # every send, so a name that later points at a private address is still refused.
+            try:
+                out["url"] = check_url(out["url"], resolve=False).url
+            except UnsafeURL as refused:
+                errors.errors["url"] = str(refused)
+            else:
+                if warnings is not None:
+                    warnings.append(
+                        f"url: {exc}; accepted: the host is looked up and checked again "
+                        "before every delivery"
+                    )
         except UnsafeURL as exc:
             errors.errors["url"] = str(exc)
     if session is not None and out.get("channels"):
@@ -211,10 +227,15 @@ def clean_subscriber(
 
 
 def create_subscriber(
-    session: Session, check_url: CheckURL | None, data: Any, now: datetime
+    session: Session,
+    check_url: CheckURL | None,
+    data: Any,
+    now: datetime,
+    warnings: list[str] | None = None,
 ) -> tuple[Subscriber, str]:
-    """A new, active subscriber and its secret (`whsec_…`), which is shown this once."""
-    fields = clean_subscriber(data, check_url=check_url, session=session)
+    """A new, active subscriber and its secret (`whsec_…`), which is shown this once; what is
+    accepted but doubtful (a host not in the DNS yet) is appended to `warnings`."""
+    fields = clean_subscriber(data, check_url=check_url, session=session, warnings=warnings)
     fields.setdefault("event_types", list(EVENT_TYPES))
     fields.setdefault("channels", [])
     fields.setdefault("filter", {})
@@ -244,10 +265,17 @@ def get_subscriber(session: Session, subscriber_id: int) -> Subscriber:
 
 
 def update_subscriber(
-    session: Session, check_url: CheckURL | None, subscriber_id: int, data: Any
+    session: Session,
+    check_url: CheckURL | None,
+    subscriber_id: int,
+    data: Any,
+    warnings: list[str] | None = None,
 ) -> Subscriber:
-    """Change the fields given; `null` resets a field to its default."""
-    fields = clean_subscriber(data, partial=True, check_url=check_url, session=session)
+    """Change the fields given; `null` resets a field to its default (warnings as in
+    create_subscriber)."""
+    fields = clean_subscriber(
+        data, partial=True, check_url=check_url, session=session, warnings=warnings
+    )
     subscriber = get_subscriber(session, subscriber_id)
     channels = fields.get("channels", subscriber.channels)
     filter_ = fields.get("filter", subscriber.filter)
