@@ -3,8 +3,9 @@
 Public pages (story, channel, home, errors) speak the story's or the channel's language when a
 catalog exists for it (syndication/translations/, gettext via Flask-Babel), else the site's
 default_language, else English. The admin stays English. Every time a person reads goes
-through local_time: in the configured zone, "2 Dec 2026, 14:05 CET" in English and Babel's own
-long date and short time in the other languages.
+through local_time: in the configured zone, "2 Dec 2026, 14:05 CET" in English, and Babel's own
+long date, short time and zone name in the other languages ("2 ديسمبر 2026، 2:05 م توقيت وسط
+أوروبا الرسمي"), with the digits the locale uses.
 """
 
 from __future__ import annotations
@@ -78,7 +79,9 @@ def local_time(when: datetime, tz: tzinfo, locale: Locale | str = "en") -> Local
         return LocalTime(iso, text.strip())
     date = format_date(local, "long", locale=loc)
     clock = format_time(local, "short", locale=loc)
-    zone = format_time(local, "z", tzinfo=tz, locale=loc)
+    # The zone's name in words ("توقيت وسط أوروبا الرسمي"): an offset like +0100 reads
+    # backwards in right-to-left text, and an abbreviation like CET is English.
+    zone = format_time(local, "zzzz", tzinfo=tz, locale=loc)
     pattern = str(loc.datetime_formats.get("medium", "{1}, {0}"))
     text = f"{pattern.replace('{1}', date).replace('{0}', clock)} {zone}".strip()
     digits = _DIGITS.get(loc.default_numbering_system or "")

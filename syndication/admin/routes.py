@@ -9,7 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
 import feeds
 from syndication import inputs
@@ -50,6 +60,8 @@ def render(template: str, status: int = 200, **values: Any) -> Response:
         principal=principal,
         can=lambda role: principal is not None and principal.allows(role),
         tz=settings.tz,
+        # The `localtime` filter (syndication/i18n.py) under the name admin templates knew.
+        local=current_app.jinja_env.filters["localtime"],
         **values,
     )
     response = Response(body, status=status, mimetype="text/html")
