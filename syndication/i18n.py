@@ -30,6 +30,12 @@ _DIGITS = {
 }
 
 
+def N_(message: str) -> str:
+    """Marks a message for the catalogs where it is made (a service, knowing no locale); the
+    page that shows it translates it (syndication/pages/routes.py)."""
+    return message
+
+
 def parse_locale(lang: str | None) -> Locale | None:
     """A BCP 47 tag ("ar-EG", "fa_IR", "en") as a Babel locale; None when Babel has no data."""
     if not lang:

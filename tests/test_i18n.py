@@ -180,7 +180,14 @@ def test_site_default_language_chooses_the_labels_elsewhere(db_url, tmp_path) ->
         doc = _page(client, "/channels/%3Cb%3Enope", 404)  # a hostile slug, escaped and isolated
         message = _text(doc.xpath("//div[@class='error']/p")[1])
         assert message == "کانالی به نام «\u2068<b>nope\u2069» وجود ندارد."
+        # A short link's errors, said by the link service, in the site's language too.
+        doc = _page(client, "/s/nope99", 404)
+        assert _text(doc.xpath("//h1")[0]) == "صفحه پیدا نشد"
+        assert "پیوند کوتاهی با این کد وجود ندارد." in _text(doc.xpath("//main")[0])
         # The admin stays English whatever the site's language.
+        response = client.get("/admin/no-such-page")
+        if response.mimetype == "text/html" and response.status_code == 404:
+            assert _root(lxml.html.document_fromstring(response.data)).get("lang") == "en"
         login = _page(client, "/admin/login")
         assert _root(login).get("lang") == "en"
         assert login.xpath("//a[contains(@class, 'skip-link')]")[0].text == "Skip to content"

@@ -6,16 +6,17 @@ Errors on these pages are HTML pages too (see error_page, used by the app's erro
 from __future__ import annotations
 
 from flask import Blueprint, Response, render_template, request
-from flask_babel import force_locale
+from flask_babel import force_locale, get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
+from werkzeug.exceptions import default_exceptions
 
 from syndication.auth.access import public
 from syndication.channels import pages as feed_pages
 from syndication.channels.service import declared_language, get_channel, list_channels
 from syndication.compression import encode_response
 from syndication.errors import NotFound
-from syndication.i18n import isolate, local_time, ui_locale, ui_tag
+from syndication.i18n import N_, isolate, local_time, ui_locale, ui_tag
 from syndication.models import Story
 from syndication.pages import view
 from syndication.runtime import runtime
@@ -69,18 +70,36 @@ def in_language(lang: str | None):
     return force_locale(ui_locale(lang, runtime().settings.default_language))
 
 
+# Werkzeug's names of the statuses the public pages answer with, in the catalogs.
+_TITLES = {
+    400: N_("Bad request"),
+    404: N_("Not found"),
+    405: N_("Method not allowed"),
+    410: N_("Gone"),
+}
+# Said instead of Werkzeug's own description of a status, which is written for developers.
+_MESSAGES = {
+    400: N_("The request could not be understood."),
+    404: N_("There is no page at this address."),
+    405: N_("This page cannot be used that way."),
+    410: N_("This page is gone for good."),
+}
+
+
 def http_error_page(status: int, name: str, description: str) -> Response:
-    """The page for an HTTP error raised anywhere outside the API and the feeds: in the site's
-    language for the common cases, in Werkzeug's English otherwise."""
-    with in_language(None):
-        generic = {
-            404: (_("Not found"), _("There is no page at this address.")),
-            405: (_("Method not allowed"), _("This page cannot be used that way.")),
-            400: (_("Bad request"), _("The request could not be understood.")),
-        }.get(status)
-    if generic is None:
-        return error_page(status, name, description, lang="en")
-    return error_page(status, *generic)
+    """The page for an HTTP error raised outside the API and the feeds (a short link's 404 or
+    410, an unknown address): in the site's language when its words are in the catalogs, else
+    as Werkzeug or the raiser said it, in English. The admin's errors stay English."""
+    known = default_exceptions.get(status)
+    if known is not None and description == known.description:
+        description = _MESSAGES.get(status, description)
+    if status in _TITLES and not request.path.startswith("/admin"):
+        with in_language(None):
+            title, message = _(_TITLES[status]), _(description)
+            translated = message != description or get_locale().language == "en"
+        if translated:
+            return error_page(status, title, message)
+    return error_page(status, name, description, lang="en")
 
 
 @bp.get("/healthz")
