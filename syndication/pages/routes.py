@@ -1,9 +1,12 @@
 """Public HTML pages: the channel list, a channel's stories, a story's permanent page.
 
-Errors on these pages are HTML pages too (see error_page, used by the app's error handler).
+Errors on these pages are HTML pages too (error_page; http_error_page for the app's error handler),
+in the language of the story or channel they are about when it is known, else the site's.
 """
 
 from __future__ import annotations
+
+from contextlib import AbstractContextManager
 
 from flask import Blueprint, Response, render_template, request
 from flask_babel import force_locale, get_locale
@@ -65,7 +68,7 @@ def error_page(status: int, title: str, message: str, lang: str | None = None) -
     return _render_in("error.html", lang, status, status=status, page_title=title, message=message)
 
 
-def in_language(lang: str | None):
+def in_language(lang: str | None) -> AbstractContextManager[None]:
     """Translate the strings made inside this block into the page language of `lang`."""
     return force_locale(ui_locale(lang, runtime().settings.default_language))
 
