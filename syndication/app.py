@@ -10,7 +10,7 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from syndication import inputs
+from syndication import i18n, inputs
 from syndication.api.common import error_response as api_error_response
 from syndication.channels.fastpath import FeedFastPath
 from syndication.config import Settings, load_settings
@@ -39,6 +39,7 @@ def create_app(
     from syndication.auth import session as auth_session
 
     auth_session.configure(app, settings)
+    i18n.init_app(app, settings.tz)
     # The input-cleaning layer (inputs.py) first of all: a request with a NUL byte, a lone
     # surrogate or an id beyond its column is refused before anything reads it.
     app.before_request(lambda: inputs.check_request(rt.db.is_sqlite))
@@ -57,7 +58,7 @@ def create_app(
     from syndication.links.qr_routes import bp as qr_bp
     from syndication.links.routes import bp as links_bp
     from syndication.pages.routes import bp as pages_bp
-    from syndication.pages.routes import error_page
+    from syndication.pages.routes import http_error_page
     from syndication.push.websub.routes import bp as hub_bp
     from syndication.sitemaps.routes import bp as sitemaps_bp
 
@@ -102,7 +103,7 @@ def create_app(
                 f"{status} {exc.name}: {exc.description}\n", status=status, mimetype="text/plain"
             )
         else:
-            response = error_page(status, exc.name, exc.description or exc.name)
+            response = http_error_page(status, exc.name, exc.description or exc.name)
         for key, value in exc.get_headers():  # Allow on a 405, for one
             if key.lower() != "content-type":
                 response.headers[key] = value

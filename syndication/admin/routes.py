@@ -9,7 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
 import feeds
 from syndication import inputs
@@ -23,6 +33,7 @@ from syndication.auth.session import current_principal
 from syndication.channels import service as channels
 from syndication.channels.preview import draft_channel, preview
 from syndication.errors import Conflict, NotFound, ServiceError, ValidationError
+from syndication.i18n import isolate
 from syndication.links import service as links
 from syndication.pages import view
 from syndication.push import outbox as push_outbox
@@ -49,7 +60,8 @@ def render(template: str, status: int = 200, **values: Any) -> Response:
         principal=principal,
         can=lambda role: principal is not None and principal.allows(role),
         tz=settings.tz,
-        local=lambda when: view.local_time(when, settings.tz) if when else None,
+        # The `localtime` filter (syndication/i18n.py) under the name admin templates knew.
+        local=current_app.jinja_env.filters["localtime"],
         **values,
     )
     response = Response(body, status=status, mimetype="text/html")
@@ -213,7 +225,7 @@ def _story_action(code: str, action: str) -> Response:
     if request.method == "GET":
         return _confirm(
             f"{words[0]} story {code}?",
-            f"{words[0]} “{title}”? {words[1]}",
+            f"{words[0]} “{isolate(title)}”? {words[1]}",  # an Arabic title keeps its place
             request.path,
             f"{words[0]} story",
             back,

@@ -8,6 +8,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from syndication.config import Settings
 from syndication.db import Database
+from syndication.i18n import N_
 from syndication.links.bots import is_bot
 from syndication.links.visits import PendingVisit, VisitBuffer
 
@@ -90,19 +91,19 @@ def resolve(
     `row` is the LOOKUP_SQL row read after `buffer.token()` gave `token`; None means read again.
     """
     if row is None:
-        return Outcome(404, reason="There is no short link with this code.")
+        return Outcome(404, reason=N_("There is no short link with this code."))
     link_id, target, valid_until, max_visits, human_visits, deleted_at, status, url, code = row
     if deleted_at is not None:
-        return Outcome(410, reason="This short link has been removed.")
+        return Outcome(410, reason=N_("This short link has been removed."))
     if code is not None:  # a story's News Link
         if status == "retracted":
-            return Outcome(410, reason="This story has been retracted.")
+            return Outcome(410, reason=N_("This story has been retracted."))
         if status != "published":
-            return Outcome(404, reason="There is no such story.")
+            return Outcome(404, reason=N_("There is no such story."))
         target = url or f"{settings.base_url}/stories/{code}"
     expiry = _as_utc(valid_until)
     if expiry is not None and now >= expiry:
-        return Outcome(410, reason="This short link has expired.")
+        return Outcome(410, reason=N_("This short link has expired."))
     host = None
     if referrer:
         try:
@@ -115,5 +116,5 @@ def resolve(
     if admitted is None:
         return None
     if not admitted:
-        return Outcome(410, reason="This short link has been used up.")
+        return Outcome(410, reason=N_("This short link has been used up."))
     return Outcome(settings.link_redirect_status, with_utm(target, settings.link_utm, medium))

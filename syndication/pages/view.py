@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime
 from typing import Any
 
 import langcodes
@@ -22,6 +22,7 @@ from syndication.channels.pages import feed_url
 from syndication.channels.service import list_channels
 from syndication.config import Settings
 from syndication.filters import StoryFilter, story_terms
+from syndication.i18n import local_time, ui_locale
 from syndication.links.service import qr_url, short_url, story_link
 from syndication.models import Channel, Story
 from syndication.stories.schema import page_url
@@ -45,7 +46,6 @@ RTL_SCRIPTS = frozenset(
     }
 )  # fmt: skip
 _SCRIPT = re.compile(r"[A-Za-z]{4}")
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 FEED_TYPES = {
     "rss": "application/rss+xml",
     "atom": "application/atom+xml",
@@ -81,19 +81,6 @@ def og_locale(lang: str) -> str | None:
     if not tag.language or not tag.territory:
         return None
     return f"{tag.language}_{tag.territory}"
-
-
-@dataclass(frozen=True)
-class LocalTime:
-    iso: str  # for <time datetime> and machine readers
-    text: str  # "14 Feb 2025 09:10 GMT"
-
-
-def local_time(when: datetime, tz: tzinfo) -> LocalTime:
-    local = when.astimezone(tz)
-    zone = local.tzname() or ""
-    text = f"{local.day:02d} {MONTHS[local.month - 1]} {local.year} {local:%H:%M}"
-    return LocalTime(local.isoformat(timespec="seconds"), f"{text} {zone}".strip())
 
 
 def iso_utc(when: datetime) -> str:
@@ -161,6 +148,7 @@ def canonical_url(settings: Settings, story: Story) -> str:
 def story_view(session: Session, settings: Settings, story: Story) -> dict[str, Any]:
     """Everything the story page shows, as template values."""
     lang = story.language or settings.default_language
+    ui = ui_locale(lang, settings.default_language)
     canonical = canonical_url(settings, story)
     published = story.published_at or story.updated_at
     modified = max(story.updated_at, published)
@@ -238,8 +226,8 @@ def story_view(session: Session, settings: Settings, story: Story) -> dict[str, 
         "rtl": is_rtl(lang),
         "canonical": canonical,
         "authors": [split_mailbox(name)[0] for name in story.authors or []],
-        "published": local_time(published, settings.tz),
-        "modified": local_time(modified, settings.tz) if modified > published else None,
+        "published": local_time(published, settings.tz, ui),
+        "modified": local_time(modified, settings.tz, ui) if modified > published else None,
         "image": image,
         "news_link": news_link,
         "qr_src": qr,

@@ -70,6 +70,7 @@ from syndication import bulk
 from syndication.clock import Clock
 from syndication.config import Settings
 from syndication.db import Database
+from syndication.i18n import local_time
 from syndication.models import Delivery, DeliveryAttempt, Subscriber
 from syndication.outbound import OutboundClient, OutboundError, TimedOut, UnsafeURL
 from syndication.push.queue import Expansion, continue_expansion, start_expansion
@@ -642,7 +643,9 @@ class Engine:
                 d["next_attempt_at"] = None
                 if sub["active"]:
                     sub["active"] = False
-                    sub["disabled_reason"] = f"the endpoint answered 410 Gone at {r.at.isoformat()}"
+                    sub["disabled_reason"] = (
+                        f"the endpoint answered 410 Gone at {self._human(r.at)}"
+                    )
                     log.warning("subscriber %s disabled: 410 Gone", sub["id"])
                 continue
             delay = self.retry.delay(d["attempts"])
@@ -661,10 +664,14 @@ class Engine:
             ):
                 sub["active"] = False
                 sub["disabled_reason"] = (
-                    f"failing without a success since {failing_since.isoformat()}"
+                    f"failing without a success since {self._human(failing_since)}"
                 )
                 log.warning("subscriber %s disabled: failing since %s", sub["id"], failing_since)
         return attempts
+
+    def _human(self, when: datetime) -> str:
+        # Read by a person on the subscriber page: the one human form, in the configured zone.
+        return local_time(when, self.settings.tz).text
 
 
 _WAKE = object()
