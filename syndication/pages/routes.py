@@ -53,6 +53,16 @@ def _render(template: str, **values) -> Response:
     )
 
 
+@bp.get("/brand.css")
+@public
+def brand_css() -> Response:
+    """--accent from `site_accent` (empty without one); linked with ?v=<colour>, so cacheable."""
+    response = Response(view.accent_css(runtime().settings), mimetype="text/css")
+    response.cache_control.public = True
+    response.cache_control.max_age = 86_400
+    return response
+
+
 @bp.get("/healthz")
 @public
 def healthz() -> Response:
@@ -81,6 +91,7 @@ def home() -> Response:
             channels=channels,
             opml_url=f"{rt.settings.base_url}/feeds.opml",
             page_title="Channels",
+            description=rt.settings.site_description or None,
         )
 
 
