@@ -187,10 +187,20 @@ def _normalise_logo(value: str, base_url: str) -> str:
     then load nothing from another host (the logo is on every public page)."""
     if not value:
         return ""
-    path = value
-    if "://" in value:
-        logo, base = urlsplit(value), urlsplit(base_url)
-        if (logo.scheme, logo.netloc.lower()) != (base.scheme, base.netloc.lower()):
+    try:
+        logo = urlsplit(value)
+    except ValueError:
+        raise ConfigError(f"site_logo: not a path or URL: {value!r}") from None
+    if logo.scheme and logo.scheme.lower() not in ("http", "https"):  # javascript:, data:…
+        raise ConfigError(
+            f"site_logo: must be a path on this service or an http(s) URL, got {value!r}"
+        )
+    if not logo.scheme:
+        # Relative to base_url, as a relative link on the home page would be.
+        path = value if value.startswith("/") else "/" + value
+    else:
+        base = urlsplit(base_url)
+        if (logo.scheme.lower(), logo.netloc.lower()) != (base.scheme, base.netloc.lower()):
             raise ConfigError(
                 f"site_logo: must be a path on this service (e.g. /media/logo.png) or a URL on "
                 f"{base.scheme}://{base.netloc}, not another origin: {value!r}"
@@ -215,7 +225,9 @@ def _normalise_logo(value: str, base_url: str) -> str:
 
 def _check_accent(value: str) -> None:
     if value and not _HEX_COLOUR.fullmatch(value):
-        raise ConfigError(f"site_accent: must be a CSS hex colour like #0b57d0 or #c30, got {value!r}")
+        raise ConfigError(
+            f"site_accent: must be a CSS hex colour like #0b57d0 or #c30, got {value!r}"
+        )
 
 
 def _check_log_level(value: str) -> None:
