@@ -127,9 +127,9 @@ def test_branded_pages(site) -> None:
 
     css = client.get("/brand.css?v=c30")
     assert css.status_code == 200 and css.mimetype == "text/css"
-    assert css.get_data(as_text=True) == ":root { --accent: #c30; }\n"
+    assert css.get_data(as_text=True) == ":root { --site-accent: #c30; }\n"
     site_css = client.get("/static/site.css").get_data(as_text=True)
-    assert "var(--accent" in site_css
+    assert "var(--site-accent" in site_css
 
 
 @plain

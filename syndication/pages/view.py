@@ -106,14 +106,14 @@ def site_name(settings: Settings) -> str:
 
 
 def accent_css(settings: Settings) -> str:
-    """The stylesheet that carries `site_accent` as the --accent custom property.
+    """The stylesheet that carries `site_accent` as the --site-accent custom property.
 
     A stylesheet of its own rather than a style attribute or element: pages keep working under a
     Content-Security-Policy without 'unsafe-inline'. The colour was checked as #rgb / #rrggbb
     (config), so it cannot close the rule or open another."""
     if not settings.site_accent:
         return ""
-    return f":root {{ --accent: {settings.site_accent}; }}\n"
+    return f":root {{ --site-accent: {settings.site_accent}; }}\n"
 
 
 def publisher_ld(settings: Settings) -> dict[str, Any]:
