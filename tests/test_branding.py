@@ -142,9 +142,7 @@ def test_pages_without_branding_say_syndication_not_the_host(site) -> None:
         name = doc.xpath("//a[@class='site-name']")[0]
         assert name.text_content().strip() == "Syndication"
         assert not name.xpath("img"), "no logo set, none shown"
-        assert doc.xpath("//head/link[@rel='stylesheet']/@href") == [
-            f"{BASE_URL}/static/site.css"
-        ]
+        assert doc.xpath("//head/link[@rel='stylesheet']/@href") == [f"{BASE_URL}/static/site.css"]
     story = _doc(client, "/stories/B1")
     assert story.xpath("//head/meta[@property='og:site_name']/@content") == ["Syndication"]
     assert _ld(story)["publisher"] == {
