@@ -137,8 +137,13 @@ def test_preview_shows_items_as_a_reader_sees_them(client, admin, bay, fmt) -> N
     texts = [_text(li) for li in listed]
     assert "note: 3 items" in texts
     assert len(listed) >= 1 + len(long_findings) + len(bare_findings)
-    for finding in long_findings + bare_findings:
-        assert finding in texts
+    # The same findings, placed by "item n (id): " in the list, bare beside their item.
+    for n, code, found in [(2, "long", long_findings), (3, "bare", bare_findings)]:
+        for finding in found:
+            level, message = finding.split(": ", 1)
+            assert not message.startswith("item "), finding
+            placed = f"{level}: item {n} (http://news.example.test/stories/{code}): {message}"
+            assert placed in texts, (placed, texts)
     links = doc.xpath("//section[@class='preview-findings']//a/@href")
     assert {"#preview-item-2", "#preview-item-3"} <= set(links)
     counts = _text(doc.xpath("//p[@class='preview-counts']")[0])

@@ -5,7 +5,7 @@ reading, and every finding, each item's beside it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -77,7 +77,12 @@ def _reader_items(
                 image=item.image,
                 image_url=_http(item.image.url) if item.image else None,
                 authors=[a.name for a in item.authors],
-                findings=[f for f in findings if f.item == n],
+                # Beside the item, without the "item n (id): " that places them in the list.
+                findings=[
+                    replace(f, message=f.message.removeprefix(f"item {n} ({item.id}): "))
+                    for f in findings
+                    if f.item == n
+                ],
             )
         )
     return out
