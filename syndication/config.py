@@ -26,6 +26,8 @@ HOME_ENV = "SYNDICATION_HOME"
 # `syndication run` writes the base URL it serves under here, in the instance folder, when no
 # base_url is configured, so other commands print the URLs the running server uses.
 RECORDED_BASE_URL = "base_url"
+# The site's name when `site_name` is empty: the product's, so a fresh install reads as one.
+DEFAULT_SITE_NAME = "Syndication"
 
 
 class ConfigError(ValueError):
@@ -40,6 +42,9 @@ class Settings:
     timezone: str = "UTC"
     default_language: str = "en"
     site_name: str = ""
+    site_logo: str = ""
+    site_description: str = ""
+    site_accent: str = ""
     feed_max_age: int = 60
     feed_ttl: int = 15
     feed_limit: int = 50
@@ -86,8 +91,16 @@ class Settings:
 
     @property
     def publication_name(self) -> str:
-        """The site's name for readers and crawlers: `site_name`, else the host of base_url."""
-        return self.site_name or urlsplit(self.base_url).hostname or self.base_url
+        """The site's name for readers and crawlers: `site_name`, else DEFAULT_SITE_NAME.
+
+        Not the host of base_url: on a first run that is "127.0.0.1", which names nothing a
+        reader knows, and a real host is better spelled out by the operator than guessed."""
+        return self.site_name or DEFAULT_SITE_NAME
+
+    @property
+    def logo_url(self) -> str | None:
+        """`site_logo` as an absolute URL on this service, or None when no logo is set."""
+        return f"{self.base_url}{self.site_logo}" if self.site_logo else None
 
     @property
     def instance_dir(self) -> Path:
@@ -158,6 +171,70 @@ def _check_site_name(value: str) -> None:
     if len(value) > 200 or any(ord(c) < 32 or 0x7F <= ord(c) <= 0x9F for c in value):
         raise ConfigError(
             f"site_name: must be at most 200 characters, without control characters, got {value!r}"
+        )
+
+
+def _check_site_description(value: str) -> None:
+    if len(value) > 500 or any(ord(c) < 32 or 0x7F <= ord(c) <= 0x9F for c in value):
+        raise ConfigError(
+            "site_description: must be at most 500 characters, without control characters, "
+            f"got {value!r}"
+        )
+
+
+# A path on this service: what a browser would not read as another host ("//x", "/\\x") or
+# as anything but a plain path (no query, fragment, quotes, spaces or dot segments).
+_LOGO_PATH = re.compile(r"/(?![/\\])[A-Za-z0-9._~+,;=:@%/-]*")
+_HEX_COLOUR = re.compile(r"#(?:[0-9A-Fa-f]{3}|[0-9A-Fa-f]{6})")
+
+
+def _normalise_logo(value: str, base_url: str) -> str:
+    """`site_logo` as a path on this service ("" = none); ConfigError for anything else.
+
+    An absolute URL is accepted when it is on base_url's origin, and kept as its path: the pages
+    then load nothing from another host (the logo is on every public page)."""
+    if not value:
+        return ""
+    try:
+        logo = urlsplit(value)
+    except ValueError:
+        raise ConfigError(f"site_logo: not a path or URL: {value!r}") from None
+    if logo.scheme and logo.scheme.lower() not in ("http", "https"):  # javascript:, data:…
+        raise ConfigError(
+            f"site_logo: must be a path on this service or an http(s) URL, got {value!r}"
+        )
+    if not logo.scheme:
+        # Relative to base_url, as a relative link on the home page would be.
+        path = value if value.startswith("/") else "/" + value
+    else:
+        base = urlsplit(base_url)
+        if (logo.scheme.lower(), logo.netloc.lower()) != (base.scheme, base.netloc.lower()):
+            raise ConfigError(
+                f"site_logo: must be a path on this service (e.g. /media/logo.png) or a URL on "
+                f"{base.scheme}://{base.netloc}, not another origin: {value!r}"
+            )
+        if logo.query or logo.fragment:
+            raise ConfigError(f"site_logo: must have no query or fragment, got {value!r}")
+        base_path = base.path.rstrip("/")
+        if not logo.path.startswith(base_path + "/"):
+            raise ConfigError(f"site_logo: must be under base_url ({base_url}), got {value!r}")
+        path = logo.path[len(base_path) :]
+    if (
+        len(path) > 500
+        or not _LOGO_PATH.fullmatch(path)
+        or any(seg in (".", "..") for seg in path.split("/"))
+    ):
+        raise ConfigError(
+            "site_logo: must be a path on this service starting with a single /, without "
+            f"spaces, quotes, query, fragment or dot segments (e.g. /media/logo.png), got {value!r}"
+        )
+    return path
+
+
+def _check_accent(value: str) -> None:
+    if value and not _HEX_COLOUR.fullmatch(value):
+        raise ConfigError(
+            f"site_accent: must be a CSS hex colour like #0b57d0 or #c30, got {value!r}"
         )
 
 
@@ -275,6 +352,8 @@ _VALIDATORS: dict[str, Callable[..., None]] = {
     "timezone": _check_timezone,
     "default_language": _check_language,
     "site_name": _check_site_name,
+    "site_description": _check_site_description,
+    "site_accent": _check_accent,
     "log_level": _check_log_level,
 }
 _NAMED_VALIDATORS: dict[str, Callable[[str, Any], None]] = {
@@ -414,6 +493,13 @@ def load_settings_with_origins(
             env_name = ENV_PREFIX + key.upper()
             where = f" (from {env_name})" if env_name in environ else ""
             raise ConfigError(f"invalid setting {str(exc)}{where}") from None
+    try:  # after base_url is known to be good
+        settings = replace(
+            settings, site_logo=_normalise_logo(settings.site_logo, settings.base_url)
+        )
+    except ConfigError as exc:
+        where = " (from SYNDICATION_SITE_LOGO)" if ENV_PREFIX + "SITE_LOGO" in environ else ""
+        raise ConfigError(f"invalid setting {exc}{where}") from None
     if not settings.websub_lease_min <= settings.websub_lease_default <= settings.websub_lease_max:
         raise ConfigError(
             "invalid setting websub_lease_default: must lie between websub_lease_min and "

@@ -36,6 +36,7 @@ PUBLIC_ENDPOINTS = {
     "pages.channel_page",
     "pages.story_page",
     "pages.healthz",
+    "pages.brand_css",  # /brand.css: the site_accent custom property
     "links.follow",
     "qr.qr_image",
     "auth.login",

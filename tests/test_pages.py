@@ -204,7 +204,7 @@ def test_open_graph_and_json_ld_survive_script_injection(rt, client) -> None:
     assert meta["og:description"] == ["Lead </script> & co"]
     assert meta["og:url"] == [canonical]
     assert meta["og:image"] == ["https://images.example.org/x.png"]
-    assert meta["og:site_name"] == ["news.example.test"]
+    assert meta["og:site_name"] == ["Syndication"]  # no site_name set: the default name
     assert meta["og:locale"] == ["en_GB"]
     assert meta["article:published_time"] == ["2025-02-14T09:10:00Z"]
     assert meta["article:modified_time"][0] >= "2025-02-14T09:10:00Z"
@@ -223,7 +223,12 @@ def test_open_graph_and_json_ld_survive_script_injection(rt, client) -> None:
     assert ld["datePublished"] == "2025-02-14T09:10:00Z"
     assert "dateModified" in ld
     assert ld["author"] == [{"@type": "Person", "name": "Ann Writer"}]
-    assert ld["publisher"] == {"@type": "Organization", "name": "The Gazette"}
+    assert ld["publisher"] == {
+        "@type": "Organization",
+        "name": "Syndication",
+        "url": f"{BASE}/",
+    }
+    assert ld["sourceOrganization"] == {"@type": "Organization", "name": "The Gazette"}
     assert ld["image"][0]["url"] == "https://images.example.org/x.png"
     assert "<" not in scripts[0].text and ">" not in scripts[0].text and "&" not in scripts[0].text
 
@@ -243,7 +248,8 @@ def test_canonical_url_of_a_story_with_its_own_url(rt, client) -> None:
     assert "og:image" not in meta
     ld = json.loads(doc.xpath("//script[@type='application/ld+json']")[0].text)
     assert ld["url"] == "https://publisher.example/news/1"
-    assert ld["publisher"] == {"@type": "Organization", "name": "news.example.test"}
+    assert ld["publisher"]["name"] == "Syndication"
+    assert "sourceOrganization" not in ld
     assert "image" not in ld and "author" not in ld
 
 

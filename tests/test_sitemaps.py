@@ -370,7 +370,7 @@ def test_robots_txt_names_both_sitemaps(client):
 
 def test_site_name_setting():
     assert load_settings({"site_name": "Le Monde"}, environ={}).publication_name == "Le Monde"
-    assert load_settings({}, environ={}).publication_name == "127.0.0.1"
+    assert load_settings({}, environ={}).publication_name == "Syndication"  # never the host
     env = {"SYNDICATION_SITE_NAME": "From Env"}
     assert load_settings(environ=env).site_name == "From Env"
     with pytest.raises(ConfigError, match="site_name"):

@@ -318,11 +318,15 @@ def _channel_form(values, errors, channel=None, shown=None, status: int = 200) -
 def _render_preview(session, channel) -> dict[str, Any]:
     rt = runtime()
     shown = preview(session, rt.settings, channel, _preview_format(), rt.items)
+    levels = [f.level for f in shown.findings]
     return {
         "format": shown.format,
         "content_type": shown.content_type,
         "body": shown.body.decode("utf-8", "replace"),
+        "pretty": shown.pretty,
         "findings": shown.findings,
+        "items": shown.items,
+        "counts": {level: levels.count(level) for level in ("error", "warning", "info")},
     }
 
 

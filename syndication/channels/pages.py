@@ -278,6 +278,11 @@ def to_item(story: Story, settings: Settings, *, full: bool) -> feeds.Item:
     )
 
 
+def feed_generator(settings: Settings) -> str:
+    """The feeds' generator: the software, and the site it runs for when one is named."""
+    return f"{settings.site_name} (syndication)" if settings.site_name else "syndication"
+
+
 def build_feed(
     session: Session,
     settings: Settings,
@@ -309,7 +314,8 @@ def build_page(
         self_url=feed_url(settings, channel.slug, fmt, before),
         # The instant Last-Modified gives, so the document's date and the header's agree.
         updated=http_instant(channel.changed_at),
-        description=channel.description or channel.title,
+        # The channel's own text first; the site's branding fills what the channel leaves empty.
+        description=channel.description or settings.site_description or channel.title,
         language=declared_language(channel, settings),
         # Only the first page is a WebSub topic (the hub refuses any other URL as one): a later
         # page links to it with rel="first" instead (RFC 5005 paging).
@@ -318,8 +324,9 @@ def build_page(
         next_url=feed_url(settings, channel.slug, fmt, next_cursor) if next_cursor else None,
         author=feeds.Person(name=channel.title),
         copyright=channel.copyright,
-        logo=channel.logo,
+        logo=channel.logo or settings.logo_url,
         ttl=settings.feed_ttl,
+        generator=feed_generator(settings),
         items=items,
     )
     return feed, page

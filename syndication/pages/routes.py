@@ -105,6 +105,16 @@ def http_error_page(status: int, name: str, description: str) -> Response:
     return error_page(status, name, description, lang="en")
 
 
+@bp.get("/brand.css")
+@public
+def brand_css() -> Response:
+    """--accent from `site_accent` (empty without one); linked with ?v=<colour>, so cacheable."""
+    response = Response(view.accent_css(runtime().settings), mimetype="text/css")
+    response.cache_control.public = True
+    response.cache_control.max_age = 86_400
+    return response
+
+
 @bp.get("/healthz")
 @public
 def healthz() -> Response:
@@ -136,6 +146,7 @@ def home() -> Response:
             channels=channels,
             opml_url=f"{rt.settings.base_url}/feeds.opml",
             page_title=title,
+            description=rt.settings.site_description or None,
         )
 
 
