@@ -28,13 +28,19 @@ def strip_xml_forbidden(s: str) -> str:
 # as Latin-1; readers show U+009F as "Ÿ", the W3C validator says BadCharacters), a stray byte
 # order mark (U+FEFF inside text is a leftover of concatenated files) and U+FFFD (a decoding
 # error upstream; the validator flags it too). NEL (U+0085) is a line break, so it becomes one.
+# Also DEL and the non-characters (U+FDD0-U+FDEF, the last two code points of every plane):
+# HTML parsers call them invalid code points, and the validator, which reads RSS descriptions
+# and every content:encoded / Atom html content with html5lib, says NotHtml ("Invalid HTML").
+_PLANE_ENDS = "".join(chr(p + 0xFFFE) + chr(p + 0xFFFF) for p in range(0x10000, 0x110000, 0x10000))
 _UNPRINTABLE = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x80-\x84\x86-\x9f\ud800-\udfff\ufeff\ufffd\ufffe\uffff]"
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufdd0-\ufdef\ufeff\ufffd"
+    f"\ufffe\uffff{_PLANE_ENDS}]"
 )
 
 
 def strip_unprintable(s: str) -> str:
-    """``s`` without what XML forbids, without C1 controls, U+FEFF and U+FFFD; NEL -> LF."""
+    """``s`` without what XML forbids, without DEL, C1 controls, non-characters, U+FEFF and
+    U+FFFD; NEL -> LF. For plain text and for HTML alike (HTML calls them invalid too)."""
     s = s.replace("\x85", "\n")
     if _UNPRINTABLE.search(s) is None:
         return s

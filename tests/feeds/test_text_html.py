@@ -83,6 +83,18 @@ def test_sanitize_removes_forbidden_characters() -> None:
     assert out.startswith("<p>a") and out.endswith("c</p>")
 
 
+def test_sanitize_removes_what_html_calls_invalid() -> None:
+    """C1 controls (raw or as Windows-1252 references, which HTML maps to letters), DEL,
+    non-characters, U+FEFF and U+FFFD leave the body; NEL is a line break. The W3C validator
+    said BadCharacters and NotHtml ("Invalid codepoint in stream") on such a body in
+    content:encoded and Atom content (by-hand run on tests/hostile_stories.py)."""
+    out = sanitize_html(
+        "<p>a\x80\x9f\x9d\x7f\ufdd0\U0001fffe\ufeff\ufffdb\x85c &#x9f; &#x7f;d</p>", BASE
+    )
+    assert out == "<p>ab\nc \u0178 d</p>"
+    assert sanitize_html(out, BASE) == out
+
+
 @pytest.mark.parametrize(
     "raw",
     [
