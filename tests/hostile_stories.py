@@ -104,7 +104,7 @@ STORIES: tuple[Story, ...] = (
         },
         {
             "title": "Profits & Losses: Q3 & more",
-            "summary": "First <para>\nSecond & last",
+            "summary": "First <para>\n\nSecond & last",
             "authors": ("Ann Author",),
             "categories": ("World news",),
             "body_has": (f'href="{BASE}/about?a=1&amp;b=2"',),
