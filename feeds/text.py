@@ -106,14 +106,24 @@ def plain_text(s: str) -> str:
 
 # "Name <address>": the form mail headers and RSS's <author> use (RFC 5322 name-addr).
 _MAILBOX = re.compile(r"^(?P<name>.*?)\s*<(?P<email>[^<>@\s]+@[^<>@\s]+)>\s*$", re.S)
+# "address (Name)": the form the RSS 2.0 specification gives for <author>, which feeds being
+# imported bring in; and "Name (address)", its mirror.
+_ADDRESS_NAME = re.compile(r"^(?P<email>[^<>@\s()]+@[^<>@\s()]+)\s*\((?P<name>[^()]*)\)\s*$")
+_NAME_ADDRESS = re.compile(r"^(?P<name>[^()]*?)\s*\((?P<email>[^<>@\s()]+@[^<>@\s()]+)\)\s*$")
+_ADDRESS = re.compile(r"[^<>@\s()]+@[^<>@\s()]+")
 
 
 def split_mailbox(name: str) -> tuple[str, str | None]:
-    """``("O'Brien & Sons", "ob@example.com")`` for ``"O'Brien & Sons <ob@example.com>"``;
-    ``(name, None)`` when the name holds no address in angle brackets."""
+    """``("O'Brien & Sons", "ob@example.com")`` for ``"O'Brien & Sons <ob@example.com>"``,
+    ``"ob@example.com (O'Brien & Sons)"`` and ``"O'Brien & Sons (ob@example.com)"``;
+    ``(address, address)`` for a bare address (or one in angle brackets), which holds no name;
+    ``(name, None)`` when there is no address."""
     if "@" not in name:
         return name, None
-    match = _MAILBOX.match(name)
-    if match is None:
-        return name, None
-    return match["name"].strip() or match["email"], match["email"]
+    for pattern in (_MAILBOX, _ADDRESS_NAME, _NAME_ADDRESS):
+        match = pattern.match(name)
+        if match is not None:
+            return match["name"].strip() or match["email"], match["email"]
+    if _ADDRESS.fullmatch(name.strip()):
+        return name.strip(), name.strip()
+    return name, None

@@ -67,6 +67,7 @@ def walk(client, slug: str, fmt: str):
         assert response.headers["Content-Type"] == CONTENT_TYPES[fmt]
         body = response.data
         assert not UNPRINTABLE.search(body.decode("utf-8")), url
+        assert b"@example." not in body, url  # bylines' addresses are dropped at write
         page_links = links(body, fmt)
         assert page_links["self"] == url
         # Only the first page is a WebSub topic; later ones lead back to it.

@@ -90,6 +90,12 @@ def test_split_mailbox() -> None:
     assert split_mailbox("<ob@example.com>") == ("ob@example.com", "ob@example.com")
     assert split_mailbox("Ann Lee") == ("Ann Lee", None)
     assert split_mailbox("a@b in text") == ("a@b in text", None)
+    # RSS 2.0's "address (Name)" and a bare address: in bylines imported from feeds (the
+    # hostile fixture's run printed them as Atom and JSON Feed names).
+    assert split_mailbox("jane@example.com (Jane Doe)") == ("Jane Doe", "jane@example.com")
+    assert split_mailbox(" plain@example.net ") == ("plain@example.net", "plain@example.net")
+    assert split_mailbox("Ann Lee (ann@example.com)") == ("Ann Lee", "ann@example.com")
+    assert split_mailbox("Ann (the editor)") == ("Ann (the editor)", None)
 
 
 def _feed(author: Person | None) -> Feed:
