@@ -131,6 +131,8 @@ STORIES: tuple[Story, ...] = (
             "categories": ("World news",),
             "caption": "Bücher shop",
             "image": IMAGE_URI,
+            "body_has": (f'href="{BODY_URI}"', f'src="{IMAGE_URI}"'),
+            "body_lacks": (BODY_IRI, IMAGE_IRI),
         },
     ),
     _story(
