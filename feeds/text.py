@@ -5,7 +5,13 @@ from __future__ import annotations
 import re
 from html import unescape
 
-__all__ = ["plain_text", "split_mailbox", "strip_unprintable", "strip_xml_forbidden"]
+__all__ = [
+    "plain_text",
+    "split_mailbox",
+    "strip_unprintable",
+    "strip_xml_forbidden",
+    "undo_double_utf8",
+]
 
 # XML 1.0 (section 2.2) Char production: anything outside it makes a document ill-formed and
 # lxml refuses to serialise it. In a Python str every surrogate code point is a lone one
@@ -82,9 +88,35 @@ _TAG = re.compile(_tags(_HTML_ELEMENTS) + r"|<![A-Za-z][^<>]*>|<\?[^<>]*\?>", re
 _MAX_ROUNDS = 4
 
 
+# UTF-8 read back as Latin-1 (a CMS export or feed that got its charset wrong): "CafÃ©" for
+# "Café", "â\x80\x99" for "’". The W3C validator calls such text BadCharacters (its test: a
+# U+0080-U+00BF after "Â" or "Ã" in text that decodes as UTF-8 once encoded as Latin-1). A lead
+# byte's character (Â-ô) and the continuation bytes' (U+0080-U+00BF) it needs, when they decode
+# as one UTF-8 character, are that character; anything else is left alone (text in Latin-1
+# script almost never holds such a pair: "Ã©" is not French, "é" is).
+_DOUBLE_UTF8 = re.compile(
+    "[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
+
+
+def _undouble(match: re.Match[str]) -> str:
+    try:
+        return match.group().encode("latin-1").decode("utf-8")
+    except UnicodeDecodeError:
+        return match.group()
+
+
+def undo_double_utf8(s: str) -> str:
+    """``s`` with UTF-8 that was decoded as Latin-1 ("CafÃ©") decoded again ("Café")."""
+    if _DOUBLE_UTF8.search(s) is None:
+        return s
+    return _DOUBLE_UTF8.sub(_undouble, s)
+
+
 def plain_text(s: str) -> str:
     """``s`` read as HTML and given back as the text a reader would see: tags removed (block
-    tags as line breaks), character references decoded, unprintable characters removed.
+    tags as line breaks), character references decoded, UTF-8 read as Latin-1 decoded again,
+    unprintable characters removed.
 
     Repeated until nothing changes, so text escaped more than once ("&amp;lt;b&amp;gt;")
     comes out free of markup too and cleaning clean text changes nothing. Whitespace is left
@@ -98,7 +130,7 @@ def plain_text(s: str) -> str:
             s = _TAG.sub("", s)
         if "&" in s:
             s = unescape(s)
-        s = strip_unprintable(s)
+        s = strip_unprintable(undo_double_utf8(s))
         if s == before:
             break
     return s

@@ -4,8 +4,8 @@ One set of channels and stories for every test (and the by-hand W3C validator ru
 what readers get: markup in titles, IRIs in links, images and body HTML, C1 controls and other
 controls, e-mail addresses in bylines, captions with markup, RTL text (Arabic, Persian, mixed
 with Latin), astral-plane emoji, stories updated twice within one second and two sharing one
-instant, a story without authors, tags with odd characters. Small page limits make every
-channel span several pages.
+instant, a story without authors, tags with odd characters, UTF-8 read as Latin-1. Small page
+limits make every channel span several pages.
 
 Each story carries what a reader must see of it (`Expected`): written by hand, not computed with
 the service's own cleaning, so the fixture checks that cleaning instead of repeating it.
@@ -307,6 +307,20 @@ STORIES: tuple[Story, ...] = (
             "categories": ("briefing",),
         },
         edits=((SECOND_EDIT, {"summary": "Bulk, edited."}),),
+    ),
+    _story(
+        "mojibake-13",
+        3,  # UTF-8 read as Latin-1 by the system it came through
+        {
+            "title": "CafÃ© crÃ¨me: Ã\x89tÃ© â\x80\x99s best",
+            "summary": "NaÃ¯ve rÃ©sumÃ©.",
+            "authors": ["JosÃ© MarÃ\xada"],
+        },
+        {
+            "title": "Café crème: Été \u2019s best",
+            "summary": "Naïve résumé.",
+            "authors": ("José María",),
+        },
     ),
 )
 BY_CODE = {s.expected.code: s.expected for s in STORIES}

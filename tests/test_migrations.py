@@ -123,8 +123,8 @@ def test_plain_text_stored_before_the_rule_is_cleaned(db_url):
 
 
 def test_invalid_code_points_and_body_iris_stored_before_the_rule_are_cleaned(db_url):
-    """0013: DEL, non-characters and C1 controls leave stored bodies and text, body IRIs become
-    URIs; clean rows are left exactly as they were."""
+    """0013: DEL, non-characters and C1 controls leave stored bodies and text, UTF-8 read as
+    Latin-1 is decoded again, body IRIs become URIs; clean rows are left exactly as they were."""
     db = Database(db_url)
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
@@ -147,7 +147,7 @@ def test_invalid_code_points_and_body_iris_stored_before_the_rule_are_cleaned(db
             "y</a></p>"
         )
         rows = [
-            ("dirty", "Title\u007f\U0001fffe", "Sum\ufdefmary", dirty_body, image),
+            ("dirty", "Title\u007f\U0001fffe CafÃ©", "Sum\ufdefmary", dirty_body, image),
             ("clean", "Hostile & <Tests>", "Fine.", clean_body, None),
         ]
         for code, title, summary, body, img in rows:
@@ -170,7 +170,7 @@ def test_invalid_code_points_and_body_iris_stored_before_the_rule_are_cleaned(db
         }
         channel_title = conn.execute(text("SELECT title FROM channels")).scalar_one()
     dirty, clean = stories["dirty"], stories["clean"]
-    assert (dirty.title, dirty.summary) == ("Title", "Summary")
+    assert (dirty.title, dirty.summary) == ("Title Café", "Summary")
     assert dirty.body_html == (
         '<p>Body <a href="https://xn--bcher-kva.example/%C3%A4" rel="noopener noreferrer">x</a></p>'
     )

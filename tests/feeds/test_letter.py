@@ -74,6 +74,10 @@ def test_to_uri_returns_a_uri_unchanged() -> None:
         # DEL and non-characters: html5lib's "invalid code points" (W3C validator NotHtml on
         # an RSS description), found by the by-hand validator run on tests/hostile_stories.py.
         ("del\x7f nc\ufdd0\ufdef\U0001fffe\U0010ffff end", "del nc end"),
+        # UTF-8 read as Latin-1 (the validator's BadCharacters on a title of the fixture).
+        ("CafÃ© crÃ¨me, Ã\x89tÃ© â\x80\x99 ð\x9f\x9a\x80", "Café crème, Été \u2019 🚀"),
+        ("Café, naïve, Ã alone, Â£ and ©", "Café, naïve, Ã alone, £ and ©"),
+        ("São Paulo é» ß ðŸš€", "São Paulo é» ß ðŸš€"),  # Windows-1252's: not undone
         ("O'Brien & Sons <ob@example.com>", "O'Brien & Sons <ob@example.com>"),
         ("Hostile &amp; <Tests> <bogus>", "Hostile & <Tests> <bogus>"),
         ("<B class=x>Hi</B ><!DOCTYPE html>", "Hi"),

@@ -2,7 +2,8 @@
 
 Text and bodies now also lose DEL and the non-characters (HTML's invalid code points: the W3C
 validator's NotHtml on descriptions and content) and bodies the C1 controls and U+FEFF
-(BadCharacters); URLs in bodies are made URIs when the body is sanitised (feeds/html.py).
+(BadCharacters); UTF-8 read as Latin-1 in plain text ("CafÃ©") is decoded again; URLs in
+bodies are made URIs when the body is sanitised (feeds/html.py).
 Rows written earlier are cleaned here: every body is sanitised again (sanitising its own output
 changes nothing else), and the plain-text columns of 0012 lose those characters.
 
@@ -17,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from feeds.html import sanitize_html
-from feeds.text import strip_unprintable
+from feeds.text import strip_unprintable, undo_double_utf8
 
 revision = "0013"
 down_revision = "0012"
@@ -44,7 +45,9 @@ channels = sa.table(
 
 def _text(value: Any) -> Any:
     # Stored plain text is already clean of markup (0012): only characters go, never words.
-    return strip_unprintable(value).strip() if isinstance(value, str) else value
+    if not isinstance(value, str):
+        return value
+    return strip_unprintable(undo_double_utf8(value)).strip()
 
 
 def _caption(image: Any) -> Any:
