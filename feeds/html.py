@@ -12,7 +12,8 @@ from urllib.parse import urljoin, urlsplit
 import nh3
 
 from feeds.html_depth import nesting_depth
-from feeds.text import strip_xml_forbidden
+from feeds.text import strip_unprintable, strip_xml_forbidden
+from feeds.uri import to_uri
 
 __all__ = ["CleanHtml", "HtmlTooDeep", "clean_html", "html_to_text", "sanitize_html"]
 
@@ -71,7 +72,8 @@ def clean_html(html: str, *, max_depth: int | None = None) -> CleanHtml:
     """Clean story HTML: nh3 (ammonia) keeps only its allow-listed tags and attributes, so
     scripts, styles, iframes, forms, event-handler attributes are gone; every URL attribute
     keeps only http(s) and mailto URLs (relative ones too, resolved later); characters XML
-    forbids are removed.
+    forbids, and those HTML calls invalid (C1 controls, DEL, non-characters), are removed
+    (feeds.text.strip_unprintable).
 
     With ``max_depth``, a fragment nested deeper is refused with HtmlTooDeep before nh3 sees
     it (nh3's cost grows with the square of the depth).
@@ -94,7 +96,9 @@ def clean_html(html: str, *, max_depth: int | None = None) -> CleanHtml:
             url = _checked_url(value)
             if url is None:
                 return None
-            return url if url.startswith("mailto:") else defer(lambda base: _absolute(base, url))
+            if url.startswith("mailto:"):
+                return to_uri(url)
+            return defer(lambda base: _absolute(base, url))
         if attr in _URL_LIST_ATTRIBUTES:
             candidates = _srcset(value) if attr == "srcset" else _url_list(value)
             if not candidates:
@@ -104,8 +108,10 @@ def clean_html(html: str, *, max_depth: int | None = None) -> CleanHtml:
 
     # Stripping before cleaning keeps NULs and friends away from the HTML parser; stripping
     # after removes those that character references (&#1;, &#xFFFE;) turned back into text.
-    cleaned = nh3.clean(strip_xml_forbidden(html), attribute_filter=filter_attribute)
-    return CleanHtml(strip_xml_forbidden(cleaned), marker, tuple(pending))
+    # Not only what XML forbids: C1 controls, DEL and non-characters are HTML's "invalid code
+    # points" (the W3C validator's BadCharacters and NotHtml on the body), NEL a line break.
+    cleaned = nh3.clean(strip_unprintable(html), attribute_filter=filter_attribute)
+    return CleanHtml(strip_unprintable(cleaned), marker, tuple(pending))
 
 
 def sanitize_html(html: str, base_url: str, *, max_depth: int | None = None) -> str:
@@ -132,9 +138,14 @@ def _checked_url(value: str) -> str | None:
 
 
 def _absolute(base: str, url: str) -> str | None:
+    """``url`` made absolute against ``base``, as a URI (the README's promise: every URL a feed
+    prints is one, body HTML included; the IRI a newsroom pasted is percent-encoded, its host
+    in IDNA A-labels), or None if it is not http(s) or mailto once resolved."""
     absolute = urljoin(base, url)
     scheme = _SCHEME.match(absolute)
-    return absolute if scheme is not None and scheme.group(1).lower() in URL_SCHEMES else None
+    if scheme is None or scheme.group(1).lower() not in URL_SCHEMES:
+        return None
+    return to_uri(absolute)
 
 
 def _srcset(value: str) -> list[tuple[str, str]]:

@@ -151,15 +151,16 @@ def string_list(value: Any, *, max_items: int, max_len: int) -> list[str]:
 
 
 def person_names(value: Any, *, max_items: int, max_len: int) -> list[str]:
-    """Names of people (story authors): a string_list whose "Name <address>" items lose the
-    address. A byline is printed in every format and page, and an address there is the
-    validator's ContainsEmail warning and a harvester's gift; feeds have no reliable place for
-    it (RSS's author would need it for every name, JSON Feed has none)."""
-    names = [
-        split_mailbox(name)[0] for name in string_list(value, max_items=max_items, max_len=max_len)
-    ]
+    """Names of people (story authors): a string_list whose "Name <address>", "address (Name)"
+    and "Name (address)" items lose the address, and whose bare addresses are dropped. A byline
+    is printed in every format and page, and an address there is the validator's ContainsEmail
+    warning and a harvester's gift; feeds have no reliable place for it (RSS's author would
+    need it for every name, JSON Feed has none)."""
     out: list[str] = []
-    for name in names:
+    for raw in string_list(value, max_items=max_items, max_len=max_len):
+        name, address = split_mailbox(raw)
+        if name == address:
+            continue  # only an address ("a@b.example", "<a@b.example>"): no name to keep
         if name.casefold() not in {n.casefold() for n in out}:
             out.append(name)
     return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import calendar
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from syndication.stories.service import create_story
 BASE = "http://news.example.test"
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 SCHEMA_PATH = Path(__file__).parent / "feeds" / "jsonfeed-1.1.schema.json"
+DATA = Path(__file__).parent / "data"
 CONTENT_TYPES = {
     "rss": "application/rss+xml; charset=utf-8",
     "atom": "application/atom+xml; charset=utf-8",
@@ -29,7 +31,14 @@ NS = {
     "dc": "http://purl.org/dc/elements/1.1/",
     "content": "http://purl.org/rss/1.0/modules/content/",
     "media": "http://search.yahoo.com/mrss/",
+    "sm": "http://www.sitemaps.org/schemas/sitemap/0.9",
+    "news": "http://www.google.com/schemas/sitemap-news/0.9",
 }
+# An RFC 3986 URI: ASCII, every "%" starting an escape (what the W3C validator, JSON Feed's
+# `format: uri` and the sitemap schemas ask of a URL).
+URI_RE = re.compile(r"^https?://(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})+$")
+# What no printed text may hold: C1 controls, DEL, U+FEFF, U+FFFD, non-characters.
+UNPRINTABLE = re.compile("[\x7f-\x9f\ufdd0-\ufdef\ufeff\ufffd-\uffff]")
 
 
 def add_story(rt, data: dict[str, Any], *, now: datetime = NOW, status: str = "published") -> str:
@@ -119,3 +128,28 @@ def item_ids(body: bytes, fmt: str) -> list[str]:
         return [item["id"] for item in json.loads(body)["items"]]
     parsed = parse_xml(body)
     return [entry.id for entry in parsed.entries]
+
+
+def _urlset_schema() -> etree.XMLSchema:
+    # sitemap.xsd validates other namespaces' elements strictly: news:news needs its schema too.
+    wrapper = f"""<xsd:schema xmlns:xsd="http://www.w3.org/2001/XMLSchema">
+      <xsd:import namespace="{NS["sm"]}" schemaLocation="{(DATA / "sitemap.xsd").as_uri()}"/>
+      <xsd:import namespace="{NS["news"]}"
+                  schemaLocation="{(DATA / "sitemap-news.xsd").as_uri()}"/>
+    </xsd:schema>"""
+    return etree.XMLSchema(etree.fromstring(wrapper))
+
+
+# The published schemas (copies and sources in tests/data/README.md).
+URLSET = _urlset_schema()
+SITEINDEX = etree.XMLSchema(etree.parse(str(DATA / "siteindex.xsd")))
+
+
+def valid_sitemap(body: bytes, schema: etree.XMLSchema) -> etree._Element:
+    """The sitemap (URLSET) or sitemap index (SITEINDEX) document, valid against the schema,
+    with every loc a URI."""
+    root = etree.fromstring(body)
+    schema.assertValid(root)
+    for loc in root.iterfind(".//sm:loc", NS):
+        assert URI_RE.match(loc.text), loc.text
+    return root

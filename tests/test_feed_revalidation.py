@@ -1,5 +1,6 @@
 """Revalidation and dates on a clock moved by hand, on SQLite and PostgreSQL: If-Modified-Since
-alone never misses a change, even two changes within one second (feeds in every format, OPML);
+alone never misses a change, even two changes within one second (feeds in every format, OPML)
+or a channel deletion (OPML);
 Last-Modified, RSS lastBuildDate and Atom updated agree; every entry's Atom updated is distinct
 within its document, on every page.
 
@@ -14,6 +15,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 
 import pytest
 
+from syndication.channels.service import delete_channel
 from tests.pushkit import FakeClock
 from tests.storyfactory import (
     NOW,
@@ -170,6 +172,26 @@ def test_opml_revalidation_never_misses_a_change(client, rt, clock):
     after = client.get("/feeds.opml", headers={"If-Modified-Since": held})
     assert after.status_code == 200 and b"World, again" in after.data
     assert parsedate_to_datetime(after.headers["Last-Modified"]) == NOW + 2 * SECOND
+
+
+def test_opml_last_modified_moves_when_a_channel_is_deleted(client, rt, clock):
+    """A deleted channel leaves no changed_at behind: the OPML's date still moves past the
+    deletion, so a client revalidating by date alone gets the shorter list, not a 304."""
+    add_channel(rt, {"slug": "world", "title": "World"}, now=at(clock, 0.2))
+    add_channel(rt, {"slug": "brief", "title": "Brief"}, now=at(clock, 0.4))
+    at(clock, 5)
+    held = client.get("/feeds.opml").headers["Last-Modified"]
+    assert parsedate_to_datetime(held) == NOW + SECOND
+    assert client.get("/feeds.opml", headers={"If-Modified-Since": held}).status_code == 304
+
+    with rt.db.write() as s:  # the older of the two: the newest remaining change stays 0.4 s
+        delete_channel(s, "world", now=at(clock, 10.3))
+    at(clock, 12)
+    after = client.get("/feeds.opml", headers={"If-Modified-Since": held})
+    assert after.status_code == 200 and b"/feeds/world.rss" not in after.data
+    assert last_modified(after) == NOW + 11 * SECOND
+    again = client.get("/feeds.opml", headers={"If-Modified-Since": after.headers["Last-Modified"]})
+    assert again.status_code == 304
 
 
 # --- Atom updated distinct within a document -----------------------------------------------------

@@ -7,14 +7,21 @@ story page clean, as independent clients read them (feedparser on RSS and Atom, 
 from __future__ import annotations
 
 import html
-import re
 from datetime import timedelta
 
 import pytest
 from lxml import etree
 
 from syndication.auth.tokens import create_token
-from tests.storyfactory import NOW, add_channel, add_story, parse_json, parse_xml
+from tests.storyfactory import (
+    NOW,
+    UNPRINTABLE,
+    URI_RE,
+    add_channel,
+    add_story,
+    parse_json,
+    parse_xml,
+)
 
 IRI = "https://example.com/café/ünïcödé?a=1&b=2"
 URI = "https://example.com/caf%C3%A9/%C3%BCn%C3%AFc%C3%B6d%C3%A9?a=1&b=2"
@@ -35,9 +42,6 @@ TITLE = "Profits & Losses: Q3"
 SUMMARY = "Tom & Jerry\nsecond line\nthird"
 AUTHORS = ["O'Brien & Sons", "Zo\u00eb Ng"]
 CHANNEL_TITLE = "Hostile & <Tests>"  # not an HTML element: text, kept
-UNPRINTABLE = re.compile("[\x80-\x9f\ufeff\ufffd]")
-# An RFC 3986 URI: ASCII, every "%" starting an escape (what the W3C validator asks of a URL).
-URI_RE = re.compile(r"^https?://(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-F]{2})+$")
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ def test_migrations_match_the_models_and_step_back(db_url):
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         cfg.attributes["connection"] = conn
-        # Back past the newest schema change (0010; 0011 and 0012 change data only).
+        # Back past the newest schema change (0010; 0011, 0012 and 0013 change data only).
         command.downgrade(cfg, "0009")
     assert _diff(db) != []
     db.migrate()
@@ -119,4 +119,67 @@ def test_plain_text_stored_before_the_rule_is_cleaned(db_url):
     assert stories["markup"][0] == "<b></b>"
     assert stories["clean"][:2] == ("Hostile & <Tests>", "Fine.")
     assert tuple(channel) == ("News <daily>", "About")
+    db.dispose()
+
+
+def test_invalid_code_points_and_body_iris_stored_before_the_rule_are_cleaned(db_url):
+    """0013: DEL, non-characters and C1 controls leave stored bodies and text, UTF-8 read as
+    Latin-1 is decoded again, body IRIs become URIs; clean rows are left exactly as they were."""
+    db = Database(db_url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+        command.downgrade(cfg, "0012")
+        insert = text(
+            "INSERT INTO stories (code, title, summary, body_html, image, authors, tags, status,"
+            " created_at, updated_at, revision, content_hash) VALUES (:code, :title, :summary,"
+            " :body, :image, '[]', '[]', 'published', :now, :now, 1, '')"
+        )
+        now = "2025-01-01 00:00:00"
+        image = '{"url": "https://example.org/a.jpg", "caption": "Map\u007f\ufdd0"}'
+        dirty_body = (
+            '<p>Body\u009f\u007f\ufdd0 <a href="https://b\u00fccher.example/\u00e4">x</a></p>'
+        )
+        clean_body = (  # as the sanitiser stores it
+            '<p>Fine <a href="https://example.org/a?b=1&amp;c=2" rel="noopener noreferrer">'
+            "y</a></p>"
+        )
+        rows = [
+            ("dirty", "Title\u007f\U0001fffe CafÃ©", "Sum\ufdefmary", dirty_body, image),
+            ("clean", "Hostile & <Tests>", "Fine.", clean_body, None),
+        ]
+        for code, title, summary, body, img in rows:
+            values = {"code": code, "title": title, "summary": summary, "body": body}
+            conn.execute(insert, {**values, "image": img, "now": now})
+        conn.execute(
+            text(
+                "INSERT INTO channels (slug, title, description, filter, content, formats,"
+                " created_at, changed_at, version) VALUES ('c', :title, 'About', '{}', 'full',"
+                " '[\"rss\"]', :now, :now, 1)"
+            ),
+            {"now": now, "title": "News\u007f"},
+        )
+        command.upgrade(cfg, "head")
+        stories = {
+            row.code: row
+            for row in conn.execute(
+                text("SELECT code, title, summary, body_html, image FROM stories")
+            )
+        }
+        channel_title = conn.execute(text("SELECT title FROM channels")).scalar_one()
+    dirty, clean = stories["dirty"], stories["clean"]
+    assert (dirty.title, dirty.summary) == ("Title Café", "Summary")
+    assert dirty.body_html == (
+        '<p>Body <a href="https://xn--bcher-kva.example/%C3%A4" rel="noopener noreferrer">x</a></p>'
+    )
+    caption = json.loads(dirty.image) if isinstance(dirty.image, str) else dirty.image
+    assert caption["caption"] == "Map"
+    assert (clean.title, clean.summary, clean.body_html) == (
+        "Hostile & <Tests>",
+        "Fine.",
+        clean_body,
+    )
+    assert channel_title == "News"
     db.dispose()

@@ -8,7 +8,6 @@ from a FakeClock, so the 48-hour window is tested at its exact edges.
 from __future__ import annotations
 
 import gzip
-import re
 import urllib.robotparser
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,38 +23,9 @@ from syndication.sitemaps import service
 from syndication.stories.service import create_story, retract_story, update_story
 from tests.conftest import BASE_URL, make_settings
 from tests.pushkit import FakeClock
+from tests.storyfactory import NS, SITEINDEX, UNPRINTABLE, URLSET, valid_sitemap
 
-DATA = Path(__file__).parent / "data"
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
-NS = {
-    "sm": "http://www.sitemaps.org/schemas/sitemap/0.9",
-    "news": "http://www.google.com/schemas/sitemap-news/0.9",
-}
-# RFC 3986 characters (unreserved, reserved and "%"): what a URI may hold, and nothing else.
-URI_CHARS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
-C1 = re.compile("[\x7f-\x9f\ufeff]")
-
-
-def _urlset_schema() -> etree.XMLSchema:
-    # sitemap.xsd validates other namespaces' elements strictly: news:news needs its schema too.
-    wrapper = f"""<xsd:schema xmlns:xsd="http://www.w3.org/2001/XMLSchema">
-      <xsd:import namespace="{NS["sm"]}" schemaLocation="{(DATA / "sitemap.xsd").as_uri()}"/>
-      <xsd:import namespace="{NS["news"]}"
-                  schemaLocation="{(DATA / "sitemap-news.xsd").as_uri()}"/>
-    </xsd:schema>"""
-    return etree.XMLSchema(etree.fromstring(wrapper))
-
-
-URLSET = _urlset_schema()
-SITEINDEX = etree.XMLSchema(etree.parse(str(DATA / "siteindex.xsd")))
-
-
-def valid(body: bytes, schema: etree.XMLSchema) -> etree._Element:
-    root = etree.fromstring(body)
-    schema.assertValid(root)
-    for loc in root.iterfind(".//sm:loc", NS):
-        assert URI_CHARS.fullmatch(loc.text), loc.text
-    return root
 
 
 @pytest.fixture
@@ -129,10 +99,10 @@ def test_hostile_titles_come_out_as_valid_xml(client, rt, clock):
     response = client.get("/sitemaps/news.xml")
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "application/xml; charset=utf-8"
-    root = valid(response.data, URLSET)
+    root = valid_sitemap(response.data, URLSET)
     titles = news_titles(root)
     assert len(titles) == 5  # the off-site story is not ours to list
-    assert not any(C1.search(t) for t in titles)
+    assert not any(UNPRINTABLE.search(t) for t in titles)
     assert any("Profits & Losses" in t for t in titles)
     assert any("🚀" in t and "👩‍👩‍👧" in t for t in titles)
     assert any("عالم" in t for t in titles)
@@ -149,7 +119,7 @@ def test_hostile_titles_come_out_as_valid_xml(client, rt, clock):
 def test_news_language_in_googles_form(client, rt, clock):
     for tag in ("en-GB", "zh-HK", "zh-Hans", "zh", "pt-BR", "fil"):
         add(rt, clock, title=tag, language=tag)
-    root = valid(client.get("/sitemaps/news.xml").data, URLSET)
+    root = valid_sitemap(client.get("/sitemaps/news.xml").data, URLSET)
     by_title = {
         url.findtext(".//news:title", namespaces=NS): url.findtext(
             ".//news:language", namespaces=NS
@@ -175,13 +145,13 @@ def test_window_edges_follow_the_clock(client, rt, clock):
     add(rt, clock, title="fresh", published_at=(NOW - timedelta(hours=1)).isoformat())
 
     first = client.get("/sitemaps/news.xml")
-    assert news_titles(valid(first.data, URLSET)) == ["fresh", "1 s short of 48 h"]
+    assert news_titles(valid_sitemap(first.data, URLSET)) == ["fresh", "1 s short of 48 h"]
     # Changed at NOW: its date goes out once that second is past (channels/modified.py).
     assert "Last-Modified" not in first.headers
 
     clock.advance(1)  # now 48 h old: out, though nothing was written
     second = client.get("/sitemaps/news.xml")
-    assert news_titles(valid(second.data, URLSET)) == ["fresh"]
+    assert news_titles(valid_sitemap(second.data, URLSET)) == ["fresh"]
     assert second.headers["ETag"] != first.headers["ETag"]
     clock.advance(0.5)
     third = client.get("/sitemaps/news.xml")
@@ -194,7 +164,7 @@ def test_window_edges_follow_the_clock(client, rt, clock):
     assert client.get("/sitemaps/news.xml", headers=since_third).status_code == 304
 
     clock.advance(47 * 3600 - 2.5)  # "fresh" is 1 s short of 48 h old: still in
-    assert news_titles(valid(client.get("/sitemaps/news.xml").data, URLSET)) == ["fresh"]
+    assert news_titles(valid_sitemap(client.get("/sitemaps/news.xml").data, URLSET)) == ["fresh"]
     clock.advance(1)
     response = client.get("/sitemaps/news.xml")
     assert response.status_code == 404  # an empty urlset is invalid: nothing to serve
@@ -216,7 +186,7 @@ def test_news_sitemap_stops_at_1000_newest_first(client, rt, clock):
                     content_hash="",
                 )
             )
-    root = valid(client.get("/sitemaps/news.xml").data, URLSET)
+    root = valid_sitemap(client.get("/sitemaps/news.xml").data, URLSET)
     titles = news_titles(root)
     assert len(titles) == service.NEWS_MAX == 1000
     assert titles[0] == "Story 0" and titles[-1] == "Story 999"
@@ -224,7 +194,7 @@ def test_news_sitemap_stops_at_1000_newest_first(client, rt, clock):
 
 def test_a_story_change_invalidates_the_cached_sitemaps(client, rt, clock):
     code = add(rt, clock, title="Before")
-    assert news_titles(valid(client.get("/sitemaps/news.xml").data, URLSET)) == ["Before"]
+    assert news_titles(valid_sitemap(client.get("/sitemaps/news.xml").data, URLSET)) == ["Before"]
     index_etag = client.get("/sitemap.xml").headers["ETag"]
     clock.advance(5)
     with rt.db.write() as s:
@@ -232,7 +202,7 @@ def test_a_story_change_invalidates_the_cached_sitemaps(client, rt, clock):
     changed_at = clock()
     clock.advance(1)  # the change's second is past: its date goes out
     response = client.get("/sitemaps/news.xml")
-    assert news_titles(valid(response.data, URLSET)) == ["After"]
+    assert news_titles(valid_sitemap(response.data, URLSET)) == ["After"]
     assert response.headers["Last-Modified"] == http_date(changed_at)
     index = client.get("/sitemap.xml")
     assert index.headers["ETag"] != index_etag  # its lastmod moved
@@ -256,7 +226,7 @@ def test_index_pages_by_id_range(client, rt, clock):
     insert_raw(rt, 100_001, updated_at=NOW + timedelta(hours=1))
 
     index = client.get("/sitemap.xml")
-    root = valid(index.data, SITEINDEX)
+    root = valid_sitemap(index.data, SITEINDEX)
     assert locs(root) == [
         f"{BASE_URL}/sitemaps/stories-1.xml",
         f"{BASE_URL}/sitemaps/stories-3.xml",
@@ -265,7 +235,7 @@ def test_index_pages_by_id_range(client, rt, clock):
     assert lastmods == ["2025-03-01T12:00:00Z", "2025-03-01T13:00:00Z"]
 
     one = client.get("/sitemaps/stories-1.xml")
-    root = valid(one.data, URLSET)
+    root = valid_sitemap(one.data, URLSET)
     assert locs(root) == [f"{BASE_URL}/stories/{first}", f"{BASE_URL}/stories/raw50000"]
     assert [m.text for m in root.iterfind(".//sm:lastmod", NS)] == [
         "2025-03-01T12:00:00Z",
@@ -273,7 +243,7 @@ def test_index_pages_by_id_range(client, rt, clock):
     ]
     assert root.find(".//news:news", NS) is None  # story sitemaps carry no news entries
     assert client.get("/sitemaps/stories-2.xml").status_code == 404
-    assert locs(valid(client.get("/sitemaps/stories-3.xml").data, URLSET)) == [
+    assert locs(valid_sitemap(client.get("/sitemaps/stories-3.xml").data, URLSET)) == [
         f"{BASE_URL}/stories/raw100001"
     ]
     for missing in ("0", "4", "99999999999999999999"):
@@ -285,7 +255,7 @@ def test_index_pages_by_id_range(client, rt, clock):
     insert_raw(rt, 100_002, when=clock())
     again = client.get("/sitemaps/stories-1.xml")
     assert again.data == one.data and again.headers["ETag"] == one.headers["ETag"]
-    assert len(locs(valid(client.get("/sitemaps/stories-3.xml").data, URLSET))) == 2
+    assert len(locs(valid_sitemap(client.get("/sitemaps/stories-3.xml").data, URLSET))) == 2
 
 
 def test_nothing_published_yet(client, rt, clock):

@@ -470,7 +470,7 @@ def test_subscription_to_a_topic_removed_before_verification_is_denied(
 ):
     assert subscribe(client, callback.url()).status_code == 202
     with rt.db.write() as s:
-        delete_channel(s, "world")
+        delete_channel(s, "world", now=rt.clock())
     verify(rt)
     assert callback.gets("subscribe") == []  # denied, not verified
     [args] = callback.gets("denied")
@@ -500,7 +500,7 @@ def test_a_live_subscription_whose_topic_goes_away_is_ended_with_a_denial(
     verify(rt)
     assert expire(rt) == 0
     with rt.db.write() as s:
-        delete_channel(s, "world")
+        delete_channel(s, "world", now=rt.clock())
     assert expire(rt) == 1
     [sub] = subscriptions(rt)
     assert not sub.active and "no channel 'world'" in sub.disabled_reason

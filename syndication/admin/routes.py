@@ -422,7 +422,7 @@ def channel_delete(slug: str) -> Response:
         )
     try:
         with rt.db.write() as session:
-            channels.delete_channel(session, slug)
+            channels.delete_channel(session, slug, now=rt.clock())
     except NotFound:
         abort(404)
     flash(f"Channel {slug} deleted.")

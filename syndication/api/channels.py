@@ -82,7 +82,7 @@ def delete(slug: str) -> Any:
     """Delete a channel (its feed URLs answer 404 from then on)"""
     rt = runtime()
     with rt.db.write() as session:
-        service.delete_channel(session, slug)
+        service.delete_channel(session, slug, now=rt.clock())
     return "", 204
 
 

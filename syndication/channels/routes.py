@@ -18,7 +18,7 @@ from syndication.channels import pages as feed_pages
 from syndication.channels.cache import Page
 from syndication.channels.fastpath import HEAD_SQL
 from syndication.channels.modified import date_settled, http_instant
-from syndication.channels.service import declared_language, list_channels
+from syndication.channels.service import declared_language, list_changed_at, list_channels
 from syndication.compression import encode_response
 from syndication.models import Channel
 from syndication.runtime import Runtime, runtime
@@ -149,7 +149,8 @@ def opml() -> Response:
             for c in channels
             if (fmt := _outline_format(wanted, c.formats))
         ]
-        newest = max((http_instant(c.changed_at) for c in channels), default=None)
+        changed = list_changed_at(session, channels)
+        newest = http_instant(changed) if changed else None
     if not outlines:
         # OPML 2.0 has no empty subscription list (a body holds one or more outlines).
         return Response("404 Not Found: no channels yet\n", status=404, mimetype="text/plain")

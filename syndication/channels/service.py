@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from feeds import FORMATS
+from syndication import stamps
 from syndication import validation as v
 from syndication.config import Settings
 from syndication.errors import Conflict, NotFound, ValidationError
@@ -174,8 +175,23 @@ def update_channel(session: Session, slug: str, data: Any, *, now: datetime) -> 
     return channel
 
 
-def delete_channel(session: Session, slug: str) -> None:
+# The stamp of the last channel deletion: a deleted channel leaves no changed_at behind, and
+# the OPML's Last-Modified (the newest change of its channels) must still move past it.
+DELETED_STAMP = "channels_deleted"
+
+
+def delete_channel(session: Session, slug: str, *, now: datetime) -> None:
     session.delete(get_channel(session, slug))
+    stamps.bump(session, DELETED_STAMP, now)
+
+
+def list_changed_at(session: Session, channels: Iterable[Channel]) -> datetime | None:
+    """When the channel list last changed: its newest channel change, or the last deletion."""
+    times = [c.changed_at for c in channels]
+    deleted = stamps.current(session, DELETED_STAMP)
+    if deleted:
+        times.append(stamps.as_time(deleted))
+    return max(times, default=None)
 
 
 def touch(

@@ -93,7 +93,7 @@ def remove(ctx: CliContext, slug: str) -> None:
     """Delete channel SLUG (its stories stay)."""
     try:
         with ctx.db.write() as session:
-            service.delete_channel(session, slug)
+            service.delete_channel(session, slug, now=ctx.clock())
     except ServiceError as exc:
         raise click.ClickException(_explain(exc)) from None
     click.echo(f"channel {slug} removed")

@@ -22,11 +22,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import langcodes
-from sqlalchemy import ColumnElement, and_, case, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from feeds.sitemap import (
@@ -39,8 +38,9 @@ from feeds.sitemap import (
     render_urlset,
 )
 from feeds.uri import to_uri
+from syndication import stamps
 from syndication.config import Settings
-from syndication.models import Sequence, Story
+from syndication.models import Story
 from syndication.stories.schema import page_url
 
 VERSION_NAME = "sitemaps"
@@ -51,7 +51,6 @@ NEWS_MAX = 1000  # Google News: at most 1,000 URLs in a news sitemap
 # a file's content does not move when stories arrive (they get new ids, in the last file).
 IDS_PER_FILE = MAX_URLS
 MAX_FILE = (2**63 - 1) // IDS_PER_FILE  # beyond it the id range overflows a BIGINT
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _GOOGLE_CODE = re.compile(r"[a-z]{2,3}")
 
 
@@ -64,30 +63,17 @@ class Document:
 
 def bump(session: Session, now: datetime) -> None:
     """Mark every sitemap changed as of `now` (called in the transaction of the change)."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(insert(Sequence).values(name=VERSION_NAME, value=0).on_conflict_do_nothing())
-    micros = _micros(now)
-    session.execute(
-        update(Sequence)
-        .where(Sequence.name == VERSION_NAME)
-        .values(value=case((Sequence.value + 1 > micros, Sequence.value + 1), else_=micros))
-    )
+    stamps.bump(session, VERSION_NAME, now)
 
 
 def current_version(session: Session) -> int:
     """The counter as this transaction sees it (0 before the first story change)."""
-    value = session.scalar(select(Sequence.value).where(Sequence.name == VERSION_NAME))
-    return int(value or 0)
+    return stamps.current(session, VERSION_NAME)
 
 
 def version_time(version: int) -> datetime:
     """When the last change that bumped the counter to `version` happened."""
-    return _EPOCH + timedelta(microseconds=version)
-
-
-def _micros(when: datetime) -> int:
-    return (when - _EPOCH) // timedelta(microseconds=1)
+    return stamps.as_time(version)
 
 
 def publication_name(settings: Settings) -> str:

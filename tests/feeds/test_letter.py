@@ -71,6 +71,13 @@ def test_to_uri_returns_a_uri_unchanged() -> None:
         ("one<br>two</p>", "one\ntwo\n"),
         ("<script>alert(1)</script>safe<!-- c --><style>p{}</style>", "safe"),
         ("c1\x80\x9f\x9d bom\ufeff fffd\ufffd nel\x85end", "c1 bom fffd nel\nend"),
+        # DEL and non-characters: html5lib's "invalid code points" (W3C validator NotHtml on
+        # an RSS description), found by the by-hand validator run on tests/hostile_stories.py.
+        ("del\x7f nc\ufdd0\ufdef\U0001fffe\U0010ffff end", "del nc end"),
+        # UTF-8 read as Latin-1 (the validator's BadCharacters on a title of the fixture).
+        ("CafÃ© crÃ¨me, Ã\x89tÃ© â\x80\x99 ð\x9f\x9a\x80", "Café crème, Été \u2019 🚀"),
+        ("Café, naïve, Ã alone, Â£ and ©", "Café, naïve, Ã alone, £ and ©"),
+        ("São Paulo é» ß ðŸš€", "São Paulo é» ß ðŸš€"),  # Windows-1252's: not undone
         ("O'Brien & Sons <ob@example.com>", "O'Brien & Sons <ob@example.com>"),
         ("Hostile &amp; <Tests> <bogus>", "Hostile & <Tests> <bogus>"),
         ("<B class=x>Hi</B ><!DOCTYPE html>", "Hi"),
@@ -87,6 +94,12 @@ def test_split_mailbox() -> None:
     assert split_mailbox("<ob@example.com>") == ("ob@example.com", "ob@example.com")
     assert split_mailbox("Ann Lee") == ("Ann Lee", None)
     assert split_mailbox("a@b in text") == ("a@b in text", None)
+    # RSS 2.0's "address (Name)" and a bare address: in bylines imported from feeds (the
+    # hostile fixture's run printed them as Atom and JSON Feed names).
+    assert split_mailbox("jane@example.com (Jane Doe)") == ("Jane Doe", "jane@example.com")
+    assert split_mailbox(" plain@example.net ") == ("plain@example.net", "plain@example.net")
+    assert split_mailbox("Ann Lee (ann@example.com)") == ("Ann Lee", "ann@example.com")
+    assert split_mailbox("Ann (the editor)") == ("Ann (the editor)", None)
 
 
 def _feed(author: Person | None) -> Feed:

@@ -77,10 +77,39 @@ def test_sanitize_makes_urls_absolute() -> None:
     assert 'href="mailto:a@b.test"' in out
 
 
+def test_sanitize_prints_body_urls_as_uris() -> None:
+    """IRIs pasted into a body come out as URIs (IDNA host, UTF-8 percent-encoded), like every
+    other URL a feed prints: the hostile fixture's body printed them raw."""
+    raw = (
+        '<a href="https://例え.テスト/記事?q=ü#frag">a</a><img src="bild-ä.jpg">'
+        '<a href="mailto:zoë@bücher.example">m</a>'
+        '<a href="https://example.com/a%20b?c=%C3%BC">kept</a>'
+    )
+    out = sanitize_html(raw, BASE)
+    assert 'href="https://xn--r8jz45g.xn--zckzah/%E8%A8%98%E4%BA%8B?q=%C3%BC#frag"' in out
+    assert 'src="https://news.example.com/stories/42/bild-%C3%A4.jpg"' in out
+    assert 'href="mailto:zo%C3%AB@b%C3%BCcher.example"' in out
+    assert 'href="https://example.com/a%20b?c=%C3%BC"' in out  # a URI is left as it is
+    assert out.isascii()
+    assert sanitize_html(out, BASE) == out
+
+
 def test_sanitize_removes_forbidden_characters() -> None:
     out = sanitize_html(f"<p>a{ALL_FORBIDDEN}b &#1; &#xFFFE; &#xb;c</p>", BASE)
     assert strip_xml_forbidden(out) == out
     assert out.startswith("<p>a") and out.endswith("c</p>")
+
+
+def test_sanitize_removes_what_html_calls_invalid() -> None:
+    """C1 controls (raw or as Windows-1252 references, which HTML maps to letters), DEL,
+    non-characters, U+FEFF and U+FFFD leave the body; NEL is a line break. The W3C validator
+    said BadCharacters and NotHtml ("Invalid codepoint in stream") on such a body in
+    content:encoded and Atom content (by-hand run on tests/hostile_stories.py)."""
+    out = sanitize_html(
+        "<p>a\x80\x9f\x9d\x7f\ufdd0\U0001fffe\ufeff\ufffdb\x85c &#x9f; &#x7f;d</p>", BASE
+    )
+    assert out == "<p>ab\nc \u0178 d</p>"
+    assert sanitize_html(out, BASE) == out
 
 
 @pytest.mark.parametrize(
