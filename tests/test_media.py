@@ -441,3 +441,14 @@ def test_story_form_refuses_a_bad_file_and_keeps_what_was_typed(client, rt, sett
     form = {"title": "x", "image_file": (io.BytesIO(picture()), "a.png")}
     r = client.post("/admin/stories/new", data=form, content_type="multipart/form-data")
     assert r.status_code == 400
+
+
+def test_a_signed_in_editor_uploads_through_the_api_with_the_csrf_header(client, rt, signed_in):
+    """What a script on an admin page (a rich-text editor, say) would do: the session cookie
+    and the CSRF token in X-CSRF-Token."""
+    data = {"file": (io.BytesIO(picture("PNG")), "a.png")}
+    r = client.post("/api/v1/media", data=data, headers={"X-CSRF-Token": signed_in})
+    assert r.status_code == 201 and MEDIA_URL.fullmatch(r.get_json()["url"])
+    data = {"file": (io.BytesIO(picture("GIF")), "b.gif")}
+    assert client.post("/api/v1/media", data=data).status_code == 400  # no CSRF token
+    assert len(stored_files(rt)) == 1
