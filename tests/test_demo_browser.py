@@ -39,6 +39,7 @@ from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 PASSWORD = "a long browser password"
+ARTIFACTS = Path(__file__).parent / "artifacts"
 NOW = datetime(2025, 2, 14, 9, 10, tzinfo=UTC)
 # Schemes that never leave the page.
 LOCAL_SCHEMES = ("data:", "blob:", "about:", "chrome:", "chrome-extension:", "devtools:")
@@ -237,6 +238,10 @@ def test_no_page_loads_anything_from_another_origin(demo_server, browser, tmp_pa
     b.wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "img.image-preview")))
     assert browser.find_element(By.ID, "image_width").get_attribute("value") == "320"
     assert browser.find_element(By.ID, "image_type").get_attribute("value") == "image/png"
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.find_element(By.CSS_SELECTOR, "fieldset fieldset:nth-of-type(2)").screenshot(
+        str(ARTIFACTS / "admin-story-image-uploaded.png")
+    )
     urls = b.visit(f"/stories/{pictured[0]}")
     assert not b.foreign(urls) and not b.broken_images()
     figure = browser.find_element(By.CSS_SELECTOR, "figure.story-image img")
