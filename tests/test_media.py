@@ -385,6 +385,8 @@ def test_story_form_uploads_and_fills_the_image_fields(client, rt, signed_in):
             "url": "https://images.example.org/boats.jpg",
             "width": 640,
         }
+    edit = client.get(f"/admin/stories/{code}").get_data(as_text=True)
+    assert "image-preview" not in edit  # no preview loaded from a host an editor typed
 
 
 def test_story_form_refuses_a_bad_file_and_keeps_what_was_typed(client, rt, settings, signed_in):
