@@ -454,3 +454,21 @@ def test_a_signed_in_editor_uploads_through_the_api_with_the_csrf_header(client,
     data = {"file": (io.BytesIO(picture("GIF")), "b.gif")}
     assert client.post("/api/v1/media", data=data).status_code == 400  # no CSRF token
     assert len(stored_files(rt)) == 1
+
+
+def test_media_settings(tmp_path):
+    from syndication.config import ConfigError, load_settings
+
+    settings = load_settings({"instance_path": str(tmp_path)}, environ={})
+    assert settings.media_dir == tmp_path.resolve() / "media"
+    assert (settings.media_max_bytes, settings.media_max_pixels) == (8 * 2**20, 50_000_000)
+    env = {
+        "SYNDICATION_MEDIA_PATH": str(tmp_path / "shared"),
+        "SYNDICATION_MEDIA_MAX_BYTES": "4096",
+    }
+    settings = load_settings(environ=env)
+    assert settings.media_dir == (tmp_path / "shared").resolve()
+    assert settings.media_max_bytes == 4096
+    for name, value in (("media_max_pixels", 89_478_486), ("media_max_bytes", 10)):
+        with pytest.raises(ConfigError, match=name):
+            load_settings({name: value}, environ={})
