@@ -57,6 +57,7 @@ def create_app(
     from syndication.channels.routes import bp as feeds_bp
     from syndication.links.qr_routes import bp as qr_bp
     from syndication.links.routes import bp as links_bp
+    from syndication.media.routes import bp as media_bp
     from syndication.pages.routes import bp as pages_bp
     from syndication.pages.routes import http_error_page
     from syndication.push.websub.routes import bp as hub_bp
@@ -70,6 +71,7 @@ def create_app(
     app.register_blueprint(admin_bp)
     app.register_blueprint(hub_bp)  # POST /hub, the WebSub hub
     app.register_blueprint(sitemaps_bp)  # /sitemap.xml, /sitemaps/*, /robots.txt
+    app.register_blueprint(media_bp)  # /media/<sha256>.<ext>, uploaded images
     from syndication.api import init_api
 
     init_api(app)

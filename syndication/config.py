@@ -84,6 +84,9 @@ class Settings:
     hub_pending_per_host: int = 10
     http_header_timeout: float = 10.0
     idempotency_claim_timeout: int = 60
+    media_path: str = ""
+    media_max_bytes: int = 8 * 1024 * 1024
+    media_max_pixels: int = 50_000_000
 
     @property
     def tz(self) -> ZoneInfo:
@@ -107,6 +110,11 @@ class Settings:
         """The instance folder: `instance_path`, else SYNDICATION_HOME, else the per-user data
         directory; never the working directory, so every command finds the same database."""
         return Path(self.instance_path or default_home()).expanduser().resolve()
+
+    @property
+    def media_dir(self) -> Path:
+        """Where uploaded images are kept: `media_path`, else the instance folder's media/."""
+        return Path(self.media_path).resolve() if self.media_path else self.instance_dir / "media"
 
     @property
     def db_url(self) -> str:
@@ -385,6 +393,9 @@ _NAMED_VALIDATORS: dict[str, Callable[[str, Any], None]] = {
     "hub_pending_per_host": _check_range(1, 100_000),
     "http_header_timeout": _check_range(0.5, 3600),
     "idempotency_claim_timeout": _check_range(1, 86_400),
+    "media_max_bytes": _check_range(1024, 2**31),
+    # Pillow's own decompression-bomb threshold (PIL.Image.MAX_IMAGE_PIXELS) is the ceiling.
+    "media_max_pixels": _check_range(1, 89_478_485),
     "secret_overlap": _check_range(0, 31_536_000),
     "subscriber_disable_after": _check_range(1, 31_536_000),
     "websub_lease_default": _check_range(60, 31_536_000),

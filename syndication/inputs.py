@@ -3,8 +3,9 @@ sees it, checked once for the whole app so that no route can forget.
 
 - Path: NUL, other control characters and bytes that are not UTF-8 (a lone surrogate sent as
   ED A0 80, say) -> 404; no route names anything like that.
-- Query string: NUL or bytes that are not UTF-8 -> 400. Form bodies: NUL -> 400 (bytes that
-  are not UTF-8 stay percent-encoded text there, harmless).
+- Query string: NUL or bytes that are not UTF-8 -> 400. Form bodies (urlencoded, and the text
+  fields of multipart ones): NUL -> 400 (bytes that are not UTF-8 stay percent-encoded text
+  there, harmless).
 - JSON bodies: nested deeper than `json_max_depth` -> 400, checked on the raw bytes before any
   parser recurses; then, once parsed, NUL, lone surrogates (JSON's `\\ud800`), NaN/Infinity and
   integers outside +-2^53 (I-JSON, RFC 7493) in any key or value -> 422 naming the field.
@@ -197,11 +198,14 @@ def check_body(json_max_depth: int) -> None:
     if request.method in ("GET", "HEAD", "OPTIONS", "DELETE"):
         return
     mimetype = request.mimetype or ""
-    if mimetype == "application/x-www-form-urlencoded":
+    if mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         # Read and cached first, so that a view reading the raw body (/hub) still has it; if
         # the guard already parsed the form (its CSRF token) the parsed form is what counts.
-        # Bytes that are not UTF-8 stay percent-encoded text there; a NUL does not.
-        request.get_data(cache=True)
+        # Bytes that are not UTF-8 stay percent-encoded text there; a NUL does not. (A
+        # multipart body is left to the form parser: its files are spooled, not held here;
+        # its text fields get the same check, its files are the views' business.)
+        if mimetype != "multipart/form-data":
+            request.get_data(cache=True)
         for key, values in request.form.lists():
             for text in (key, *values):
                 problem = text_problem(text)

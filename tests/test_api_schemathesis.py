@@ -52,8 +52,8 @@ KNOWN = {
 # Rules no JSON Schema can state, so a request the document accepts may still be refused (422)
 # on these fields: a language tag must be registered (the IANA registry, not a grammar); a
 # subscriber's channels must exist; a subscriber's extra headers must not be ones the service
-# sets itself.
-BEYOND_THE_DOCUMENT = ("language", "filter.languages", "channels", "headers.")
+# sets itself; an uploaded file must be an image (its bytes decoded, not a grammar).
+BEYOND_THE_DOCUMENT = ("language", "filter.languages", "channels", "headers.", "file")
 # Rules of the input layer that hold for every value, which no JSON Schema of ours can say:
 # the date range (validation.DATE_RANGE) after the offset is applied (described on every
 # date-time), and I-JSON (RFC 7493: no NUL, no lone surrogate, integers within +-2^53) in any

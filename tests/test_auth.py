@@ -48,6 +48,7 @@ PUBLIC_ENDPOINTS = {
     "sitemaps.index",  # /sitemap.xml
     "sitemaps.stories",  # /sitemaps/stories-<n>.xml
     "sitemaps.robots",  # /robots.txt
+    "media.media",  # /media/<sha256>.<ext>: uploaded images, shown on public pages
 }
 
 

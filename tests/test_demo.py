@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import io
+import re
 from datetime import UTC, datetime, timedelta
 
 import feedparser
+from PIL import Image
 from sqlalchemy import func, select
 
 from syndication.channels.service import create_channel
 from syndication.demo.archive import SCHEDULED_IN, demo_stories, load_demo
+from syndication.demo.illustrations import illustration
 from syndication.models import Channel, Story
 from syndication.stories.service import release_due
 
@@ -49,8 +53,9 @@ def test_archive_shape(rt):
     with rt.db.read() as s:
         stories = list(s.scalars(select(Story)))
         rtl = s.scalar(select(Channel).where(Channel.language == "ar"))
-    by_status = {st: [x for x in stories if x.status == st] for st in
-                 ("published", "draft", "scheduled")}
+    by_status = {
+        st: [x for x in stories if x.status == st] for st in ("published", "draft", "scheduled")
+    }
     assert len(by_status["draft"]) >= 2
     [scheduled] = by_status["scheduled"]
     assert scheduled.publish_at == NOW + SCHEDULED_IN
@@ -60,8 +65,18 @@ def test_archive_shape(rt):
     arabic = [x for x in published if x.language == "ar"]
     assert arabic and all("\u0600" <= x.title[0] <= "\u06ff" for x in arabic)
     assert rtl is not None and rtl.filter == {"languages": ["ar"]}
-    assert any(x.image and "length" not in x.image for x in published)
-    assert any(x.image and "length" in x.image for x in published)
+    # Every picture is the service's own: drawn, stored as an upload, served from /media/.
+    images = [x.image for x in stories if x.image]
+    assert 0.4 < len(images) / len(stories) < 0.8
+    assert scheduled.image is not None
+    media = f"{rt.settings.base_url}/media/"
+    for image in images:
+        assert image["url"].startswith(media), image["url"]
+        assert image["type"] == "image/jpeg" and (image["width"], image["height"]) == (800, 450)
+        path = rt.settings.media_dir / image["url"].removeprefix(media)
+        assert path.stat().st_size == image["length"]
+        assert image["caption"]
+    assert len({image["url"] for image in images}) == len(images)  # one picture per story
     # Relative links in bodies were made absolute against the story page.
     linked = [x for x in published if "<a " in x.body_html]
     assert linked
@@ -72,6 +87,34 @@ def test_same_now_same_archive():
     assert demo_stories(NOW) == demo_stories(NOW)
     later = demo_stories(NOW + timedelta(days=1))
     assert [r["title"] for r in later] == [r["title"] for r in demo_stories(NOW)]
+    # Pictures are asked for the same stories, and drawn the same, every time.
+    asked: list[tuple[str, str]] = []
+    demo_stories(NOW, lambda code, section: asked.append((code, section)) or {"url": code})
+    assert asked and len(set(asked)) == len(asked)
+    code, section = asked[0]
+    assert illustration(code, section) == illustration(code, section)
+    assert illustration(code, section) != illustration(asked[1][0], section)
+    picture = Image.open(io.BytesIO(illustration(code, section)))
+    assert (picture.format, picture.size) == ("JPEG", (800, 450))
+
+
+def test_demo_pages_show_the_services_own_pictures(rt, client):
+    """Every demo page's images come from the service itself, and load."""
+    load_demo(rt.db, rt.settings, now=NOW)
+    with rt.db.read() as s:
+        story = next(
+            x
+            for x in s.scalars(select(Story).order_by(Story.code))
+            if x.status == "published" and x.image
+        )
+    page = client.get(f"/stories/{story.code}").get_data(as_text=True)
+    sources = re.findall(r'<img[^>]* src="([^"]+)"', page)
+    assert story.image["url"] in sources
+    for src in sources:
+        assert src.startswith(rt.settings.base_url + "/"), src
+    served = client.get(story.image["url"].removeprefix(rt.settings.base_url))
+    assert served.status_code == 200 and served.mimetype == "image/jpeg"
+    assert len(served.data) == story.image["length"]
 
 
 def test_every_channel_feed_parses_with_items(rt, client):

@@ -100,9 +100,20 @@ def story_data(form: Form, tz: tzinfo, *, with_status: bool) -> tuple[dict[str, 
     return data, errors
 
 
+def uploaded_image(facts: dict[str, Any], typed: dict[str, Any] | None) -> dict[str, Any]:
+    """The story's image after an upload: the stored file's facts, with the caption typed."""
+    caption = (typed or {}).get("caption")
+    return {**facts, "caption": caption} if caption else dict(facts)
+
+
+def image_values(image: dict[str, Any] | None) -> dict[str, str]:
+    """A story's image as the form's image_* values."""
+    image = image or {}
+    return {f"image_{k}": "" if image.get(k) is None else str(image[k]) for k in IMAGE_KEYS}
+
+
 def story_values(story: Any, tz: tzinfo) -> dict[str, str]:
     """A stored story as form values."""
-    image = story.image or {}
     values = {
         "title": story.title,
         "summary": story.summary or "",
@@ -114,9 +125,8 @@ def story_values(story: Any, tz: tzinfo) -> dict[str, str]:
         "language": story.language or "",
         "status": story.status,
         "publish_at": format_local(story.publish_at, tz),
+        **image_values(story.image),
     }
-    for key in IMAGE_KEYS:
-        values[f"image_{key}"] = "" if image.get(key) is None else str(image[key])
     return values
 
 

@@ -35,6 +35,7 @@ from syndication.channels.preview import draft_channel, preview
 from syndication.errors import Conflict, NotFound, ServiceError, ValidationError
 from syndication.i18n import isolate
 from syndication.links import service as links
+from syndication.media.store import MediaStore, TooLarge
 from syndication.pages import view
 from syndication.push import outbox as push_outbox
 from syndication.push import subscribers as push
@@ -139,6 +140,26 @@ def story_list() -> Response:
         )
 
 
+def _uploaded_image(data: dict, values: dict, errors: dict) -> int | None:
+    """The story form's image file, if one was chosen: stored (checked and cleaned by the
+    media store, before any transaction), and made the story's image, its URL, type, size and
+    dimensions filled in (also in `values`, so a form shown again keeps the upload). A bad
+    file is an error on its field; returns the status it calls for (413 or 422)."""
+    upload = request.files.get("image_file")
+    if upload is None or not upload.filename:
+        return None  # the file input left empty
+    settings = runtime().settings
+    store = MediaStore.from_settings(settings)
+    try:
+        media, _ = store.put(store.read(upload.stream))
+    except ValidationError as exc:
+        errors["image_file"] = exc.fields.get("file") or exc.message
+        return 413 if isinstance(exc, TooLarge) else 422
+    data["image"] = forms.uploaded_image(media.as_image(settings), data.get("image"))
+    values.update(forms.image_values(data["image"]))
+    return None
+
+
 def _story_form(values: dict, errors: dict, story=None, link=None, status: int = 200):
     settings = runtime().settings
     return render(
@@ -151,6 +172,7 @@ def _story_form(values: dict, errors: dict, story=None, link=None, status: int =
         short_url=links.short_url(settings, link.code) if link else None,
         qr_src=links.qr_url(settings, link.code) if link else None,
         page_url=f"{settings.base_url}/stories/{story.code}" if story else None,
+        media_limit=f"{settings.media_max_bytes / 1048576:.3g} MiB",
     )
 
 
@@ -162,6 +184,7 @@ def story_new() -> Response:
         return _story_form({"status": "draft"}, {})
     data, errors = forms.story_data(request.form, rt.settings.tz, with_status=True)
     values = forms.form_values(request.form)
+    upload_status = _uploaded_image(data, values, errors)
     try:
         # Validated and sanitised before the write transaction: nobody waits for it.
         prepared = stories.prepare_story(data, rt.settings)
@@ -171,7 +194,8 @@ def story_new() -> Response:
             story = stories.create_story(session, rt.settings, prepared, now=rt.clock())
             code = story.code
     except ServiceError as exc:
-        return _story_form(values, {**forms.errors_of(exc), **errors}, status=_status_of(exc))
+        status = upload_status or _status_of(exc)
+        return _story_form(values, {**forms.errors_of(exc), **errors}, status=status)
     flash(f"Story {code} created.")
     return redirect(url_for(".story_edit", code=code), 303)
 
@@ -193,6 +217,7 @@ def story_edit(code: str) -> Response:
     values = {**forms.form_values(request.form), "status": request.form.get("status", story.status)}
     if not with_status:
         values["status"] = story.status
+    upload_status = _uploaded_image(data, values, errors)
     try:
         prepared = stories.prepare_story(data, rt.settings, partial=True)
         if errors:
@@ -200,9 +225,8 @@ def story_edit(code: str) -> Response:
         with rt.db.write() as session:
             _, outcome = stories.update_story(session, rt.settings, code, prepared, now=rt.clock())
     except ServiceError as exc:
-        return _story_form(
-            values, {**forms.errors_of(exc), **errors}, story, link, status=_status_of(exc)
-        )
+        status = upload_status or _status_of(exc)
+        return _story_form(values, {**forms.errors_of(exc), **errors}, story, link, status=status)
     flash("Story saved." if outcome != "unchanged" else "Nothing changed.")
     return redirect(url_for(".story_edit", code=code), 303)
 

@@ -32,6 +32,7 @@ def init_api(app: Flask) -> Api:
         deliveries,
         docs,
         links,
+        media,
         stories,
         subscribers,
         tokens,
@@ -45,7 +46,8 @@ def init_api(app: Flask) -> Api:
         OPENAPI_URL_PREFIX=None,  # docs.py serves the document and the UI
         API_SPEC_OPTIONS={
             "info": {
-                "description": "Stories, channels, short links, API tokens and partner webhooks "
+                "description": "Stories, uploaded images, channels, short links, API tokens and "
+                "partner webhooks "
                 "(subscribers, deliveries), WebSub subscriptions. Authenticate "
                 "with `Authorization: Bearer <token>` (`syndication token create`). Errors are "
                 '`{"error": {"code", "message", "fields"}}`. Lists are '
@@ -68,7 +70,7 @@ def init_api(app: Flask) -> Api:
             "links), admin (everything, tokens and webhooks included)",
         },
     )
-    for module in (stories, channels, links, tokens, subscribers, deliveries, websub):
+    for module in (stories, media, channels, links, tokens, subscribers, deliveries, websub):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs.bp)
     return api

@@ -103,7 +103,7 @@ def field_errors(exc: HTTPException) -> dict[str, str]:
     # named as such so that "limit" the parameter and "limit" a body field differ.
     flat: dict[str, str] = {}
     for location, errors in messages.items() if isinstance(messages, Mapping) else []:
-        prefix = "" if location in ("json", "json_or_form") else location
+        prefix = "" if location in ("json", "json_or_form", "files") else location
         flat.update(_flatten(errors, prefix))
     return flat
 

@@ -1,7 +1,8 @@
 """The demo archive: a few channels and ~200 invented, neutral stories for an empty database.
 
 Everything here is made up: the towns, outlets, teams and people do not exist, and the images
-live on example.com / example.org. The archive is deterministic: the same `now` gives the same
+are drawn by the service itself (illustrations.py) and stored in its media store, so a demo page
+loads nothing from another host. The archive is deterministic: the same `now` gives the same
 stories, dated over the last ~60 days before it, with codes rising in publication order.
 
 It goes in through the ordinary services (create_channel, create_story) in one write
@@ -11,16 +12,20 @@ transaction, so it is validated, sanitised and stored exactly as any other conte
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from syndication.channels.service import create_channel
 from syndication.config import Settings
 from syndication.db import Database
+from syndication.demo.illustrations import illustration
 from syndication.errors import Conflict
+from syndication.media.store import MediaStore
 from syndication.models import Channel, Story
 from syndication.stories.service import create_story
 
@@ -342,17 +347,24 @@ def _paragraphs(texts: list[str]) -> str:
     return "\n".join(f"<p>{t}</p>" for t in texts)
 
 
-def _image(rng: random.Random, section: str, code: str, caption: str) -> dict[str, Any] | None:
+# Makes the picture of a story (code, section) and answers its `image` fields (url, type,
+# length, width, height): load_demo's draws an illustration and stores it as an upload.
+Picture = Callable[[str, str], dict[str, Any]]
+
+
+def _image(rng: random.Random, section: str, code: str, caption: str,
+           picture: Picture | None) -> dict[str, Any] | None:
     if rng.random() >= 0.6:
         return None
-    host, ext, mime = rng.choice((("images.example.com", "jpg", "image/jpeg"),
-                                  ("media.example.org", "webp", "image/webp")))
-    width, height = rng.choice(((1200, 675), (1600, 900), (1024, 768)))
-    image: dict[str, Any] = {"url": f"https://{host}/demo/{section}/{code}.{ext}", "type": mime,
-                             "width": width, "height": height, "caption": caption}
-    if rng.random() < 0.5:  # some images come without a byte length, as real ones often do
-        image["length"] = rng.randint(60_000, 480_000)
-    return image
+    # The draws the archive always made here, kept so that every later draw (and so every
+    # title, date and code) stays what it was.
+    rng.choice(range(2))  # was the host
+    rng.choice(range(3))  # was the size
+    if rng.random() < 0.5:
+        rng.randint(60_000, 480_000)  # was the byte length
+    if picture is None:
+        return None
+    return {**picture(code, section), "caption": caption}
 
 
 def _english(rng: random.Random, section: str) -> dict[str, Any]:
@@ -375,7 +387,7 @@ def _english(rng: random.Random, section: str) -> dict[str, Any]:
         "section": section,
         "tags": tags,
         "language": "en",
-        "caption": f"{town}: an illustrative photograph for the demo archive.",
+        "caption": f"{town}: an illustration for the demo archive.",
         "town": town,
     }
 
@@ -403,11 +415,12 @@ def demo_channels() -> list[dict[str, Any]]:
     return [{**c, "copyright": COPYRIGHT} for c in CHANNELS]
 
 
-def demo_stories(now: datetime) -> list[dict[str, Any]]:
+def demo_stories(now: datetime, picture: Picture | None = None) -> list[dict[str, Any]]:
     """The demo stories, as records for create_story: deterministic for a given `now`.
 
     Published stories come first, codes rising with their dates; then two drafts and one
-    story scheduled SCHEDULED_IN after `now`.
+    story scheduled SCHEDULED_IN after `now`. About six stories in ten have a picture, made by
+    `picture` (without one, none has an image).
     """
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be an aware datetime")
@@ -449,7 +462,7 @@ def demo_stories(now: datetime) -> list[dict[str, Any]]:
             "section": draft["section"],
             "tags": draft["tags"],
             "language": draft["language"],
-            "image": _image(rng, draft["section"], code, draft["caption"]),
+            "image": _image(rng, draft["section"], code, draft["caption"], picture),
             "status": "published",
             "published_at": draft["published_at"],
         })
@@ -473,10 +486,16 @@ def demo_stories(now: datetime) -> list[dict[str, Any]]:
         "authors": [AUTHORS[0]], "source": SOURCES[1], "language": "en",
         "tags": ["transport", BRIEFING_TAG], "status": "scheduled",
         "publish_at": (now + SCHEDULED_IN).replace(microsecond=0),
-        "image": {"url": f"https://images.example.com/demo/world/{code}.jpg",
-                  "type": "image/jpeg", "width": 1200, "height": 675},
     })
+    if picture is not None:
+        records[-1]["image"] = {**picture(str(code), section),
+                                "caption": "Harbour Bridge: an illustration for the demo archive."}
     return records
+
+
+def _has_content(session: Session) -> bool:
+    return (session.scalar(select(Story.id).limit(1)) is not None
+            or session.scalar(select(Channel.id).limit(1)) is not None)
 
 
 def load_demo(db: Database, settings: Settings, *, now: datetime) -> tuple[int, int] | None:
@@ -486,11 +505,19 @@ def load_demo(db: Database, settings: Settings, *, now: datetime) -> tuple[int, 
     Everything is stored in one transaction: the archive is there entirely or not at all.
     """
     channels = demo_channels()
-    stories = demo_stories(now)
+    with db.read() as session:
+        if _has_content(session):
+            return None  # before drawing ~120 pictures for nothing
+    store = MediaStore.from_settings(settings)
+
+    def picture(code: str, section: str) -> dict[str, Any]:
+        # Stored before the transaction (content-addressed: a second load finds the files).
+        return store.put(illustration(code, section))[0].as_image(settings)
+
+    stories = demo_stories(now, picture)
     try:
         with db.write() as session:
-            if (session.scalar(select(Story.id).limit(1)) is not None
-                    or session.scalar(select(Channel.id).limit(1)) is not None):
+            if _has_content(session):
                 return None
             # Stories first: with no channel yet, no story has a channel version to bump.
             for record in stories:

@@ -11,6 +11,7 @@ from feeds.html import CleanHtml, HtmlTooDeep, clean_html
 from syndication import validation as v
 from syndication.config import Settings
 from syndication.errors import ValidationError
+from syndication.media.store import MediaStore, name_of_url
 
 STATUSES = ("draft", "scheduled", "published", "retracted")
 # A change to any of these is a new revision; status and dates are not content.
@@ -61,7 +62,7 @@ def _status(value: Any) -> str | None:
     return str(value)
 
 
-def _image(value: Any, errors: v.FieldErrors) -> dict[str, Any] | None:
+def _image(value: Any, errors: v.FieldErrors, settings: Settings) -> dict[str, Any] | None:
     if value is None or value == {} or value == "":
         return None
     if isinstance(value, str):  # a bare URL is a common shorthand
@@ -89,7 +90,23 @@ def _image(value: Any, errors: v.FieldErrors) -> dict[str, Any] | None:
         number = errors.check(f"image.{key}", v.non_negative_int, value.get(key))
         if number is not None:
             image[key] = number
+    if image["url"] and "image" not in errors.errors:
+        _uploaded_facts(image, errors, settings)
     return image
+
+
+def _uploaded_facts(image: dict[str, Any], errors: v.FieldErrors, settings: Settings) -> None:
+    """An image uploaded to this service: its type, size and dimensions are known, so they
+    are taken from the stored file (whatever was typed); a URL of the media space that names
+    no stored file is refused, as it would show a broken image. Remote URLs are left as given."""
+    name = name_of_url(settings, image["url"])
+    if name is None:
+        return
+    media = MediaStore.from_settings(settings).get(name) if name else None
+    if media is None:
+        errors.errors["image.url"] = "names no uploaded image of this service (upload it first)"
+        return
+    image.update(media.as_image(settings))
 
 
 def clean_story(data: Any, settings: Settings, *, partial: bool = False) -> dict[str, Any]:
@@ -140,7 +157,7 @@ def clean_story(data: Any, settings: Settings, *, partial: bool = False) -> dict
     if has("language"):
         out["language"] = errors.check("language", v.language, data["language"])
     if has("image"):
-        out["image"] = _image(data["image"], errors)
+        out["image"] = _image(data["image"], errors, settings)
     if has("code"):
         out["code"] = errors.check("code", _code, data["code"])
     if has("external_id"):
