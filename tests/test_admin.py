@@ -74,10 +74,18 @@ def content(rt):
 
 
 def test_admin_pages_need_sign_in(client):
+    # Opening a page (the admin URL `run` prints, a bookmark): the sign-in form, then back.
     response = client.get("/admin/")
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/admin/login?next=/admin/"
+    assert response.headers["Cache-Control"] == "private, no-store"
+    response = client.get("/admin/stories?status=draft")
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/admin/login?next=/admin/stories?status%3Ddraft"
+    # Anything else is refused, with a page that links to the sign-in form.
+    response = client.post("/admin/stories/new", data={"title": "x"})
     assert response.status_code == 401
     assert "/admin/login" in response.get_data(as_text=True)
-    assert client.get("/admin/stories").status_code == 401
 
 
 def test_every_page_renders_for_an_admin(client, rt, admin, content):

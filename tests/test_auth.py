@@ -237,7 +237,8 @@ def test_public_endpoints_are_exactly_the_allow_list(app):
 
 def test_every_route_is_guarded(app, client, rt):
     """Walk url_map: public routes never answer 401/403; every other route answers 401 without
-    credentials (before looking at its input), 403 to a reader when it needs more, and lets
+    credentials (before looking at its input; an admin page opened in a browser, GET or HEAD,
+    sends to the sign-in form instead), 403 to a reader when it needs more, and lets
     through a token whose role is high enough."""
     _probe_routes(app)
     tokens = {role: _token(rt, role, name=role) for role in RANKS}
@@ -250,11 +251,15 @@ def test_every_route_is_guarded(app, client, rt):
             assert anonymous.status_code not in (401, 403), where
             continue
         checked += 1
-        assert anonymous.status_code == 401, where
+        if not url.startswith("/api/") and method in ("GET", "HEAD"):
+            assert anonymous.status_code == 303, where
+            assert anonymous.headers["Location"].startswith("/admin/login"), where
+        else:
+            assert anonymous.status_code == 401, where
         if url.startswith("/api/"):
             assert anonymous.headers["WWW-Authenticate"].startswith("Bearer"), where
             assert anonymous.get_json()["error"]["code"] == "unauthorized", where
-        else:
+        elif anonymous.status_code == 401:
             assert anonymous.mimetype == "text/html", where
             assert "/admin/login" in anonymous.get_data(as_text=True), where
         for role, token in tokens.items():

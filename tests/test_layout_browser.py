@@ -192,10 +192,8 @@ def test_every_page_fits_a_phone_and_a_desktop(served: tuple[str, Runtime], brow
     codes = _stock(rt)
     b = Sweep(browser, base)
     b.size(390)
-    b.go("/admin/stories")  # before signing in, at the phone width: the 401 page, the form
-    assert "Sign-in required" in b.text() and b.fits() == [390, 390]
-    b.shot("admin-unauthorized")
-    b.go("/admin/login")
+    b.go("/admin/")  # before signing in, at the phone width: the sign-in form
+    b.wait.until(ec.url_contains("/admin/login?next="))
     b.shot("admin-login")
     assert b.fits() == [390, 390], "the sign-in page is wider than a phone"
     b.fill("username", "admin")

@@ -35,7 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from flask import Flask, Response, current_app, render_template, request, url_for
+from flask import Flask, Response, current_app, redirect, render_template, request, url_for
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import BadRequest, Forbidden, Unauthorized
 
@@ -146,6 +146,12 @@ def _unauthorized(problem: str | None) -> Response:
 
     settings = runtime().settings
     next_path = request.full_path.rstrip("?") if request.method == "GET" else None
+    if request.method in ("GET", "HEAD") and not problem:
+        # Someone opening an admin page (the URL `run` prints, a bookmark) is shown the sign-in
+        # form, and brought back here after it, rather than an error page.
+        response = redirect(url_for("auth.login", next=next_path), 303)
+        response.headers["Cache-Control"] = "private, no-store"
+        return response
     body = render_template(
         "admin/unauthorized.html",
         settings=settings,
