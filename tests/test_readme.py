@@ -131,9 +131,11 @@ class Instance:
         self.cwd = tmp / "checkout"
         bin_dir = self.cwd / ".venv" / "bin"
         bin_dir.mkdir(parents=True)
-        script = bin_dir / "syndication"
-        script.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} -m syndication "$@"\n')
-        script.chmod(0o755)
+        # The venv's entry point and its interpreter (an example makes a picture with Pillow).
+        for name, command in (("syndication", "-m syndication "), ("python", "")):
+            script = bin_dir / name
+            script.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} {command}"$@"\n')
+            script.chmod(0o755)
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("SYNDICATION_")}
         self.env = {
