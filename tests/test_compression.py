@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gzip
 import os
-import signal
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -24,7 +23,7 @@ from werkzeug.serving import make_server
 
 from syndication.channels.cache import Page
 from syndication.compression import MIN_BYTES, accepts_gzip, gzip_body
-from tests.servers import free_port, start_run
+from tests.servers import free_port, start_run, stop_run
 from tests.storyfactory import NOW, add_channel, add_story
 
 GZIP = {"Accept-Encoding": "gzip"}
@@ -305,6 +304,5 @@ def test_syndication_run_serves_gzip_like_the_test_server(db_url, tmp_path, rt):
         assert parsed.headers["content-encoding"] == "gzip"
         assert feedparser.parse(url, etag=parsed.etag).status == 304
     finally:
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
+        _, err = stop_run(proc)
     assert "Traceback" not in err, err

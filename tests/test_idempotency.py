@@ -28,6 +28,8 @@ KEY = "Idempotency-Key"
 # POST operations deliberately without Idempotency-Key, with the reason.
 NOT_IDEMPOTENT = {
     "/api/v1/tokens": "a replay would store the token's value; only its hash is ever kept",
+    "/api/v1/media": "content-addressed: the same image again is the same media (200), and a"
+    " multipart body's boundary differs on every retry, so no fingerprint would match",
 }
 # POST operations whose answer holds a secret: their replay withholds it.
 WITHHOLDS_SECRET = {

@@ -22,7 +22,7 @@ from syndication.links.codes import ALPHABET
 from syndication.links.service import create_link, story_link
 from syndication.models import Link, Visit
 from syndication.stories.service import create_story, retract_story, update_story
-from tests.servers import free_port, start_run
+from tests.servers import free_port, start_run, stop_run
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0"
 SLACK = "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)"
@@ -258,8 +258,7 @@ def test_counts_survive_a_restart(db_url, tmp_path, rt):
                 assert r.status_code == 302
         assert _count(rt, code) == 0, "nothing written before shutdown"
     finally:
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
+        _, err = stop_run(proc, signal.SIGTERM)
     assert "Traceback" not in err, err
     assert _count(rt, code) == 60
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -14,7 +13,7 @@ import feedparser
 import requests
 
 from syndication.stories.service import create_story
-from tests.servers import free_port, start_run
+from tests.servers import free_port, start_run, stop_run
 
 
 def test_run_serves_feeds_and_releases_scheduled_stories(db_url, tmp_path, rt):
@@ -67,8 +66,7 @@ def test_run_serves_feeds_and_releases_scheduled_stories(db_url, tmp_path, rt):
         data = json.loads(requests.get(f"{base}/feeds/all.json", timeout=5).content)
         assert data["items"][0]["date_published"].startswith(due.strftime("%Y-%m-%dT%H:%M:%S"))
     finally:
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
+        out, err = stop_run(proc)
     assert f"syndication serving on http://127.0.0.1:{port}" in out
     assert f"{base}/feeds.opml" in out
     assert "Traceback" not in err, err
@@ -114,6 +112,5 @@ def test_run_pushes_a_story_published_through_the_api_at_once(db_url, tmp_path, 
         wait_for(lambda: len(receiver.requests) == 2, 30)
         assert json.loads(receiver.requests[1][3])["data"]["code"] == "wake"
     finally:
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=30)
+        stop_run(proc)
         receiver.close()

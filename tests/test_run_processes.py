@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.servers import free_port, start_run
+from tests.servers import free_port, start_run, stop_run
 
 
 def _env(db_url: str, tmp_path: Path, **settings: str) -> dict[str, str]:
@@ -75,10 +75,6 @@ def _poll(condition, deadline: float) -> bool:  # type: ignore[no-untyped-def]
     return condition()
 
 
-def _stop(proc: subprocess.Popen) -> tuple[str, str]:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-    return proc.communicate(timeout=60)
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
@@ -101,7 +97,7 @@ def test_sigkill_of_run_takes_its_workers_and_scheduler_with_it(db_url, tmp_path
     finally:
         for pid in children & set(_parents()):  # only on failure: leave nothing behind
             os.kill(pid, signal.SIGKILL)
-        _stop(proc)
+        stop_run(proc)
 
 
 def _run_expecting_refusal(env: dict[str, str], port: int) -> subprocess.CompletedProcess:
@@ -114,7 +110,7 @@ def _run_expecting_refusal(env: dict[str, str], port: int) -> subprocess.Complet
     try:
         out, err = proc.communicate(timeout=60)
     except subprocess.TimeoutExpired:
-        out, err = _stop(proc)
+        out, err = stop_run(proc)
     return subprocess.CompletedProcess(args, proc.returncode, out, err)
 
 
@@ -133,7 +129,7 @@ def test_run_refuses_a_port_already_in_use(db_url, tmp_path):
         # the first one still serves, alone
         assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
     finally:
-        out, err = _stop(first)
+        out, err = stop_run(first)
     assert "Traceback" not in err, err
 
 
@@ -190,5 +186,5 @@ def test_slowloris_does_not_stop_a_normal_request_and_is_cut_off(db_url, tmp_pat
     finally:
         for sock in sockets:
             sock.close()
-        out, err = _stop(proc)
+        out, err = stop_run(proc)
     assert "Traceback" not in err, err
