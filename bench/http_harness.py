@@ -413,6 +413,7 @@ def nginx_static(
 # --------------------------------------------------------------------------
 
 _UNIT = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
+_BYTES = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}  # wrk counts in 1024s
 
 
 def _ms(text: str) -> float:
@@ -433,10 +434,17 @@ class WrkResult:
     latency_p50_ms: float
     latency_p99_ms: float
     raw: str
+    bytes_read: float = float("nan")  # wrk's "... read", to ~3 significant digits
 
     @property
     def ok(self) -> bool:
         return self.non_2xx == 0 and self.socket_errors == 0 and self.requests > 0
+
+    @property
+    def bytes_per_response(self) -> float:
+        """Mean bytes a response took on the wire under the load (status line, headers, body):
+        shows what the load really fetched, e.g. that a gzip run got the gzip bytes."""
+        return self.bytes_read / self.requests if self.requests else float("nan")
 
 
 def parse_wrk(output: str) -> WrkResult:
@@ -445,9 +453,12 @@ def parse_wrk(output: str) -> WrkResult:
         return m.group(1) if m else default
 
     rps = float(grab(r"^Requests/sec:\s+([\d.]+)", "nan"))
-    m = re.search(r"^\s*(\d+) requests in ([\d.]+\w+),", output, re.MULTILINE)
+    m = re.search(
+        r"^\s*(\d+) requests in ([\d.]+\w+), ([\d.]+)([KMGT]?B) read", output, re.MULTILINE
+    )
     requests = int(m.group(1)) if m else 0
     duration_s = _ms(m.group(2)) / 1e3 if m else float("nan")
+    bytes_read = float(m.group(3)) * _BYTES[m.group(4)] if m else float("nan")
     non_2xx = int(grab(r"Non-2xx or 3xx responses:\s+(\d+)"))
     se = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
     socket_errors = sum(int(x) for x in se.groups()) if se else 0
@@ -464,6 +475,7 @@ def parse_wrk(output: str) -> WrkResult:
         latency_p50_ms=_ms(p50.group(1)) if p50 else float("nan"),
         latency_p99_ms=_ms(p99.group(1)) if p99 else float("nan"),
         raw=output,
+        bytes_read=bytes_read,
     )
 
 
