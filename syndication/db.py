@@ -18,7 +18,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.orm import Session, sessionmaker
 
 BUSY_TIMEOUT_MS = 30_000
@@ -95,6 +95,11 @@ class Database:
         with self._writer() as session, session.begin():
             yield session
 
+    def pinned(self) -> PinnedWriter:
+        """Write transactions on one connection kept between them, for a loop that writes many
+        times a second on one thread (the push engine): see PinnedWriter."""
+        return PinnedWriter(self)
+
     @contextmanager
     def read(self) -> Iterator[Session]:
         with self._reader() as session, session.begin():
@@ -152,3 +157,37 @@ class Database:
             with contextlib.suppress(Exception):
                 self._raw.get_nowait().close()
         self.engine.dispose()
+
+
+class PinnedWriter:
+    """`Database.write` on one connection held from one transaction to the next, by one thread.
+
+    Each pool checkout costs bookkeeping and, on PostgreSQL, a pre-ping (a round trip) before
+    the transaction; the push engine writes a dozen transactions per 1,000 deliveries on each
+    of two threads. A transaction that fails gives its connection back (it may be broken: the
+    next one checks out a fresh, pinged one), so this is as robust as `write`. `close()` gives
+    it back for good. Not thread-safe: one per thread."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.is_sqlite = db.is_sqlite
+        self._conn: Connection | None = None
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A write transaction, as `Database.write` (the same session events fire)."""
+        conn = self._conn
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self._conn = self.db.engine.connect()
+        try:
+            with self.db._writer(bind=conn) as session, session.begin():
+                yield session
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()

@@ -69,7 +69,7 @@ from sqlalchemy.orm import Session
 from syndication import bulk
 from syndication.clock import Clock
 from syndication.config import Settings
-from syndication.db import Database
+from syndication.db import Database, PinnedWriter
 from syndication.i18n import local_time
 from syndication.models import Delivery, DeliveryAttempt, Subscriber
 from syndication.outbound import OutboundClient, OutboundError, TimedOut, UnsafeURL
@@ -195,9 +195,23 @@ class Engine:
 
     def _run(self, stop: threading.Event | None, *, until_idle: bool) -> int:
         with self._running:
-            return self._loop(stop, until_idle)
+            # One connection for this thread's transactions and one for the recorder's, kept
+            # from one transaction to the next: no pool checkout (and on PostgreSQL no
+            # pre-ping round trip) per transaction.
+            writer, record_writer = self.db.pinned(), self.db.pinned()
+            try:
+                return self._loop(stop, until_idle, writer, record_writer)
+            finally:
+                writer.close()
+                record_writer.close()
 
-    def _loop(self, stop: threading.Event | None, until_idle: bool) -> int:
+    def _loop(
+        self,
+        stop: threading.Event | None,
+        until_idle: bool,
+        writer: PinnedWriter,
+        record_writer: PinnedWriter,
+    ) -> int:
         recorded = 0
         finished: list[Result] = []
         first_finished = 0.0
@@ -230,13 +244,13 @@ class Engine:
                     exhausted = False
                     try:
                         if expansion is not None:
-                            if not continue_expansion(self.db, expansion, self.clock):
+                            if not continue_expansion(writer, expansion, self.clock):
                                 dispatch = dispatch or expansion.more
                                 expansion = None
                         else:
                             dispatch = False
                             expansion = start_expansion(
-                                self.db,
+                                writer,
                                 self.transmitters,
                                 self.clock,
                                 self.settings.lease_seconds,
@@ -258,7 +272,7 @@ class Engine:
                 if not exhausted and not stopping and len(self._inflight) <= self.concurrency // 2:
                     room = self.concurrency - len(self._inflight)
                     try:
-                        jobs = self.claim(room)
+                        jobs = self.claim(room, writer)
                     except Exception:  # noqa: BLE001 - the database may be away: poll again
                         log.exception("claiming deliveries failed")
                         jobs = []
@@ -274,7 +288,7 @@ class Engine:
                         or time.monotonic() - first_finished >= RECORD_DELAY
                     )
                 ):
-                    recording = recorder.submit(self.record, finished)
+                    recording = recorder.submit(self.record, finished, record_writer)
                     recording.add_done_callback(lambda _: self._inbox.put(_RECORDED))
                     recording_count = len(finished)
                     finished = []
@@ -343,13 +357,13 @@ class Engine:
 
     # -- claim ---------------------------------------------------------------------------------
 
-    def claim(self, limit: int) -> list[Job]:
+    def claim(self, limit: int, db: Database | PinnedWriter | None = None) -> list[Job]:
         """Lease up to `limit` due deliveries (within each subscriber's share) and prepare
         their requests; cancelled ones are closed with their transmitter's reason."""
         if limit <= 0:
             return []
         busy = dict(self._busy)
-        with self.db.write() as session:
+        with (db or self.db).write() as session:
             now = self.clock()
             lease = now + timedelta(seconds=self.settings.lease_seconds)
             token = secrets.token_hex(8)
@@ -525,7 +539,7 @@ class Engine:
 
     # -- record --------------------------------------------------------------------------------
 
-    def record(self, results: list[Result]) -> None:
+    def record(self, results: list[Result], db: Database | PinnedWriter | None = None) -> None:
         """Log the attempts and move each delivery on, in one transaction; if that fails, one
         result at a time, so that one odd result never costs the others theirs; a result that
         still cannot be written is written without what the peer sent (its excerpt). One that
@@ -535,14 +549,14 @@ class Engine:
         if not results:
             return
         try:
-            self._record(results)
+            self._record(results, db)
             return
         except Exception:  # noqa: BLE001 - isolate the result that cannot be written
             log.exception("recording %d results failed; recording them one by one", len(results))
         for result in results:
             try:
                 if len(results) > 1:
-                    self._record([result])
+                    self._record([result], db)
                     continue
             except Exception:  # noqa: BLE001
                 log.exception("recording delivery %s failed", result.job.delivery_id)
@@ -553,16 +567,16 @@ class Engine:
                 error="the attempt's result could not be recorded as received",
             )
             try:
-                self._record([plain])
+                self._record([plain], db)
             except Exception:  # noqa: BLE001 - left leased: claimed again after it
                 log.exception("delivery %s left leased", result.job.delivery_id)
 
-    def _record(self, results: list[Result]) -> None:
+    def _record(self, results: list[Result], db: Database | PinnedWriter | None = None) -> None:
         results = sorted(results, key=lambda r: (r.job.subscriber_id, r.job.delivery_id))
         pg = not self.db.is_sqlite
         sub_ids = sorted({r.job.subscriber_id for r in results})
         delivery_ids = sorted({r.job.delivery_id for r in results})
-        with self.db.write() as session:
+        with (db or self.db).write() as session:
             now = self.clock()
             if pg:
                 # Arrays, not IN (…) lists: one statement text whatever the batch size (psycopg

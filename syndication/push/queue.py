@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from syndication import bulk
 from syndication.clock import Clock
-from syndication.db import Database
+from syndication.db import Database, PinnedWriter
 from syndication.models import Delivery, Event
 from syndication.push import wake
 from syndication.push.transmitter import Transmitter
@@ -97,7 +97,7 @@ class Expansion:
 
 
 def start_expansion(
-    db: Database,
+    db: Database | PinnedWriter,
     transmitters: Mapping[str, Transmitter],
     clock: Clock,
     lease_seconds: float,
@@ -156,7 +156,7 @@ def continue_expansion(
 
 
 def dispatch_events(
-    db: Database,
+    db: Database | PinnedWriter,
     transmitters: Mapping[str, Transmitter],
     clock: Clock,
     *,

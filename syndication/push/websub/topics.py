@@ -41,7 +41,7 @@ class TopicRenderer:
         channel = known[slug]
         if channel is None or fmt not in feeds.CONTENT_TYPES or fmt not in (channel.formats or []):
             raise TopicGone(f"the topic's channel {slug!r} no longer publishes {fmt}")
-        db_key = str(session.get_bind().url)
+        db_key = str(session.get_bind().engine.url)  # an Engine, or a Connection
         # changed_at too: a database emptied and filled again restarts ids and versions
         key = (db_key, channel.id, channel.version, channel.changed_at, fmt)
         page = self._pages.get(key)
