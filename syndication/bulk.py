@@ -94,6 +94,12 @@ def _encoder(dialect: str) -> json.JSONEncoder:
 _ENCODERS = {name: _encoder(name) for name in ("postgresql", "sqlite")}
 
 
+def encode_rows(session: Session, rows: Sequence[dict[str, Any]]) -> str:
+    """`rows` as the JSON array parameter of a bulk statement written by hand (values as the
+    columns store them, as for insert_rows / update_rows)."""
+    return _ENCODERS[session.get_bind().dialect.name].encode(rows)
+
+
 def _run(
     session: Session,
     table: Table,

@@ -496,6 +496,89 @@ def test_a_lease_taken_over_is_decided_by_the_new_claim(rt, clock):
         r.close()
 
 
+def test_a_successful_answer_to_a_replayed_delivery_is_logged_not_applied(rt, ctx, clock):
+    """A batch of 2xx answers is recorded without reading the rows first (Engine's fast
+    path); the claim is still the fence there: of two deliveries answered 200 in one batch,
+    the one replayed meanwhile stays pending with its attempt logged as not applied, and only
+    the other's subscriber gets a last success."""
+    gate = threading.Event()
+    r = Receiver(lambda path, n: (200, {}, b"fine"), gate=gate)
+    try:
+        kept = add_subscriber(rt, r.url("/kept"))
+        replayed = add_subscriber(rt, r.url("/replayed"))
+        publish(rt, now=clock())
+        from syndication.push.queue import dispatch_events
+
+        dispatch_events(rt.db, ctx.transmitters, clock)
+        jobs = {j.subscriber_id: j for j in ctx.engine.claim(10)}
+        in_flight = [ctx.outbound.submit(ctx.engine.attempt(j)) for j in jobs.values()]
+        wait_for(lambda: len(r.requests) == 2)
+        with rt.db.write() as s:
+            replay_delivery(s, jobs[replayed.id].delivery_id, clock())
+        gate.set()
+        results = [f.result(10) for f in in_flight]
+        assert [x.status_code for x in results] == [200, 200]
+        ctx.engine.record(results)
+        by_sub = {d.subscriber_id: d for d in deliveries(rt)}
+        done, again = by_sub[kept.id], by_sub[replayed.id]
+        assert (done.status, done.attempts, done.last_status_code) == ("delivered", 1, 200)
+        assert done.claim_token is None and done.lease_until is None
+        assert (again.status, again.attempts, again.next_attempt_at) == ("pending", 0, clock())
+        (ok,) = attempts(rt, done.id)
+        assert (ok.status_code, ok.error, ok.response_excerpt) == (200, None, "fine")
+        (lost,) = attempts(rt, again.id)
+        assert lost.status_code == 200 and "not applied" in lost.error
+        with rt.db.read() as s:
+            subs = {x.id: x for x in s.scalars(select(Subscriber))}
+        kept_result = next(x for x in results if x.job.subscriber_id == kept.id)
+        assert subs[kept.id].last_success_at == kept_result.at
+        assert subs[replayed.id].last_success_at is None
+        ctx.engine.drain()
+        assert {d.status for d in deliveries(rt)} == {"delivered"}
+    finally:
+        r.close()
+
+
+def test_a_late_success_after_a_take_over_is_only_logged(rt, clock):
+    """Worker A's 200 arrives after its lease ran out and worker B delivered the delivery:
+    A's answer is logged, not applied (attempts stay 1), and a result for a delivery deleted
+    meanwhile is dropped without breaking its batch."""
+    gate = threading.Event()
+    r = Receiver(lambda path, n: (200, {}, b""))
+    first = rt.push.derive(_settings(rt, lease_seconds=30), clock=clock, rand=lambda: 0.5)
+    second = rt.push.derive(_settings(rt, lease_seconds=30), clock=clock, rand=lambda: 0.5)
+    try:
+        add_subscriber(rt, r.url("/a"))
+        gone = add_subscriber(rt, r.url("/gone"))
+        publish(rt, now=clock())
+        from syndication.push.queue import dispatch_events
+
+        dispatch_events(rt.db, first.transmitters, clock)
+        jobs = first.engine.claim(10)
+        assert len(jobs) == 2
+        r.gate = gate
+        in_flight = [first.outbound.submit(first.engine.attempt(j)) for j in jobs]
+        wait_for(lambda: len(r.requests) == 2)
+        clock.advance(31)  # A's lease ran out
+        r.gate = None
+        with rt.db.write() as s:
+            s.delete(s.get(Subscriber, gone.id))  # its delivery goes with it
+        second.engine.drain()  # B claims and delivers the other
+        gate.set()
+        late = [f.result(10) for f in in_flight]
+        assert [x.status_code for x in late] == [200, 200]
+        first.engine.record(late)
+        (d,) = deliveries(rt)
+        assert d.status == "delivered" and d.attempts == 1
+        logged = attempts(rt, d.id)
+        assert [(a.status_code, a.error is None) for a in logged] == [(200, True), (200, False)]
+        assert "not applied" in logged[1].error
+    finally:
+        first.close()
+        second.close()
+        r.close()
+
+
 # -- isolation -----------------------------------------------------------------------------------
 
 

@@ -60,6 +60,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    text,
     true,
     update,
 )
@@ -573,6 +574,10 @@ class Engine:
 
     def _record(self, results: list[Result], db: Database | PinnedWriter | None = None) -> None:
         results = sorted(results, key=lambda r: (r.job.subscriber_id, r.job.delivery_id))
+        if _all_delivered(results):
+            with (db or self.db).write() as session:
+                self._record_delivered(session, results)
+            return
         pg = not self.db.is_sqlite
         sub_ids = sorted({r.job.subscriber_id for r in results})
         delivery_ids = sorted({r.job.delivery_id for r in results})
@@ -598,6 +603,69 @@ class Engine:
             bulk.insert_rows(session, DeliveryAttempt.__table__, attempts)
             _update_changed(session, Delivery.__table__, delivery_loaded, deliveries)
             _update_changed(session, Subscriber.__table__, sub_loaded, subscribers)
+
+    def _record_delivered(self, session: Session, results: list[Result]) -> None:
+        """The batch where every result is a 2xx answer (a healthy fan-out's every batch),
+        without reading the rows first: each delivery is marked delivered only while it still
+        carries the result's claim (the fence, in the UPDATE's WHERE), every attempt is logged
+        (one that lost its claim as not applied, as in `_apply`), and each subscriber's
+        `last_success_at` moves on to its newest success. PostgreSQL: one statement, the
+        subscribers locked in id order as `_record` does; SQLite: three."""
+        rows = [
+            {
+                "id": r.job.delivery_id,
+                "subscriber_id": r.job.subscriber_id,
+                "claim": r.job.claim,
+                "at": r.at,
+                "status_code": r.status_code,
+                "latency_ms": r.latency_ms,
+                "response_excerpt": r.excerpt,
+            }
+            for r in results
+        ]
+        if not self.db.is_sqlite:
+            session.execute(
+                _PG_DELIVERED, {"rows": bulk.encode_rows(session, rows), "lost": _NOT_APPLIED}
+            )
+            return
+        conn = session.connection()
+        applied = {
+            row[0]
+            for row in conn.exec_driver_sql(_SQLITE_DELIVERED, (bulk.encode_rows(session, rows),))
+        }
+        lost = [r["id"] for r in rows if r["id"] not in applied]
+        existing = applied
+        if lost:
+            existing = applied | set(
+                session.scalars(select(Delivery.id).where(Delivery.id.in_(lost)))
+            )
+        bulk.insert_rows(
+            session,
+            DeliveryAttempt.__table__,
+            [
+                {
+                    "delivery_id": r["id"],
+                    "at": r["at"],
+                    "status_code": r["status_code"],
+                    "latency_ms": r["latency_ms"],
+                    "error": None if r["id"] in applied else _NOT_APPLIED,
+                    "response_excerpt": r["response_excerpt"],
+                }
+                for r in rows
+                if r["id"] in existing
+            ],
+        )
+        newest: dict[int, datetime] = {}
+        for r in rows:
+            if r["id"] in applied:
+                sid = r["subscriber_id"]
+                if sid not in newest or newest[sid] < r["at"]:
+                    newest[sid] = r["at"]
+        if newest:
+            conn.exec_driver_sql(
+                _SQLITE_SUCCEEDED,
+                (bulk.encode_rows(session, [{"id": i, "at": at} for i, at in newest.items()]),),
+            )
 
     def _apply(
         self,
@@ -633,10 +701,7 @@ class Engine:
             if not current:
                 # Replayed, or claimed again after the lease ran out, while this attempt was on
                 # the wire: the newer claim decides; this one is only logged.
-                entry["error"] = _clean(
-                    f"{r.error + '; ' if r.error else ''}not applied: the delivery was replayed "
-                    "or claimed again meanwhile"
-                )
+                entry["error"] = _clean(f"{r.error + '; ' if r.error else ''}{_NOT_APPLIED}")
                 continue
             d["lease_until"] = None
             d["claim_token"] = None
@@ -690,6 +755,20 @@ class Engine:
 
 _WAKE = object()
 _RECORDED = object()
+_NOT_APPLIED = "not applied: the delivery was replayed or claimed again meanwhile"
+
+
+def _all_delivered(results: Sequence[Result]) -> bool:
+    """Is every result a 2xx answer, recorded as received (no error: not the plain stand-in
+    `record` writes for a result that could not be written), each of another delivery?"""
+    ids = set()
+    for r in results:
+        if r.deferred is not None or r.error is not None or r.lease_ran_out:
+            return False
+        if r.status_code is None or not 200 <= r.status_code < 300:
+            return False
+        ids.add(r.job.delivery_id)
+    return len(ids) == len(results)
 
 
 def _clean(text: str, limit: int | None = MAX_TEXT) -> str:
@@ -838,6 +917,59 @@ _SUB_COLUMNS = (
 )
 
 
+# A batch of 2xx results on PostgreSQL, in one round trip (Engine._record_delivered). The
+# deliveries are fenced by their claim; the subscribers of the applied ones are locked in id
+# order (the `locked` CTE, read whole before the update) as `_record` locks them, so workers
+# recording at once never deadlock; an attempt is logged for every delivery still there.
+_PG_DELIVERED = text(
+    """
+WITH v AS MATERIALIZED (
+    SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS v(
+        id bigint, subscriber_id integer, claim text, at timestamptz, status_code integer,
+        latency_ms integer, response_excerpt text)
+), applied AS (
+    UPDATE deliveries AS d SET status = 'delivered', attempts = d.attempts + 1,
+        delivered_at = v.at, next_attempt_at = NULL, lease_until = NULL, claim_token = NULL,
+        last_status_code = v.status_code, last_error = NULL
+    FROM v WHERE d.id = v.id AND d.claim_token = v.claim AND d.status = 'pending'
+    RETURNING d.id, d.subscriber_id, v.at
+), locked AS MATERIALIZED (
+    SELECT s.id FROM subscribers AS s WHERE s.id IN (SELECT subscriber_id FROM applied)
+    ORDER BY s.id FOR UPDATE
+), succeeded AS (
+    UPDATE subscribers AS s SET last_success_at = GREATEST(s.last_success_at, a.at),
+        failing_since = NULL
+    FROM (SELECT subscriber_id, max(at) AS at FROM applied GROUP BY subscriber_id) AS a
+    WHERE s.id = a.subscriber_id AND s.id IN (SELECT id FROM locked)
+)
+INSERT INTO delivery_attempts (delivery_id, at, status_code, latency_ms, error, response_excerpt)
+SELECT v.id, v.at, v.status_code, v.latency_ms,
+    CASE WHEN applied.id IS NULL THEN CAST(:lost AS text) END, v.response_excerpt
+FROM v LEFT JOIN applied ON applied.id = v.id
+WHERE EXISTS (SELECT 1 FROM deliveries AS d WHERE d.id = v.id)
+ORDER BY v.subscriber_id, v.id
+"""
+)
+# The same on SQLite (its UPDATE … RETURNING answers with the applied ids), in three statements.
+# `+status`: not the partial due index, or the planner drives the update from every pending row
+# instead of the batch's primary keys.
+_SQLITE_DELIVERED = """
+UPDATE deliveries SET status = 'delivered', attempts = attempts + 1,
+    delivered_at = json_extract(value, '$.at'), next_attempt_at = NULL, lease_until = NULL,
+    claim_token = NULL, last_status_code = json_extract(value, '$.status_code'),
+    last_error = NULL
+FROM json_each(?)
+WHERE deliveries.id = json_extract(value, '$.id')
+    AND deliveries.claim_token = json_extract(value, '$.claim')
+    AND +deliveries.status = 'pending'
+RETURNING deliveries.id
+"""
+_SQLITE_SUCCEEDED = """
+UPDATE subscribers SET failing_since = NULL, last_success_at = CASE
+    WHEN last_success_at IS NULL OR last_success_at < json_extract(value, '$.at')
+    THEN json_extract(value, '$.at') ELSE last_success_at END
+FROM json_each(?) WHERE subscribers.id = json_extract(value, '$.id')
+"""
 _IDS = bindparam("ids", type_=ARRAY(Integer))
 _SUB_IDS = bindparam("sub_ids", type_=ARRAY(Integer))
 
