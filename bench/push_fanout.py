@@ -64,6 +64,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import signal
 import statistics
@@ -293,6 +294,30 @@ def machine_ticks() -> tuple[int, int]:
     idle = parts[3] + parts[4]
     total = sum(parts[:8])
     return total - idle, total
+
+
+def pg_backends_cpu(database: str | None) -> dict[int, float]:
+    """CPU seconds of each PostgreSQL server process serving `database` (its backends, by their
+    process title), plus the server's WAL writer (each commit's flush), by pid; {} when the
+    server is not on this machine."""
+    if not database:
+        return {}
+    found: dict[int, float] = {}
+    wanted = f" {database} ".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if title.startswith(b"postgres: ") and (wanted in title or b"walwriter" in title):
+            found[int(entry.name)] = proc_cpu(int(entry.name))
+    return found
+
+
+def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
 
 def load_average() -> str:
@@ -533,6 +558,9 @@ class Run:
     stop_seconds: float = float("nan")  # trickle: how long the worker took to stop
     slow_posts: int = 0  # trickle: POSTs the trickling endpoints received (retries included)
     problems: list[str] = field(default_factory=list)
+    each_worker_cpu: list[float] = field(default_factory=list)  # ours: CPU s per worker
+    db_cpu: float = float("nan")  # ours on PostgreSQL: its backends' (and WAL writer's) CPU s
+    poller_cpu: float = float("nan")  # ours: this process (the publish and the 10 ms poll)
 
     @property
     def rate(self) -> float:
@@ -719,7 +747,10 @@ def run_ours(
                 s.execute(update(Subscriber).values(active=True))
         receiver_reset(port)
         rcpu0 = float(receiver_stats(port)["cpu"])  # type: ignore[arg-type]
-        wcpu0 = sum(c.cpu() for c in children)
+        each0 = [c.cpu() for c in children]
+        database = None if bdb.url.startswith("sqlite") else bdb.url.rsplit("/", 1)[1]
+        db0 = pg_backends_cpu(database)
+        own0 = time.process_time()
         busy0, total0 = machine_ticks()
         publish(db, settings, code)
         started = time.monotonic()
@@ -734,14 +765,19 @@ def run_ours(
             time.sleep(0.01)
         seconds = time.monotonic() - started
         busy1, total1 = machine_ticks()
-        wcpu = sum(c.cpu() for c in children) - wcpu0
+        own = time.process_time() - own0
+        each = [c.cpu() - c0 for c, c0 in zip(children, each0, strict=True)]
+        db_cpu = cpu_delta(db0, pg_backends_cpu(database)) if database else float("nan")
         rcpu1 = float(receiver_stats(port)["cpu"])  # type: ignore[arg-type]
         run = Run(
             seconds,
             count=healthy,
             cpu_busy=(busy1 - busy0) / max(1, total1 - total0),
-            worker_cpu=wcpu,
+            worker_cpu=sum(each),
             receiver_cpu=rcpu1 - rcpu0,
+            each_worker_cpu=each,
+            db_cpu=db_cpu,
+            poller_cpu=own,
         )
         if done < healthy:
             run.problems.append(f"only {done} delivered after {RUN_TIMEOUT:.0f} s")
@@ -924,6 +960,63 @@ def receiver_ceiling(port: int, payload: bytes, seconds: float = 3.0, conns: int
 # ==========================================================================
 # main
 # ==========================================================================
+
+
+def print_cpu_shares(configs, results) -> None:  # type: ignore[no-untyped-def]
+    """Where the machine's cores went during our runs (medians, CPU seconds over the run's
+    wall time): each worker, PostgreSQL (this run's backends and the WAL writer), the receiver,
+    this process (the publish and the poll), and everything else on the host."""
+    from bench.http_harness import format_table
+
+    ncpu = os.cpu_count() or 1
+    rows = []
+    for name, kind, _, _ in configs:
+        if kind != "ours":
+            continue
+        runs = results[name]
+        wall = statistics.median(x.seconds for x in runs)
+        workers = len(runs[0].each_worker_cpu)
+        each = [statistics.median(x.each_worker_cpu[i] for x in runs) for i in range(workers)]
+        busy = statistics.median(x.cpu_busy * ncpu * x.seconds for x in runs)
+        db = statistics.median(x.db_cpu for x in runs)
+        rec = statistics.median(x.receiver_cpu for x in runs)
+        own = statistics.median(x.poller_cpu for x in runs)
+        ours = sum(each) + (0 if math.isnan(db) else db) + rec + own
+        rows.append(
+            [
+                name,
+                f"{wall * 1000:.0f}",
+                f"{ncpu * wall:.2f}",
+                " + ".join(f"{c:.2f}" for c in each),
+                "n/a" if math.isnan(db) else f"{db:.2f}",
+                f"{rec:.2f}",
+                f"{own:.2f}",
+                f"{max(0.0, busy - ours):.2f}",
+                f"{max(0.0, ncpu * wall - busy):.2f}",
+            ]
+        )
+    print()
+    print(f"Where the {ncpu} cores went during our runs (CPU s, medians)")
+    print(
+        format_table(
+            [
+                "run",
+                "ms",
+                "cores x wall",
+                "worker(s)",
+                "PostgreSQL",
+                "receiver",
+                "bench",
+                "others",
+                "idle",
+            ],
+            rows,
+        )
+    )
+    print(
+        "  PostgreSQL: the run's backends and the WAL writer; bench: this process (publish,"
+        " 10 ms poll);\n  others: every other process on the host (other sessions)."
+    )
 
 
 def med(values: list[float], fmt: str = "{:.2f}") -> str:
@@ -1114,6 +1207,7 @@ def main(argv: list[str] | None = None) -> int:
             " claim);\n  sender CPU: this process (baselines) or the worker process(es) (ours);"
             "\n  * machine busy: all processes on the host, whoever started them."
         )
+        print_cpu_shares(configs, results)
         if trickles:
             trows = []
             for name, label in trickles:
