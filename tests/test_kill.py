@@ -1,0 +1,248 @@
+"""Takedown (kill): the API (admin only, Idempotency-Key, bad input), the CLI, the 410s of the
+story page, News Link and QR images, feeds dropping the item, `story.killed` to a real partner
+on 127.0.0.1 (json and ninjs, validated), pending deliveries of earlier events cancelled, and
+the purge: a unique marker in every content field is found nowhere in a full dump of the
+database afterwards (SQLite iterdump, PostgreSQL pg_dump), nor in a feed fetched after."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import feedparser
+import jsonschema
+import pytest
+from sqlalchemy import select
+
+from syndication.auth.tokens import create_token
+from syndication.models import Delivery, Event, Story
+from syndication.push.queue import dispatch_events
+
+from .conftest import make_settings
+from .pushkit import FakeClock, Receiver, add_subscriber, deliveries
+
+SCHEMA = json.loads((Path(__file__).parent / "data" / "ninjs-2.x.schema.json").read_text())
+NINJS = jsonschema.Draft202012Validator(SCHEMA)
+MARK = "Zq9MarkerXk"
+
+
+@pytest.fixture
+def settings(db_url, tmp_path):
+    return make_settings(db_url, tmp_path, outbound_allow="127.0.0.1")
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
+@pytest.fixture
+def app(clocked_app):
+    return clocked_app
+
+
+@pytest.fixture
+def ctx(rt, clock):
+    ctx = rt.push.derive(clock=clock, rand=lambda: 0.5)
+    yield ctx
+    ctx.close()
+
+
+def _auth(rt, role: str) -> dict[str, str]:
+    with rt.db.write() as s:
+        return {"Authorization": f"Bearer {create_token(s, role, role, now=rt.clock())[1]}"}
+
+
+def _marked_story(code: str = "k1") -> dict:
+    return {
+        "code": code,
+        "title": f"Title {MARK}",
+        "summary": f"Summary {MARK}",
+        "body_html": f"<p>Body {MARK}</p>",
+        "url": f"https://news.example/{MARK}",
+        "authors": [f"Author {MARK}"],
+        "image": {"url": f"https://news.example/{MARK}.jpg", "caption": f"Caption {MARK}"},
+        "section": "Local",
+        "tags": ["City"],
+        "language": "en",
+        "status": "published",
+    }
+
+
+def _dump(settings) -> str:
+    url = settings.database_url
+    if url.startswith("sqlite"):
+        con = sqlite3.connect(url.split("///", 1)[1])
+        try:
+            return "\n".join(con.iterdump())
+        finally:
+            con.close()
+    plain = url.replace("+psycopg", "")
+    return subprocess.run(
+        ["pg_dump", "--data-only", plain], check=True, capture_output=True, text=True
+    ).stdout
+
+
+def test_kill_purges_every_trace_and_tells_partners(rt, ctx, client, clock, settings):
+    ninjs_partner = Receiver()
+    json_partner = Receiver()
+    try:
+        add_subscriber(rt, json_partner.url("/json"), format="json")
+        add_subscriber(rt, ninjs_partner.url("/ninjs"), format="ninjs")
+        editor, admin = _auth(rt, "editor"), _auth(rt, "admin")
+        r = client.post(
+            "/api/v1/stories",
+            json=_marked_story(),
+            headers={**editor, "Idempotency-Key": "create-k1"},
+        )
+        assert r.status_code == 201, r.get_json()
+        link = r.get_json()["short_url"].rsplit("/", 1)[1]
+        assert client.get("/feeds/all.atom").status_code in (200, 404)
+        ctx.engine.drain()  # story.published delivered to both (their attempt log kept)
+        assert {d.status for d in deliveries(rt)} == {"delivered"}
+        clock.advance(1)
+        r = client.patch("/api/v1/stories/k1", json={"summary": f"New {MARK}"}, headers=editor)
+        assert r.status_code == 200
+        dispatch_events(rt.db, ctx.transmitters, clock)  # story.updated: pending, never sent
+        pending = [d.id for d in deliveries(rt) if d.status == "pending"]
+        assert len(pending) == 2
+        assert client.get("/stories/k1").status_code == 200
+        assert client.get(f"/s/{link}/qr.svg").status_code == 200
+
+        clock.advance(1)
+        r = client.post(
+            "/api/v1/stories/k1/kill",
+            json={"reason": "court order"},
+            headers={**admin, "Idempotency-Key": "kill-k1"},
+        )
+        assert r.status_code == 200, r.get_json()
+        body = r.get_json()
+        assert body["status"] == "killed" and body["kill_reason"] == "court order"
+        assert MARK not in r.get_data(as_text=True)
+        # Replays: the kill's own, and the create's (now the tombstone).
+        again = client.post(
+            "/api/v1/stories/k1/kill",
+            json={"reason": "court order"},
+            headers={**admin, "Idempotency-Key": "kill-k1"},
+        )
+        assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
+        replay = client.post(
+            "/api/v1/stories",
+            json=_marked_story(),
+            headers={**editor, "Idempotency-Key": "create-k1"},
+        )
+        assert MARK not in replay.get_data(as_text=True)
+        # Without a key a second kill is a conflict.
+        assert (
+            client.post("/api/v1/stories/k1/kill", json={"reason": "x"}, headers=admin).status_code
+            == 409
+        )
+
+        page = client.get("/stories/k1")
+        assert page.status_code == 410 and MARK not in page.get_data(as_text=True)
+        news = client.get(f"/s/{link}")
+        assert news.status_code == 410 and MARK not in news.get_data(as_text=True)
+        assert client.get(f"/s/{link}/qr.svg").status_code == 410
+        assert client.get(f"/s/{link}/qr.png").status_code == 410
+        # Nothing brings it back.
+        assert (
+            client.patch("/api/v1/stories/k1", json={"title": "x"}, headers=editor).status_code
+            == 409
+        )
+
+        with rt.db.read() as s:
+            cancelled = s.scalars(select(Delivery).where(Delivery.id.in_(pending))).all()
+            assert {d.status for d in cancelled} == {"cancelled"}
+        ctx.engine.drain()
+        assert not [d for d in deliveries(rt) if d.id in pending and d.status != "cancelled"]
+        killed = [json.loads(b) for _, _, b in json_partner.on("/json")][-1]
+        assert killed["type"] == "story.killed"
+        data = killed["data"]
+        assert data["code"] == "k1" and data["reason"] == "court order"
+        assert data["version"] == data["revision"] == body["revision"]
+        assert len(json_partner.on("/json")) == 2  # published, killed: the update never went
+        ninjs = [json.loads(b) for _, _, b in ninjs_partner.on("/ninjs")][-1]
+        assert ninjs["type"] == "story.killed" and ninjs["data"]["pubstatus"] == "canceled"
+        NINJS.validate(ninjs["data"])
+        assert MARK not in json.dumps(killed) + json.dumps(ninjs)
+
+        dump = _dump(settings)
+        assert "court order" in dump  # the dump is real: the tombstone is in it
+        assert MARK not in dump
+        assert MARK.lower() not in dump.lower()
+    finally:
+        ninjs_partner.close()
+        json_partner.close()
+
+
+def test_feeds_drop_a_killed_story_at_once(rt, client, settings):
+    admin = _auth(rt, "admin")
+    client.post("/api/v1/channels", json={"slug": "all", "title": "All"}, headers=admin)
+    assert client.post("/api/v1/stories", json=_marked_story(), headers=admin).status_code == 201
+    for fmt in ("rss", "atom", "json"):
+        assert MARK in client.get(f"/feeds/all.{fmt}").get_data(as_text=True)
+    assert (
+        client.post("/api/v1/stories/k1/kill", json={"reason": "libel"}, headers=admin).status_code
+        == 200
+    )
+    for fmt in ("rss", "atom", "json"):
+        r = client.get(f"/feeds/all.{fmt}")
+        assert r.status_code == 200 and MARK not in r.get_data(as_text=True)
+        if fmt != "json":
+            assert feedparser.parse(r.data).bozo == 0
+
+
+@pytest.mark.parametrize(
+    "payload, status",
+    [
+        ({}, 422),
+        ({"reason": ""}, 422),
+        ({"reason": "x" * 501}, 422),
+        ({"reason": 5}, 422),
+        ({"reason": "ok", "extra": 1}, 422),
+        ({"reason": "bad\x00reason"}, 422),
+    ],
+)
+def test_kill_refuses_bad_input_and_leaves_the_story(rt, client, payload, status):
+    admin = _auth(rt, "admin")
+    assert client.post("/api/v1/stories", json=_marked_story(), headers=admin).status_code == 201
+    r = client.post("/api/v1/stories/k1/kill", json=payload, headers=admin)
+    assert r.status_code in (status, 400), r.get_json()
+    with rt.db.read() as s:
+        assert s.scalar(select(Story.status).where(Story.code == "k1")) == "published"
+
+
+def test_kill_is_for_admins_only_and_unknown_codes_are_404(rt, client):
+    editor, admin = _auth(rt, "editor"), _auth(rt, "admin")
+    assert client.post("/api/v1/stories", json=_marked_story(), headers=editor).status_code == 201
+    assert (
+        client.post("/api/v1/stories/k1/kill", json={"reason": "x"}, headers=editor).status_code
+        == 403
+    )
+    assert client.post("/api/v1/stories/k1/kill", json={"reason": "x"}).status_code == 401
+    assert (
+        client.post("/api/v1/stories/nope/kill", json={"reason": "x"}, headers=admin).status_code
+        == 404
+    )
+
+
+def test_cli_kills_a_story(rt, invoke):
+    with rt.db.write() as s:
+        from syndication.stories.service import create_story
+
+        create_story(s, rt.settings, _marked_story(), now=rt.clock())
+    result = invoke("stories", "kill", "k1", "--reason", "court order")
+    assert result.exit_code == 0, result.output
+    assert "killed" in result.output
+    again = invoke("stories", "kill", "k1", "--reason", "court order")
+    assert again.exit_code != 0 and "already killed" in again.output
+    missing = invoke("stories", "kill", "nope", "--reason", "x")
+    assert missing.exit_code != 0
+    with rt.db.read() as s:
+        story = s.scalar(select(Story).where(Story.code == "k1"))
+        assert story.status == "killed" and story.title == "" and story.authors == []
+        events = s.scalars(select(Event).where(Event.story_id == story.id)).all()
+        assert [e.type for e in events][-1] == "story.killed"
+        assert MARK not in json.dumps([e.snapshot for e in events])
