@@ -246,3 +246,37 @@ def test_cli_kills_a_story(rt, invoke):
         events = s.scalars(select(Event).where(Event.story_id == story.id)).all()
         assert [e.type for e in events][-1] == "story.killed"
         assert MARK not in json.dumps([e.snapshot for e in events])
+
+
+def test_admin_page_confirms_with_a_reason_then_kills(rt, client):
+    from .test_admin import _csrf_of, _login, _user
+
+    with rt.db.write() as s:
+        from syndication.stories.service import create_story
+
+        create_story(s, rt.settings, _marked_story(), now=rt.clock())
+    _user(rt, "ed", "editor")
+    _login(client, "ed")
+    assert "Kill…" not in client.get("/admin/stories/k1").get_data(as_text=True)
+    assert client.get("/admin/stories/k1/kill").status_code == 403
+    client.post(
+        "/admin/logout", data={"csrf_token": _csrf_of(client.get("/admin/").get_data(as_text=True))}
+    )
+    _user(rt, "boss", "admin")
+    csrf = _login(client, "boss")
+    assert "Kill…" in client.get("/admin/stories/k1").get_data(as_text=True)
+    confirm = client.get("/admin/stories/k1/kill")
+    assert confirm.status_code == 200 and 'name="reason"' in confirm.get_data(as_text=True)
+    # No reason: nothing happens, the form comes back with the error.
+    r = client.post("/admin/stories/k1/kill", data={"csrf_token": csrf, "reason": " "})
+    assert r.status_code == 303 and r.headers["Location"].endswith("/admin/stories/k1/kill")
+    with rt.db.read() as s:
+        assert s.scalar(select(Story.status).where(Story.code == "k1")) == "published"
+    assert client.post("/admin/stories/k1/kill", data={"reason": "x"}).status_code in (400, 403)
+    r = client.post("/admin/stories/k1/kill", data={"csrf_token": csrf, "reason": "court order"})
+    assert r.status_code == 303
+    with rt.db.read() as s:
+        story = s.scalar(select(Story).where(Story.code == "k1"))
+        assert (story.status, story.kill_reason, story.title) == ("killed", "court order", "")
+    page = client.get("/admin/stories/k1").get_data(as_text=True)
+    assert "Kill…" not in page and MARK not in page
