@@ -92,6 +92,8 @@ class Story(Base):
         # Feed pages walk this index newest first: cost grows with the page, not the archive.
         Index("ix_stories_feed", "status", "published_at", "id"),
         Index("ix_stories_due", "status", "publish_at"),
+        # The Atom tombstones of a channel: its recently killed or retracted stories.
+        Index("ix_stories_gone", "status", "updated_at"),
     )
 
 

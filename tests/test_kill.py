@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import sqlite3
 import subprocess
+from datetime import datetime
 from pathlib import Path
 
-import feedparser
 import jsonschema
 import pytest
 from sqlalchemy import select
@@ -22,10 +22,12 @@ from syndication.push.queue import dispatch_events
 
 from .conftest import make_settings
 from .pushkit import FakeClock, Receiver, add_subscriber, deliveries
+from .storyfactory import page_url, parse_json, parse_xml, xml_tree
 
 SCHEMA = json.loads((Path(__file__).parent / "data" / "ninjs-2.x.schema.json").read_text())
 NINJS = jsonschema.Draft202012Validator(SCHEMA)
 MARK = "Zq9MarkerXk"
+TOMBSTONES = "http://purl.org/atompub/tombstones/1.0"
 
 
 @pytest.fixture
@@ -177,21 +179,50 @@ def test_kill_purges_every_trace_and_tells_partners(rt, ctx, client, clock, sett
         json_partner.close()
 
 
-def test_feeds_drop_a_killed_story_at_once(rt, client, settings):
+def test_feeds_drop_a_killed_story_at_once_and_atom_lists_tombstones(rt, client, clock):
     admin = _auth(rt, "admin")
     client.post("/api/v1/channels", json={"slug": "all", "title": "All"}, headers=admin)
     assert client.post("/api/v1/stories", json=_marked_story(), headers=admin).status_code == 201
+    assert (
+        client.post("/api/v1/stories", json=_marked_story("r1"), headers=admin).status_code == 201
+    )
     for fmt in ("rss", "atom", "json"):
         assert MARK in client.get(f"/feeds/all.{fmt}").get_data(as_text=True)
-    assert (
-        client.post("/api/v1/stories/k1/kill", json={"reason": "libel"}, headers=admin).status_code
-        == 200
-    )
+    clock.advance(10)
+    r = client.post("/api/v1/stories/r1/retract", headers=admin)
+    assert r.status_code == 200
+    clock.advance(10)
+    r = client.post("/api/v1/stories/k1/kill", json={"reason": "libel"}, headers=admin)
+    assert r.status_code == 200
+    killed_at = r.get_json()["killed_at"]
     for fmt in ("rss", "atom", "json"):
         r = client.get(f"/feeds/all.{fmt}")
         assert r.status_code == 200 and MARK not in r.get_data(as_text=True)
-        if fmt != "json":
-            assert feedparser.parse(r.data).bozo == 0
+        if fmt == "json":
+            assert parse_json(r.data)["items"] == []  # validated against JSON Feed 1.1
+            assert b"deleted" not in r.data
+        else:
+            assert parse_xml(r.data).bozo == 0
+    atom = xml_tree(client.get("/feeds/all.atom").data)
+    gone = atom.findall(f"{{{TOMBSTONES}}}deleted-entry")
+    assert [(g.get("ref"), datetime.fromisoformat(g.get("when"))) for g in gone] == [
+        (page_url("k1"), datetime.fromisoformat(killed_at)),
+        (page_url("r1"), _updated(rt, "r1")),
+    ]
+    # Only on the first page, never in RSS (no standard tombstone there).
+    assert TOMBSTONES.encode() not in client.get("/feeds/all.rss").data
+    # Gone from the Atom feed once tombstone_days have passed (at the channel's next change).
+    clock.advance(8 * 86400)
+    assert (
+        client.post("/api/v1/stories", json=_marked_story("n1"), headers=admin).status_code == 201
+    )
+    atom = xml_tree(client.get("/feeds/all.atom").data)
+    assert atom.findall(f"{{{TOMBSTONES}}}deleted-entry") == []
+
+
+def _updated(rt, code: str) -> datetime:
+    with rt.db.read() as s:
+        return s.scalar(select(Story.updated_at).where(Story.code == code))
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""stories: killed_at and kill_reason, the tombstone a takedown leaves (stories/kill.py)
+"""stories: killed_at and kill_reason, the tombstone a takedown leaves (stories/kill.py), and
+an index for the Atom tombstones of recently killed or retracted stories
 
 Revision ID: 0014_kill
 Revises: 0013
@@ -21,9 +22,11 @@ def upgrade() -> None:
     with op.batch_alter_table("stories") as batch:
         batch.add_column(sa.Column("killed_at", UTCDateTime(), nullable=True))
         batch.add_column(sa.Column("kill_reason", sa.String(length=500), nullable=True))
+    op.create_index("ix_stories_gone", "stories", ["status", "updated_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_stories_gone", table_name="stories")
     with op.batch_alter_table("stories") as batch:
         batch.drop_column("kill_reason")
         batch.drop_column("killed_at")
