@@ -170,6 +170,17 @@ def test_kill_purges_every_trace_and_tells_partners(rt, ctx, client, clock, sett
         NINJS.validate(ninjs["data"])
         assert MARK not in json.dumps(killed) + json.dumps(ninjs)
 
+        # Nothing before the kill goes out again: no replay, no recovery.
+        r = client.post(f"/api/v1/deliveries/{pending[0]}/replay", headers=admin)
+        assert r.status_code == 409, r.get_json()
+        sub_id = deliveries(rt)[0].subscriber_id
+        r = client.post(
+            f"/api/v1/subscribers/{sub_id}/recover",
+            json={"since": "2000-01-01T00:00:00+00:00"},
+            headers=admin,
+        )
+        assert r.status_code == 200 and r.get_json()["requeued"] == 0, r.get_json()
+
         dump = _dump(settings)
         assert "court order" in dump  # the dump is real: the tombstone is in it
         assert MARK not in dump
