@@ -322,3 +322,33 @@ def test_admin_page_confirms_with_a_reason_then_kills(rt, client):
         assert (story.status, story.kill_reason, story.title) == ("killed", "court order", "")
     page = client.get("/admin/stories/k1").get_data(as_text=True)
     assert "Kill…" not in page and MARK not in page
+
+
+def test_websub_subscribers_of_its_channel_get_the_topic_without_it(rt, ctx):
+    from syndication.channels.service import create_channel
+    from syndication.stories.kill import kill_story
+    from syndication.stories.service import create_story
+
+    from .pushkit import settle
+    from .test_websub_distribution import subscribe
+
+    hub = Receiver()
+    try:
+        with rt.db.write() as s:
+            create_channel(s, {"slug": "local", "title": "Local"}, now=rt.clock())
+        subscribe(rt, hub.url("/atom"), slug="local", fmt="atom")
+        subscribe(rt, hub.url("/json"), slug="local", fmt="json")
+        with rt.db.write() as s:
+            create_story(s, rt.settings, _marked_story(), now=rt.clock())
+        settle(ctx, lambda: len(hub.requests) == 2)
+        assert MARK.encode() in hub.on("/atom")[0][2]
+        with rt.db.write() as s:
+            kill_story(s, rt.settings, "k1", "court order", now=rt.clock())
+        settle(ctx, lambda: len(hub.requests) == 4)
+        atom, jsonfeed = hub.on("/atom")[1][2], hub.on("/json")[1][2]
+        assert MARK.encode() not in atom + jsonfeed
+        assert json.loads(jsonfeed)["items"] == []
+        gone = xml_tree(atom).findall(f"{{{TOMBSTONES}}}deleted-entry")
+        assert [g.get("ref") for g in gone] == [page_url("k1")]
+    finally:
+        hub.close()
