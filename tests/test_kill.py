@@ -88,8 +88,10 @@ def _dump(settings) -> str:
 
 
 def test_kill_purges_every_trace_and_tells_partners(rt, ctx, client, clock, settings):
-    ninjs_partner = Receiver()
-    json_partner = Receiver()
+    # The partners echo the story in their answers to story.published (the first request):
+    # the attempt log keeps the first 1 KiB. (What they answer to story.killed is theirs.)
+    ninjs_partner = Receiver(lambda path, n: (200, {}, f"got {MARK}".encode() if n == 1 else b"ok"))
+    json_partner = Receiver(lambda path, n: (200, {}, f"got {MARK}".encode() if n == 1 else b"ok"))
     try:
         add_subscriber(rt, json_partner.url("/json"), format="json")
         add_subscriber(rt, ninjs_partner.url("/ninjs"), format="ninjs")
@@ -101,6 +103,8 @@ def test_kill_purges_every_trace_and_tells_partners(rt, ctx, client, clock, sett
         )
         assert r.status_code == 201, r.get_json()
         link = r.get_json()["short_url"].rsplit("/", 1)[1]
+        r = client.patch(f"/api/v1/links/{link}", json={"title": f"Link {MARK}"}, headers=editor)
+        assert r.status_code == 200, r.get_json()
         assert client.get("/feeds/all.atom").status_code in (200, 404)
         ctx.engine.drain()  # story.published delivered to both (their attempt log kept)
         assert {d.status for d in deliveries(rt)} == {"delivered"}
@@ -112,6 +116,9 @@ def test_kill_purges_every_trace_and_tells_partners(rt, ctx, client, clock, sett
         assert len(pending) == 2
         assert client.get("/stories/k1").status_code == 200
         assert client.get(f"/s/{link}/qr.svg").status_code == 200
+        before = _dump(settings)  # the marker is in every place the purge must reach
+        for place in ("got " + MARK, "Link " + MARK, "Caption " + MARK, "Author " + MARK):
+            assert place in before, place
 
         clock.advance(1)
         r = client.post(
