@@ -282,6 +282,8 @@ def test_cli_kills_a_story(rt, invoke):
         from syndication.stories.service import create_story
 
         create_story(s, rt.settings, _marked_story(), now=rt.clock())
+    blank = invoke("stories", "kill", "k1", "--reason", "  ")
+    assert blank.exit_code != 0 and "reason" in blank.output
     result = invoke("stories", "kill", "k1", "--reason", "court order")
     assert result.exit_code == 0, result.output
     assert "killed" in result.output
