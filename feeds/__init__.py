@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from feeds.atom import render_atom
 from feeds.jsonfeed import render_json
-from feeds.model import Feed, Image, Item, OutlineFeed, Person
+from feeds.model import Feed, Image, Item, OutlineFeed, Person, Tombstone
 from feeds.opml import render_opml
 from feeds.rss import render_rss
 from feeds.size import item_size
@@ -22,6 +22,7 @@ __all__ = [
     "Item",
     "OutlineFeed",
     "Person",
+    "Tombstone",
     "item_size",
     "render",
     "render_atom",

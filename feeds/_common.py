@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from datetime import datetime
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-from feeds.model import Feed, Image, Item, Person
+from feeds.model import Feed, Image, Item, Person, Tombstone
 from feeds.text import split_mailbox, strip_xml_forbidden
 from feeds.uri import to_uri
 
@@ -66,10 +67,17 @@ def person_dict(person: Person) -> dict[str, str]:
     return out
 
 
+def rfc3339(moment: datetime) -> str:
+    """An aware datetime as RFC 3339 (what Atom dates are)."""
+    if moment.tzinfo is None:
+        raise ValueError("Datetime object has no timezone info")
+    return moment.isoformat()
+
+
 def _strip(value: object) -> object:
     if isinstance(value, str):
         return strip_xml_forbidden(value)
-    if isinstance(value, (Feed, Item, Person, Image)):
+    if isinstance(value, (Feed, Item, Person, Image, Tombstone)):
         changes = {f.name: _strip(getattr(value, f.name)) for f in dataclasses.fields(value)}
         return dataclasses.replace(value, **changes)
     if isinstance(value, (tuple, list)):
@@ -162,4 +170,5 @@ def printable(feed: Feed) -> Feed:
         for value in (getattr(feed, name),)
     }
     items = tuple(_item(item, default_authors) for item in feed.items)
-    return dataclasses.replace(feed, author=author, items=items, **urls)
+    tombstones = tuple(dataclasses.replace(t, ref=to_uri(t.ref)) for t in feed.tombstones)
+    return dataclasses.replace(feed, author=author, items=items, tombstones=tombstones, **urls)

@@ -12,6 +12,10 @@ _ATOM_LINK = f"{{{ATOM_NS}}}link"
 _MEDIA_CONTENT = f"{{{media.MEDIA_NS}}}content"
 _MEDIA_TITLE = f"{{{media.MEDIA_NS}}}title"
 
+# RFC 6721 (The Atom "deleted-entry" Element)
+TOMBSTONES_NS = "http://purl.org/atompub/tombstones/1.0"
+_DELETED_ENTRY = f"{{{TOMBSTONES_NS}}}deleted-entry"
+
 # Name the extension is registered under (the attribute on FeedGenerator / FeedEntry).
 NAME = "syn"
 
@@ -25,9 +29,11 @@ class SynExtension(BaseExtension):
 
     def __init__(self) -> None:
         self.rss_links: list[tuple[str, str]] = []  # (rel, href)
+        self.tombstones: list[tuple[str, str]] = []  # (ref, when as RFC 3339), Atom only
 
     def extend_ns(self) -> dict[str, str]:
-        return {}  # feedgen always declares the atom prefix in RSS
+        # feedgen always declares the atom prefix in RSS; the tombstone prefix only when used.
+        return {"at": TOMBSTONES_NS} if self.tombstones else {}
 
     def extend_rss(self, rss_feed: etree._Element) -> etree._Element:
         channel = rss_feed[0]
@@ -36,6 +42,8 @@ class SynExtension(BaseExtension):
         return rss_feed
 
     def extend_atom(self, atom_feed: etree._Element) -> etree._Element:
+        for ref, when in self.tombstones:
+            etree.SubElement(atom_feed, _DELETED_ENTRY, ref=ref, when=when)
         return atom_feed
 
 

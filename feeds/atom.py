@@ -16,6 +16,7 @@ from feeds._common import (
     media_attrs,
     person_dict,
     printable,
+    rfc3339,
 )
 from feeds.model import Feed, Item
 
@@ -94,6 +95,7 @@ def _build(feed: Feed) -> bytes:
     if feed.author is not None:
         fg.author(person_dict(feed.author))
 
+    fg.syn.tombstones = [(t.ref, rfc3339(t.when)) for t in feed.tombstones]
     for item, updated in zip(feed.items, entry_updated(feed.items), strict=True):
         fe = fg.add_entry(order="append")
         fe.id(item.id)

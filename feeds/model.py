@@ -40,6 +40,14 @@ class Item:
 
 
 @dataclass(frozen=True, slots=True)
+class Tombstone:
+    """An entry the feed once carried and that is gone for good (RFC 6721 at:deleted-entry)."""
+
+    ref: str  # the id the entry had (Item.id)
+    when: datetime  # timezone-aware: when it was removed
+
+
+@dataclass(frozen=True, slots=True)
 class Feed:
     title: str
     link: str  # home page of the channel (absolute)
@@ -57,6 +65,8 @@ class Feed:
     ttl: int | None = None  # minutes
     generator: str = "syndication"
     items: Sequence[Item] = field(default_factory=tuple)
+    # Atom only (RFC 6721): RSS and JSON Feed have no standard way to say an item is gone.
+    tombstones: Sequence[Tombstone] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True, slots=True)

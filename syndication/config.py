@@ -48,6 +48,8 @@ class Settings:
     feed_max_age: int = 60
     feed_ttl: int = 15
     feed_limit: int = 50
+    # Days a killed or retracted story stays listed as an RFC 6721 deleted entry in Atom.
+    tombstone_days: int = 7
     feed_cache_entries: int = 512
     feed_cache_bytes: int = 64 * 1024 * 1024
     item_cache_bytes: int = 32 * 1024 * 1024
@@ -368,6 +370,7 @@ _NAMED_VALIDATORS: dict[str, Callable[[str, Any], None]] = {
     "feed_max_age": _check_range(0, 31_536_000),
     "feed_ttl": _check_range(1, 100_000),
     "feed_limit": _check_range(1, 500),
+    "tombstone_days": _check_range(0, 3650),
     "feed_cache_entries": _check_range(1, 1_000_000),
     "feed_cache_bytes": _check_range(0, 2**40),
     "item_cache_bytes": _check_range(0, 2**40),

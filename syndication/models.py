@@ -79,6 +79,9 @@ class Story(Base):
     revision: Mapped[int] = mapped_column(Integer, default=1)
     # sha256 of the content fields: saving identical content creates no revision.
     content_hash: Mapped[str] = mapped_column(String(64))
+    # A takedown (stories/kill.py) empties the content and leaves these as its tombstone.
+    killed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    kill_reason: Mapped[str | None] = mapped_column(String(500))
 
     # Loaded only when touched (on writes): pages match terms in SQL and never read them.
     terms: Mapped[list[StoryTerm]] = relationship(
@@ -89,6 +92,8 @@ class Story(Base):
         # Feed pages walk this index newest first: cost grows with the page, not the archive.
         Index("ix_stories_feed", "status", "published_at", "id"),
         Index("ix_stories_due", "status", "publish_at"),
+        # The Atom tombstones of a channel: its recently killed or retracted stories.
+        Index("ix_stories_gone", "status", "updated_at"),
     )
 
 

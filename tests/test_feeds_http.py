@@ -240,8 +240,13 @@ def test_atom_hostile_channel(client, hostile):
     # JSON Feed (readers do not apply RFC 4287's inheritance alike).
     assert entries[0].find("atom:author/atom:name", NS).text == "World & <News>"
     assert root.find("atom:author/atom:name", NS).text == "World & <News>"
-    for code in ("gone-4", "future-5", "sched-6", "draft-7"):
+    for code in ("future-5", "sched-6", "draft-7"):
         assert code.encode() not in response.data
+    # The retracted story is no entry, only an RFC 6721 tombstone (tests/test_kill.py).
+    assert [
+        e.get("ref") for e in root.iter("{http://purl.org/atompub/tombstones/1.0}deleted-entry")
+    ] == [page_url("gone-4")]
+    assert response.data.count(b"gone-4") == 1
 
 
 def test_json_hostile_channel(client, hostile):

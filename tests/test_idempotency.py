@@ -168,6 +168,10 @@ def _requests(client, admin) -> dict[str, Callable[[], Request]]:
     return {
         "/api/v1/stories": lambda: ("/api/v1/stories", {"title": "T", "section": "S"}),
         "/api/v1/stories/{code}/publish": lambda: (f"/api/v1/stories/{story()}/publish", None),
+        "/api/v1/stories/{code}/kill": lambda: (
+            f"/api/v1/stories/{published_story()}/kill",
+            {"reason": "court order"},
+        ),
         "/api/v1/stories/{code}/retract": lambda: (
             f"/api/v1/stories/{published_story()}/retract",
             None,

@@ -35,12 +35,14 @@ from syndication.channels.preview import draft_channel, preview
 from syndication.errors import Conflict, NotFound, ServiceError, ValidationError
 from syndication.i18n import isolate
 from syndication.links import service as links
+from syndication.links.qr_fastpath import forget_images as forget_qr_images
 from syndication.media.store import MediaStore, TooLarge
 from syndication.pages import view
 from syndication.push import outbox as push_outbox
 from syndication.push import subscribers as push
 from syndication.push.websub import subscriptions as websub
 from syndication.runtime import runtime
+from syndication.stories import kill as takedown
 from syndication.stories import service as stories
 from syndication.stories.schema import STATUSES
 
@@ -283,6 +285,40 @@ def story_publish(code: str) -> Response:
 @requires("editor")
 def story_retract(code: str) -> Response:
     return _story_action(code, "retract")
+
+
+@bp.route("/stories/<code>/kill", methods=["GET", "POST"])
+@requires("admin")
+def story_kill(code: str) -> Response:
+    """GET: a confirmation page asking for the reason; POST: take the story down for good."""
+    rt = runtime()
+    with rt.db.read() as session:
+        try:
+            story = stories.get_story(session, code)
+        except NotFound:
+            abort(404)
+        title = story.title
+    back = url_for(".story_edit", code=code)
+    if request.method == "GET":
+        return render(
+            "admin/kill_confirm.html",
+            page_title=f"Kill story {code}?",
+            story_title=isolate(title),
+            code=code,
+            action=request.path,
+            back=back,
+        )
+    try:
+        with rt.db.write() as session:
+            takedown.kill_story(
+                session, rt.settings, code, request.form.get("reason"), now=rt.clock()
+            )
+    except ServiceError as exc:
+        flash(f"Could not kill story {code}: {exc.message}", "error")
+        return redirect(request.path if isinstance(exc, ValidationError) else back, 303)
+    forget_qr_images()
+    flash(f"Story {code} killed: its content is erased everywhere.")
+    return redirect(back, 303)
 
 
 @bp.route("/stories/<code>/delete", methods=["GET", "POST"])

@@ -65,6 +65,7 @@ def delivery(delivery_id: int) -> Any:
 @idempotent
 @blp.response(200, DeliveryDetailOut)
 @blp.alt_response(404, response="NOT_FOUND")
+@blp.alt_response(409, response="CONFLICT", description="Its story was killed since")
 def replay(delivery_id: int) -> Any:
     """Send a delivery again now, with the same `webhook-id`
 

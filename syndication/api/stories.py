@@ -10,12 +10,14 @@ from sqlalchemy.orm import Session
 
 from syndication.api.common import Blueprint, created, cursor_id, patch_schema
 from syndication.api.idempotency import idempotent
-from syndication.api.story_schemas import StoryIn, StoryOut, StoryPage, StoryQuery
+from syndication.api.story_schemas import KillIn, StoryIn, StoryOut, StoryPage, StoryQuery
 from syndication.auth.access import requires
 from syndication.config import Settings
+from syndication.links.qr_fastpath import forget_images as forget_qr_images
 from syndication.links.service import qr_url, short_url, story_link_codes
 from syndication.models import Story
 from syndication.runtime import runtime
+from syndication.stories import kill as takedown
 from syndication.stories import service
 
 blp = Blueprint(
@@ -151,3 +153,26 @@ def retract(code: str) -> Any:
     with rt.db.write() as session:
         story = service.retract_story(session, rt.settings, code, now=rt.clock())
         return one_story(session, rt.settings, story)
+
+
+@blp.route("/<code>/kill", methods=["POST"])
+@requires("admin")
+@idempotent
+@blp.arguments(KillIn)
+@blp.response(200, StoryOut)
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.alt_response(409, response="CONFLICT", description="The story was killed already")
+def kill(data: dict[str, Any], code: str) -> Any:
+    """Take a story down for good (admin)
+
+    Unlike a retraction, the content is erased everywhere: the story page, its News Link and
+    QR images answer 410, feeds drop it (the Atom feed lists it as an RFC 6721 deleted entry),
+    partners receive `story.killed`, and only a tombstone stays (code, `killed_at`,
+    `kill_reason`, revision).
+    """
+    rt = runtime()
+    with rt.db.write() as session:
+        story = takedown.kill_story(session, rt.settings, code, data["reason"], now=rt.clock())
+        body = one_story(session, rt.settings, story)
+    forget_qr_images()
+    return body

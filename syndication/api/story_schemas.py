@@ -21,7 +21,7 @@ from syndication.api.common import (
     not_blank,
     page_schema,
 )
-from syndication.stories.schema import CODE_RE, STATUSES
+from syndication.stories.schema import CODE_RE, KILLED, STATUSES
 
 _DATE = DATE
 _URL = {"format": "uri"}
@@ -150,7 +150,7 @@ class StoryOut(ma.Schema):
     tags = f.List(f.String(), required=True)
     language = f.String(required=True, allow_none=True)
     image = f.Nested(ImageOut, required=True, allow_none=True)
-    status = f.String(required=True, validate=validate.OneOf(STATUSES))
+    status = f.String(required=True, validate=validate.OneOf((*STATUSES, KILLED)))
     publish_at = f.String(
         validate=validate.Length(min=1), required=True, allow_none=True, metadata=_DATE
     )
@@ -172,16 +172,29 @@ class StoryOut(ma.Schema):
     )
     qr_svg = f.String(required=True, allow_none=True, metadata=_URL)
     qr_png = f.String(required=True, allow_none=True, metadata=_URL)
+    killed_at = f.String(metadata={**_DATE, "description": "only on a killed story"})
+    kill_reason = f.String(metadata={"description": "only on a killed story"})
 
 
 StoryPage = page_schema(StoryOut, "StoryPage")
+
+
+class KillIn(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+    reason = f.String(
+        required=True,
+        validate=validate.Length(min=1, max=500),
+        metadata={"description": "why the story is taken down (kept in its tombstone)"},
+    )
 
 
 class StoryQuery(ma.Schema):
     class Meta:
         unknown = ma.RAISE
 
-    status = f.String(validate=validate.OneOf(STATUSES))
+    status = f.String(validate=validate.OneOf((*STATUSES, KILLED)))
     section = f.String()
     tag = f.String()
     language = f.String(metadata={"description": "en also matches en-GB"})

@@ -278,6 +278,31 @@ def to_item(story: Story, settings: Settings, *, full: bool) -> feeds.Item:
     )
 
 
+def page_tombstones(
+    session: Session, settings: Settings, channel: Channel, limit: int
+) -> tuple[feeds.Tombstone, ...]:
+    """The channel's stories killed or retracted within `tombstone_days` of its last change,
+    newest first, at most `limit`: the first Atom page lists them as RFC 6721 deleted entries.
+
+    Measured from the channel's `changed_at`, not the clock, so that a page is a function of
+    what is stored and its cached copy stays right: a tombstone may outstay its days on a quiet
+    channel until the channel next changes, which costs a reader nothing."""
+    if settings.tombstone_days <= 0:
+        return ()
+    since = channel.changed_at - timedelta(days=settings.tombstone_days)
+    rows = session.execute(
+        select(Story.code, Story.updated_at)
+        .where(
+            Story.status.in_(("retracted", "killed")),
+            Story.updated_at >= since,
+            StoryFilter.from_dict(channel.filter).sql(),
+        )
+        .order_by(Story.updated_at.desc(), Story.id.desc())
+        .limit(limit)
+    ).all()
+    return tuple(feeds.Tombstone(page_url(settings, code), when) for code, when in rows)
+
+
 def feed_generator(settings: Settings) -> str:
     """The feeds' generator: the software, and the site it runs for when one is named."""
     return f"{settings.site_name} (syndication)" if settings.site_name else "syndication"
@@ -328,5 +353,10 @@ def build_page(
         ttl=settings.feed_ttl,
         generator=feed_generator(settings),
         items=items,
+        tombstones=(
+            page_tombstones(session, settings, channel, limit)
+            if fmt == "atom" and before is None
+            else ()
+        ),
     )
     return feed, page

@@ -88,6 +88,16 @@ class QrStore:
         self.cache.put((code, fmt, params), image)  # type: ignore[arg-type]
 
 
+def forget_images() -> None:
+    """Drop this process's cached QR images: after a takedown its News Link's QR answers 410
+    at once here (other processes' caches age out, as for a deleted link)."""
+    from flask import current_app
+
+    store = current_app.extensions.get(EXTENSION_KEY)
+    if store is not None:
+        store.cache.clear()
+
+
 class QrFastPath:
     def __init__(self, app: Callable[..., Iterable[bytes]], store: QrStore) -> None:
         self.app = app

@@ -17,7 +17,10 @@ from syndication.links.service import short_url
 from syndication.runtime import runtime
 
 bp = Blueprint("qr", __name__)
-LINK_SQL = "SELECT id FROM links WHERE code = ? AND deleted_at IS NULL"
+LINK_SQL = (
+    "SELECT links.id, stories.status FROM links LEFT JOIN stories ON stories.id = links.story_id"
+    " WHERE links.code = ? AND links.deleted_at IS NULL"
+)
 RENDERERS = {"svg": render_svg, "png": render_png}
 
 
@@ -39,8 +42,11 @@ def qr_image(code: str, fmt: str) -> Response:
     image = store.get(code, fmt, params)
     if image is None:
         rt = runtime()
-        if rt.db.fetch_one(LINK_SQL, (code,)) is None:
+        row = rt.db.fetch_one(LINK_SQL, (code,))
+        if row is None:
             return _plain(404, f"no short link {code!r}")
+        if row[1] == "killed":
+            return _plain(410, f"the story of short link {code!r} was taken down")
         try:
             body = RENDERERS[fmt](short_url(rt.settings, code) + "?m=qr", params)
         except QrParamError as exc:  # size too small for this code and margin

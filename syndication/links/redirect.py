@@ -98,6 +98,8 @@ def resolve(
     if code is not None:  # a story's News Link
         if status == "retracted":
             return Outcome(410, reason=N_("This story has been retracted."))
+        if status == "killed":
+            return Outcome(410, reason=N_("This story has been taken down."))
         if status != "published":
             return Outcome(404, reason=N_("There is no such story."))
         target = url or f"{settings.base_url}/stories/{code}"

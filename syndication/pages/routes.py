@@ -205,7 +205,7 @@ def story_page(code: str) -> Response:
     with rt.db.read() as session:
         story = session.scalar(select(Story).where(Story.code == code))
         # Only published stories are public; a scheduled one becomes visible when released.
-        if story is None or story.status not in ("published", "retracted"):
+        if story is None or story.status not in ("published", "retracted", "killed"):
             with in_language(None):
                 title, message = _("Story not found"), _("There is no story with this code.")
             return error_page(404, title, message)
@@ -215,6 +215,15 @@ def story_page(code: str) -> Response:
                 title = _("Story retracted")
                 message = _(
                     "This story (%(code)s) was removed by its publisher.", code=isolate(story.code)
+                )
+            return error_page(410, title, message, lang=story.language)
+        if story.status == "killed":
+            # A takedown: the same short notice, nothing of the story (there is nothing left).
+            with in_language(story.language):
+                title = _("Story removed")
+                message = _(
+                    "This story (%(code)s) was taken down by its publisher.",
+                    code=isolate(story.code),
                 )
             return error_page(410, title, message, lang=story.language)
         values = view.story_view(session, rt.settings, story)

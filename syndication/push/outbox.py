@@ -17,7 +17,9 @@ from syndication.push import wake
 PUBLISHED = "story.published"
 UPDATED = "story.updated"
 RETRACTED = "story.retracted"
-EVENT_TYPES = (PUBLISHED, UPDATED, RETRACTED)
+# A takedown (stories/kill.py): the snapshot is the tombstone, content erased.
+KILLED = "story.killed"
+EVENT_TYPES = (PUBLISHED, UPDATED, RETRACTED, KILLED)
 
 
 def event_type(

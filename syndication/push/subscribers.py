@@ -21,12 +21,12 @@ from sqlalchemy.orm import Session
 from syndication import validation as v
 from syndication.channels.service import clean_filter
 from syndication.config import Settings
-from syndication.errors import NotFound, ValidationError
+from syndication.errors import Conflict, NotFound, ValidationError
 from syndication.filters import KINDS
-from syndication.models import Channel, Delivery, DeliveryAttempt, Event, Subscriber
+from syndication.models import Channel, Delivery, DeliveryAttempt, Event, Story, Subscriber
 from syndication.outbound import DNSFailure, ResolveTimedOut, UnsafeURL
 from syndication.push import wake
-from syndication.push.outbox import EVENT_TYPES
+from syndication.push.outbox import EVENT_TYPES, KILLED
 from syndication.push.queue import SKIPPED, delivery_row
 from syndication.push.webhooks.payloads import FORMATTERS
 from syndication.push.webhooks.signing import generate_secret
@@ -389,9 +389,24 @@ def _requeue(delivery: Delivery, now: datetime) -> None:
     delivery.claim_token = None
 
 
+def _before_a_kill() -> Any:
+    """Deliveries of events that a takedown superseded (stories/kill.py): the story's events
+    before its `story.killed`, whose payloads are the tombstone now. Never sent again."""
+    return Delivery.event_id.in_(
+        select(Event.id)
+        .join(Story, Story.id == Event.story_id)
+        .where(Story.status == "killed", Event.type != KILLED)
+    )
+
+
 def replay_delivery(session: Session, delivery_id: int, now: datetime) -> Delivery:
     """Send a delivery again, whatever its state, with the same `webhook-id`."""
     delivery = get_delivery(session, delivery_id)
+    if session.scalar(select(Delivery.id).where(Delivery.id == delivery_id, _before_a_kill())):
+        raise Conflict(
+            f"delivery {delivery_id} is of a story since killed: its story.killed replaces it",
+            {"status": "story killed"},
+        )
     _requeue(delivery, now)
     wake.mark(session)
     return delivery
@@ -424,7 +439,7 @@ def recover(
     count = 0
     result = session.execute(
         update(Delivery)
-        .where(window, Delivery.status.in_(RECOVERABLE))
+        .where(window, Delivery.status.in_(RECOVERABLE), ~_before_a_kill())
         .values(
             status="pending", attempts=0, next_attempt_at=now, lease_until=None, claim_token=None
         )

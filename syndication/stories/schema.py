@@ -14,6 +14,8 @@ from syndication.errors import ValidationError
 from syndication.media.store import MediaStore, name_of_url
 
 STATUSES = ("draft", "scheduled", "published", "retracted")
+# Set only by a takedown (stories/kill.py), never by input: listed and filtered on, not written.
+KILLED = "killed"
 # A change to any of these is a new revision; status and dates are not content.
 CONTENT_FIELDS = (
     "title",

@@ -27,6 +27,7 @@ from syndication.push import outbox
 from syndication.sitemaps import service as sitemaps
 from syndication.stories.schema import (
     CONTENT_FIELDS,
+    KILLED,
     STATUSES,
     StoryInput,
     page_url,
@@ -257,6 +258,9 @@ def _save(
     now: datetime,
     default_status: str | None,
 ) -> tuple[Story, Outcome]:
+    if story is not None and story.status == KILLED:
+        # Taken down for good: nothing brings its content back under this code.
+        raise Conflict(f"story {story.code} was killed", {"status": "is killed"})
     change = _Change(story)
     created = story is None
     if fields.get("external_id"):
@@ -380,6 +384,11 @@ def story_to_dict(story: Story, settings: Settings) -> dict[str, Any]:
         "published_at": iso(story.published_at),
         "updated_at": iso(story.updated_at),
         "revision": story.revision,
+        **(
+            {"killed_at": iso(story.killed_at), "kill_reason": story.kill_reason}
+            if story.status == KILLED
+            else {}
+        ),
     }
 
 
@@ -398,8 +407,8 @@ def list_stories(
     query = select(Story)
     status = filters.get("status")
     if status:
-        if status not in STATUSES:
-            raise ValidationError({"status": f"must be one of {', '.join(STATUSES)}"})
+        if status not in (*STATUSES, KILLED):
+            raise ValidationError({"status": f"must be one of {', '.join((*STATUSES, KILLED))}"})
         query = query.where(Story.status == status)
     for key, kind in (
         ("section", "section"),

@@ -7,7 +7,8 @@ tests/data/ninjs-2.x.schema.json):
 - uri: the story page URL; type "text"; version: the revision as a string
 - firstcreated / versioncreated: first published / last updated; contentcreated (also the
   published time; the story's own creation time is not in the snapshot)
-- pubstatus: "usable", "canceled" for a retracted story (a draft or scheduled story never
+- pubstatus: "usable", "canceled" for a retracted or killed story (a killed one carries no
+  content at all: its snapshot is the tombstone) (a draft or scheduled story never
   reaches a subscriber; it would be "withheld")
 - headlines, descriptions (the summary, plain text), bodies (the sanitised HTML)
 - subjects: the section (rel "section") and tags (rel "tag"); people: the authors (rel
@@ -27,7 +28,7 @@ STANDARD = {
     "version": "2.1",
     "schema": "https://www.iptc.org/std/ninjs/ninjs-schema_2.1.json",
 }
-PUBSTATUS = {"published": "usable", "retracted": "canceled"}
+PUBSTATUS = {"published": "usable", "retracted": "canceled", "killed": "canceled"}
 
 
 def to_ninjs(story: dict[str, Any]) -> dict[str, Any]:
