@@ -1,5 +1,6 @@
 """/api/v1/stories: create, list (filters, cursor pages), read, change, delete drafts,
-publish and retract. Thin: each handler parses, calls stories.service, shapes the answer."""
+publish, retract and correct. Thin: each handler parses, calls stories.service, shapes the
+answer."""
 
 from __future__ import annotations
 
@@ -10,7 +11,13 @@ from sqlalchemy.orm import Session
 
 from syndication.api.common import Blueprint, created, cursor_id, patch_schema
 from syndication.api.idempotency import idempotent
-from syndication.api.story_schemas import StoryIn, StoryOut, StoryPage, StoryQuery
+from syndication.api.story_schemas import (
+    CorrectionIn,
+    StoryIn,
+    StoryOut,
+    StoryPage,
+    StoryQuery,
+)
 from syndication.auth.access import requires
 from syndication.config import Settings
 from syndication.links.service import qr_url, short_url, story_link_codes
@@ -150,4 +157,25 @@ def retract(code: str) -> Any:
     rt = runtime()
     with rt.db.write() as session:
         story = service.retract_story(session, rt.settings, code, now=rt.clock())
+        return one_story(session, rt.settings, story)
+
+
+@blp.route("/<code>/corrections", methods=["POST"])
+@requires("editor")
+@idempotent
+@blp.arguments(CorrectionIn)
+@blp.response(200, StoryOut)
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.alt_response(409, response="CONFLICT", description="The story is not published")
+def correct(data: dict[str, Any], code: str) -> Any:
+    """Append a public correction to a published story
+
+    The story gets a new revision and updated time; its page and feeds show the correction and
+    partners receive `story.corrected`. The same text sent again adds nothing (200, the story
+    as it is).
+    """
+    rt = runtime()
+    text = service.correction_text(data.get("text"))  # before the write transaction opens
+    with rt.db.write() as session:
+        story, _ = service.correct_story(session, rt.settings, code, text, now=rt.clock())
         return one_story(session, rt.settings, story)

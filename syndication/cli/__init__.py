@@ -32,6 +32,7 @@ def _register() -> None:
         init,
         links,
         run,
+        stories,
         subscribers,
         token,
         user,
@@ -49,6 +50,7 @@ def _register() -> None:
     cli.add_command(worker.worker)
     cli.add_command(subscribers.subscribers)
     cli.add_command(deliveries.deliveries)
+    cli.add_command(stories.stories)
 
 
 _register()

@@ -17,7 +17,9 @@ from syndication.push import wake
 PUBLISHED = "story.published"
 UPDATED = "story.updated"
 RETRACTED = "story.retracted"
-EVENT_TYPES = (PUBLISHED, UPDATED, RETRACTED)
+# A public correction appended to a published story (stories/service.correct_story).
+CORRECTED = "story.corrected"
+EVENT_TYPES = (PUBLISHED, UPDATED, RETRACTED, CORRECTED)
 
 
 def event_type(
