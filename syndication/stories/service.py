@@ -369,7 +369,8 @@ def correct_story(
             {"status": f"is {story.status}"},
         )
     existing = list(story.corrections or [])
-    if any(c.get("text") == clean for c in existing):
+    same = " ".join(clean.split())  # a resubmission that differs only in spacing is the same
+    if any(" ".join(str(c.get("text")).split()) == same for c in existing):
         return story, False
     if len(existing) >= CORRECTIONS_MAX:
         raise ValidationError({"text": f"a story holds at most {CORRECTIONS_MAX} corrections"})
