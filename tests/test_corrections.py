@@ -347,6 +347,14 @@ def test_story_page_in_arabic_translates_the_label(rt, client, clock):
     assert "صُحّح التاريخ." in block.text_content()
 
 
+def test_story_page_in_persian_translates_the_label(rt, client, clock):
+    _story(rt, language="fa", title="گشایش پل")
+    _corrected(rt, clock, texts=("تاریخ اصلاح شد.",))
+    doc = lxml_html.fromstring(client.get("/stories/s1").get_data(as_text=True))
+    heading = doc.xpath("//section[contains(@class, 'corrections')]//h2")[0]
+    assert heading.text_content() == "تصحیح" and heading.get("lang") == "fa"
+
+
 # --- feeds ------------------------------------------------------------------------------------
 
 
