@@ -9,13 +9,14 @@ from collections.abc import Callable
 
 from feeds.atom import render_atom
 from feeds.jsonfeed import render_json
-from feeds.model import Feed, Image, Item, OutlineFeed, Person, Tombstone
+from feeds.model import Correction, Feed, Image, Item, OutlineFeed, Person, Tombstone
 from feeds.opml import render_opml
 from feeds.rss import render_rss
 from feeds.size import item_size
 
 __all__ = [
     "CONTENT_TYPES",
+    "Correction",
     "FORMATS",
     "Feed",
     "Image",

@@ -18,6 +18,7 @@ from feeds._common import (
     printable,
     rfc3339,
 )
+from feeds.corrections import item_content
 from feeds.model import Feed, Item
 
 __all__ = ["entry_updated", "render_atom"]
@@ -116,7 +117,7 @@ def _build(feed: Feed) -> bytes:
                 fe.summary(summary)  # type="text", the default
         if item.content_html is not None:
             # Written by _fgext as CDATA: feedgen would escape it, bigger and slower.
-            fe.syn.content_html = item.content_html
+            fe.syn.content_html = item_content(item)
         for author in item.authors:
             fe.author(person_dict(author))
         for category in item.categories:

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from feeds._common import printable, strip_feed
+from feeds.corrections import item_content
 from feeds.model import Feed, Person
 
 __all__ = ["render_json"]
@@ -77,7 +78,7 @@ def _feed_object(feed: Feed) -> dict[str, Any]:
     for item in feed.items:
         entry: dict[str, Any] = {"id": item.id, "url": item.url, "title": item.title}
         if item.content_html is not None:
-            entry["content_html"] = item.content_html
+            entry["content_html"] = item_content(item)
         else:
             # The spec requires content_html or content_text.
             entry["content_text"] = item.summary or ""

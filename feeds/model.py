@@ -25,6 +25,12 @@ class Image:
 
 
 @dataclass(frozen=True, slots=True)
+class Correction:
+    text: str  # plain text
+    at: datetime  # timezone-aware
+
+
+@dataclass(frozen=True, slots=True)
 class Item:
     id: str  # permanent, absolute URL: the guid / Atom id / JSON Feed id
     url: str  # canonical, absolute URL of the story
@@ -37,6 +43,7 @@ class Item:
     categories: Sequence[str] = ()  # sections and tags, in order, without duplicates
     image: Image | None = None
     language: str | None = None  # BCP 47
+    corrections: Sequence[Correction] = ()  # printed at the end of content_html, newest first
 
 
 @dataclass(frozen=True, slots=True)

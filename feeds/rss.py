@@ -8,6 +8,7 @@ from feedgen.feed import FeedGenerator
 
 from feeds import _fgext
 from feeds._common import build_clean, hex_refs, image_type, media_attrs, printable
+from feeds.corrections import item_content
 from feeds.model import Feed
 
 __all__ = ["render_rss"]
@@ -65,10 +66,11 @@ def _build(feed: Feed) -> bytes:
         if item.summary:
             # <description> is HTML to every reader; the summary is plain text.
             fe.description(escape(item.summary, quote=False))
-        if item.content_html is not None:
+        content = item_content(item)
+        if content is not None:
             # With a description set, feedgen writes this as content:encoded, else as the
             # description. CDATA: a story body escaped would be bigger and slower to write.
-            fe.content(item.content_html, type="CDATA")
+            fe.content(content, type="CDATA")
         # RSS <author> must be an e-mail address; names (only: printable() took any address
         # out) go in dc:creator. Items without authors were given the feed's by printable().
         creators = [a.name for a in item.authors]

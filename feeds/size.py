@@ -9,6 +9,7 @@ the element names, dates and attributes around them.
 
 from __future__ import annotations
 
+from feeds.corrections import item_content
 from feeds.model import Item
 from feeds.uri import to_uri
 
@@ -42,7 +43,7 @@ def _body(html: str | None, fmt: str) -> int:
 
 def item_size(item: Item, fmt: str) -> int:
     """Bytes `item` adds to a document in `fmt` (rss, atom or json), estimated generously."""
-    size = ITEM_MARKUP + _body(item.content_html, fmt)
+    size = ITEM_MARKUP + _body(item_content(item), fmt)
     # guid and link, id and url, alternates; URLs as printed (percent-encoded, up to 3x longer).
     size += 2 * (_short(to_uri(item.id)) + _short(to_uri(item.url)))
     size += _short(item.title)

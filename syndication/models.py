@@ -82,6 +82,11 @@ class Story(Base):
     # A takedown (stories/kill.py) empties the content and leaves these as its tombstone.
     killed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     kill_reason: Mapped[str | None] = mapped_column(String(500))
+    # Public corrections, oldest first: [{"text": plain text, "at": ISO 8601 UTC}]. Appended
+    # only (stories/service.correct_story); each one is a revision of its own.
+    corrections: Mapped[list[dict[str, str]]] = mapped_column(
+        JSON, default=list, server_default=text("'[]'")
+    )
 
     # Loaded only when touched (on writes): pages match terms in SQL and never read them.
     terms: Mapped[list[StoryTerm]] = relationship(
@@ -311,7 +316,7 @@ class Event(Base):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     type: Mapped[str] = mapped_column(
         String(32)
-    )  # story.published | story.updated | story.retracted
+    )  # story.published | story.updated | story.retracted | story.corrected
     story_id: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
     story_code: Mapped[str] = mapped_column(String(64))
     snapshot: Mapped[dict] = mapped_column(JSON)  # the story as it was then (API schema)

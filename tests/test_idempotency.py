@@ -176,6 +176,10 @@ def _requests(client, admin) -> dict[str, Callable[[], Request]]:
             f"/api/v1/stories/{published_story()}/retract",
             None,
         ),
+        "/api/v1/stories/{code}/corrections": lambda: (
+            f"/api/v1/stories/{published_story()}/corrections",
+            {"text": "The date was wrong."},
+        ),
         "/api/v1/channels": lambda: (
             "/api/v1/channels",
             {"slug": "sport", "title": "Sport", "filter": {"sections": ["Sport"]}},

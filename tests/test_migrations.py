@@ -26,7 +26,8 @@ def test_migrations_match_the_models_and_step_back(db_url):
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         cfg.attributes["connection"] = conn
-        # Back past the newest schema change (0014_kill; 0011, 0012 and 0013 change data only).
+        # Back past the newest schema changes (0014_kill, 0015_corrections, 0014_embargo; 0011,
+        # 0012 and 0013 change data only).
         command.downgrade(cfg, "0013")
     assert _diff(db) != []
     db.migrate()
@@ -182,4 +183,45 @@ def test_invalid_code_points_and_body_iris_stored_before_the_rule_are_cleaned(db
         clean_body,
     )
     assert channel_title == "News"
+    db.dispose()
+
+
+def test_subscribers_of_updates_are_given_corrections(db_url):
+    """0015_corrections: a subscriber that chose story.updated gets story.corrected too; one
+    that did not keeps its choice; "all" (an empty list) stays all; stories get `[]`."""
+    db = Database(db_url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with db.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+        command.downgrade(cfg, "0013")
+        insert = text(
+            "INSERT INTO subscribers (kind, name, url, secret, event_types, channels, filter,"
+            " format, headers, active, created_at) VALUES ('webhook', :name, 'https://p.example/',"
+            " 'whsec_x', :types, '[]', '{}', 'json', '{}', :active, '2025-01-01 00:00:00')"
+        )
+        for name, types in (
+            ("updates", '["story.published", "story.updated"]'),
+            ("published", '["story.published"]'),
+            ("all", "[]"),
+        ):
+            conn.execute(insert, {"name": name, "types": types, "active": True})
+        conn.execute(
+            text(
+                "INSERT INTO stories (code, title, summary, body_html, authors, tags, status,"
+                " created_at, updated_at, revision, content_hash) VALUES ('old', 't', '', '',"
+                " '[]', '[]', 'published', '2025-01-01 00:00:00', '2025-01-01 00:00:00', 1, '')"
+            )
+        )
+        command.upgrade(cfg, "head")
+        rows = conn.execute(text("SELECT name, event_types FROM subscribers")).all()
+        corrections = conn.execute(text("SELECT corrections FROM stories")).scalar_one()
+    types = {name: json.loads(t) if isinstance(t, str) else t for name, t in rows}
+    assert types == {
+        "updates": ["story.published", "story.updated", "story.corrected"],
+        "published": ["story.published"],
+        "all": [],
+    }
+    assert (json.loads(corrections) if isinstance(corrections, str) else corrections) == []
     db.dispose()

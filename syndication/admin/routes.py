@@ -321,6 +321,26 @@ def story_kill(code: str) -> Response:
     return redirect(back, 303)
 
 
+@bp.route("/stories/<code>/corrections", methods=["POST"])
+@requires("editor")
+def story_correct(code: str) -> Response:
+    """Append a public correction (the form on the story page); back to the story either way."""
+    rt = runtime()
+    back = url_for(".story_edit", code=code)
+    try:
+        text = stories.correction_text(request.form.get("text"))
+        with rt.db.write() as session:
+            _, appended = stories.correct_story(session, rt.settings, code, text, now=rt.clock())
+    except NotFound:
+        abort(404)
+    except ServiceError as exc:
+        why = "; ".join(exc.fields.values()) if isinstance(exc, ValidationError) else exc.message
+        flash(f"Could not correct story {code}: correction {why}", "error")
+        return redirect(back, 303)
+    flash(f"Story {code} corrected." if appended else "That correction is already there.")
+    return redirect(back, 303)
+
+
 @bp.route("/stories/<code>/delete", methods=["GET", "POST"])
 @requires("editor")
 def story_delete(code: str) -> Response:

@@ -1,5 +1,6 @@
 """/api/v1/stories: create, list (filters, cursor pages), read, change, delete drafts,
-publish and retract. Thin: each handler parses, calls stories.service, shapes the answer."""
+publish, retract and correct. Thin: each handler parses, calls stories.service, shapes the
+answer."""
 
 from __future__ import annotations
 
@@ -10,7 +11,14 @@ from sqlalchemy.orm import Session
 
 from syndication.api.common import Blueprint, created, cursor_id, patch_schema
 from syndication.api.idempotency import idempotent
-from syndication.api.story_schemas import KillIn, StoryIn, StoryOut, StoryPage, StoryQuery
+from syndication.api.story_schemas import (
+    CorrectionIn,
+    KillIn,
+    StoryIn,
+    StoryOut,
+    StoryPage,
+    StoryQuery,
+)
 from syndication.auth.access import requires
 from syndication.config import Settings
 from syndication.links.qr_fastpath import forget_images as forget_qr_images
@@ -176,3 +184,24 @@ def kill(data: dict[str, Any], code: str) -> Any:
         body = one_story(session, rt.settings, story)
     forget_qr_images()
     return body
+
+
+@blp.route("/<code>/corrections", methods=["POST"])
+@requires("editor")
+@idempotent
+@blp.arguments(CorrectionIn)
+@blp.response(200, StoryOut)
+@blp.alt_response(404, response="NOT_FOUND")
+@blp.alt_response(409, response="CONFLICT", description="The story is not published")
+def correct(data: dict[str, Any], code: str) -> Any:
+    """Append a public correction to a published story
+
+    The story gets a new revision and updated time; its page and feeds show the correction and
+    partners receive `story.corrected`. The same text sent again adds nothing (200, the story
+    as it is).
+    """
+    rt = runtime()
+    text = service.correction_text(data.get("text"))  # before the write transaction opens
+    with rt.db.write() as session:
+        story, _ = service.correct_story(session, rt.settings, code, text, now=rt.clock())
+        return one_story(session, rt.settings, story)

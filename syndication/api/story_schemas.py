@@ -122,6 +122,11 @@ class StoryIn(RawBody):
     )
     qr_svg = f.Raw(load_only=True, allow_none=True, metadata={"description": "read-only, ignored"})
     qr_png = f.Raw(load_only=True, allow_none=True, metadata={"description": "read-only, ignored"})
+    corrections = f.Raw(
+        load_only=True,
+        allow_none=True,
+        metadata={"description": "read-only, ignored: POST /corrections adds one"},
+    )
 
 
 class ImageOut(ma.Schema):
@@ -131,6 +136,24 @@ class ImageOut(ma.Schema):
     length = f.Integer()
     width = f.Integer()
     height = f.Integer()
+
+
+class CorrectionOut(ma.Schema):
+    text = f.String(required=True, metadata={"description": "plain text"})
+    at = f.String(required=True, metadata=_DATE)
+
+
+class CorrectionIn(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+    text = f.String(
+        required=True,
+        metadata={
+            "description": "the correction, plain text (markup is removed), 1 to 2000 "
+            "characters; the same text sent again adds nothing"
+        },
+    )
 
 
 class StoryOut(ma.Schema):
@@ -164,6 +187,11 @@ class StoryOut(ma.Schema):
             "description": "grows with each content change and each retraction or "
             "re-publication of a published story: every partner event carries a greater one"
         },
+    )
+    corrections = f.List(
+        f.Nested(CorrectionOut),
+        required=True,
+        metadata={"description": "public corrections, oldest first"},
     )
     short_url = f.String(
         required=True,

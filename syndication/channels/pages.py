@@ -119,6 +119,7 @@ _ITEM_OVERHEAD = 512
 def item_nbytes(item: feeds.Item) -> int:
     """The memory a cached item holds (its strings as Python keeps them), as the cache counts it."""
     strings = [item.id, item.url, item.title, item.summary, item.content_html, item.language]
+    strings += [c.text for c in item.corrections]
     strings += list(item.categories)
     strings += [p.name for p in item.authors]
     if item.image is not None:
@@ -275,6 +276,10 @@ def to_item(story: Story, settings: Settings, *, full: bool) -> feeds.Item:
         categories=tuple(categories),
         image=image,
         language=story.language,
+        corrections=tuple(
+            feeds.Correction(text=c["text"], at=datetime.fromisoformat(c["at"]))
+            for c in story.corrections or []
+        ),
     )
 
 

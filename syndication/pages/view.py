@@ -262,4 +262,8 @@ def story_view(session: Session, settings: Settings, story: Story) -> dict[str, 
         "json_ld": script_json(ld),
         "page_title": story.title,
         "description": story.summary or None,
+        "corrections": [
+            {"text": c["text"], "at": local_time(datetime.fromisoformat(c["at"]), settings.tz, ui)}
+            for c in reversed(story.corrections or [])  # stored oldest first; shown newest first
+        ],
     }

@@ -19,7 +19,9 @@ UPDATED = "story.updated"
 RETRACTED = "story.retracted"
 # A takedown (stories/kill.py): the snapshot is the tombstone, content erased.
 KILLED = "story.killed"
-EVENT_TYPES = (PUBLISHED, UPDATED, RETRACTED, KILLED)
+# A public correction appended to a published story (stories/service.correct_story).
+CORRECTED = "story.corrected"
+EVENT_TYPES = (PUBLISHED, UPDATED, RETRACTED, CORRECTED, KILLED)
 
 
 def event_type(

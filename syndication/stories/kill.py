@@ -2,12 +2,13 @@
 
 Unlike a retraction (the story stays stored; its page says it was withdrawn) a kill keeps only a
 tombstone: the story row with its code, status "killed", `killed_at`, `kill_reason` and
-revision. Its title, summary, body, canonical URL, image (caption included) and authors are
-erased from the story, its author terms, its News Link's title, the snapshots and terms of every
-outbox event of the story, the response excerpts of its delivery attempts and the stored API
-answers replayed for an Idempotency-Key — in the one transaction that records `story.killed`.
-Section, tags, language and source stay: they say which channels and partners the tombstone
-and the event go to. Pending deliveries of the story's earlier events are cancelled, not sent.
+revision. Its title, summary, body, canonical URL, image (caption included), corrections and
+authors are erased from the story, its author terms, its News Link's title, the snapshots and
+terms of every outbox event of the story, the response excerpts of its delivery attempts and the
+stored API answers replayed for an Idempotency-Key — in the one transaction that records
+`story.killed`. Section, tags, language and source stay: they say which channels and partners
+the tombstone and the event go to. Pending deliveries of the story's earlier events are
+cancelled, not sent.
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ def kill_story(
     story.url = None
     story.authors = []
     story.image = None
+    story.corrections = []
     story.content_hash = ""
     story.terms = [StoryTerm(kind=k, value=v) for k, v in sorted(public)]
     story.status = KILLED

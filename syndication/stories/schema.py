@@ -32,7 +32,17 @@ CONTENT_FIELDS = (
 WRITABLE = CONTENT_FIELDS + ("code", "external_id", "status", "publish_at", "published_at")
 # Present in exports of the API; accepted on input and ignored, so an export re-imports as is.
 READ_ONLY = frozenset(
-    {"id", "updated_at", "created_at", "revision", "page_url", "short_url", "qr_svg", "qr_png"}
+    {
+        "id",
+        "updated_at",
+        "created_at",
+        "revision",
+        "page_url",
+        "short_url",
+        "qr_svg",
+        "qr_png",
+        "corrections",
+    }
 )
 CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 MIME_RE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$", re.I)

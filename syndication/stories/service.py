@@ -34,6 +34,7 @@ from syndication.stories.schema import (
     prepare_story,
 )
 from syndication.validation import iso
+from syndication.validation import text as v_text
 
 Outcome = Literal["created", "updated", "unchanged"]
 # A "published" story dated this far in the future is really scheduled (clock skew allowance).
@@ -340,6 +341,56 @@ def retract_story(session: Session, settings: Settings, code: str, *, now: datet
     return story
 
 
+# A correction is a short note (a sentence or a paragraph), not a second body.
+CORRECTION_MAX = 2000
+# Each one is shown on the page and in every feed item: a story needing more is a new story.
+CORRECTIONS_MAX = 50
+
+
+def correction_text(value: Any) -> str:
+    """The correction as stored: plain text like a summary (markup removed, entities decoded),
+    required, at most CORRECTION_MAX characters; ValidationError on `text` otherwise."""
+    try:
+        return v_text(value, max_len=CORRECTION_MAX, required=True, single_line=False)
+    except ValueError as exc:
+        raise ValidationError({"text": str(exc)}) from None
+
+
+def correct_story(
+    session: Session, settings: Settings, code: str, text: Any, *, now: datetime
+) -> tuple[Story, bool]:
+    """Append a dated public correction to a published story: a new revision, its updated time
+    now, the channels showing it changed and a `story.corrected` event, in this transaction.
+
+    Returns (story, appended). The same text sent again (a form submitted twice) appends
+    nothing. Conflict unless the story is published: a draft has nothing public to correct, a
+    retracted story is no longer shown."""
+    clean = correction_text(text)
+    story = get_story(session, code)
+    if story.status != "published":
+        raise Conflict(
+            f"story {code} is {story.status}; only published stories can be corrected",
+            {"status": f"is {story.status}"},
+        )
+    existing = list(story.corrections or [])
+    same = " ".join(clean.split())  # a resubmission that differs only in spacing is the same
+    if any(" ".join(str(c.get("text")).split()) == same for c in existing):
+        return story, False
+    if len(existing) >= CORRECTIONS_MAX:
+        raise ValidationError({"text": f"a story holds at most {CORRECTIONS_MAX} corrections"})
+    story.corrections = [*existing, {"text": clean, "at": iso(now)}]
+    story.revision += 1
+    story.updated_at = now
+    terms = _terms_of(story)
+    channels.touch(session, terms, terms, now)
+    sitemaps.bump(session, now)
+    session.flush()
+    outbox.record_event(
+        session, outbox.CORRECTED, story, story_to_dict(story, settings), terms, now
+    )
+    return story, True
+
+
 def release_due(
     session: Session, settings: Settings, *, now: datetime, batch: int = 100
 ) -> list[str]:
@@ -384,6 +435,7 @@ def story_to_dict(story: Story, settings: Settings) -> dict[str, Any]:
         "published_at": iso(story.published_at),
         "updated_at": iso(story.updated_at),
         "revision": story.revision,
+        "corrections": [dict(c) for c in story.corrections or []],
         **(
             {"killed_at": iso(story.killed_at), "kill_reason": story.kill_reason}
             if story.status == KILLED

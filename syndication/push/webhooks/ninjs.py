@@ -11,6 +11,11 @@ tests/data/ninjs-2.x.schema.json):
   content at all: its snapshot is the tombstone) (a draft or scheduled story never
   reaches a subscriber; it would be "withheld")
 - headlines, descriptions (the summary, plain text), bodies (the sanitised HTML)
+- corrections: more descriptions, role "correction", plain text, newest first. Not `ednote`:
+  ninjs defines that as a note for the receiver's staff, "not intended to be published", and a
+  single string; a correction is public and there may be several. A ninjs description has no
+  date of its own: each correction's time is in the json format (`corrections[].at`); the
+  latest one is the item's versioncreated.
 - subjects: the section (rel "section") and tags (rel "tag"); people: the authors (rel
   "author"), `by` the byline; infosources: the source
 - associations: the image as a "picture" item with one rendition
@@ -53,10 +58,18 @@ def to_ninjs(story: dict[str, Any]) -> dict[str, Any]:
         item["language"] = story["language"]
     if story.get("title"):
         item["headlines"] = [{"role": "main", "value": story["title"]}]
+    descriptions = []
     if story.get("summary"):
-        item["descriptions"] = [
+        descriptions.append(
             {"role": "summary", "contenttype": "text/plain", "value": story["summary"]}
-        ]
+        )
+    for correction in reversed(story.get("corrections") or []):
+        if isinstance(correction, dict) and correction.get("text"):
+            descriptions.append(
+                {"role": "correction", "contenttype": "text/plain", "value": correction["text"]}
+            )
+    if descriptions:
+        item["descriptions"] = descriptions
     if story.get("body_html"):
         item["bodies"] = [{"role": "main", "contenttype": "text/html", "value": story["body_html"]}]
     subjects = []
