@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -281,6 +282,8 @@ class Subscriber(Base):
     format: Mapped[str] = mapped_column(String(16), default="json")  # json | ninjs
     headers: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     throttle: Mapped[float | None] = mapped_column(Float)  # deliveries per second, None = no cap
+    # A trusted partner: told of scheduled stories before publish_at (story.embargoed).
+    receives_embargoed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     disabled_reason: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -262,7 +262,7 @@ def _story_action(code: str, action: str) -> Response:
             elif action == "retract":
                 stories.retract_story(session, rt.settings, code, now=rt.clock())
             else:
-                stories.delete_story(session, code)
+                stories.delete_story(session, code, settings=rt.settings, now=rt.clock())
     except ServiceError as exc:
         flash(f"Could not {action} story {code}: {exc.message}", "error")
         return redirect(back, 303)

@@ -18,6 +18,21 @@ PUBLISHED = "story.published"
 UPDATED = "story.updated"
 RETRACTED = "story.retracted"
 EVENT_TYPES = (PUBLISHED, UPDATED, RETRACTED)
+# --- embargo: partners with `receives_embargoed` are told of a scheduled story at once; if it
+# is unscheduled or deleted before publish_at, those who were told get story.killed.
+EMBARGOED = "story.embargoed"
+KILLED = "story.killed"
+EVENT_TYPES = (*EVENT_TYPES, EMBARGOED, KILLED)
+# The snapshot key of a story.killed that cancels an embargo: it goes only to the told ones.
+EMBARGO_AUDIENCE = "embargo_cancelled"
+
+
+def embargo_only(event: Event) -> bool:
+    """Is this event for trusted partners only (never WebSub, never other subscribers)?"""
+    snapshot = event.snapshot if isinstance(event.snapshot, dict) else {}
+    return event.type == EMBARGOED or (
+        event.type == KILLED and bool(snapshot.get(EMBARGO_AUDIENCE))
+    )
 
 
 def event_type(

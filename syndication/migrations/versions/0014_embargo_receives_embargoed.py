@@ -1,0 +1,28 @@
+"""subscribers.receives_embargoed: trusted partners told of scheduled stories (story.embargoed)
+
+Revision ID: 0014_embargo
+Revises: 0013
+Create Date: 2026-12-02 08:40:00
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0014_embargo"
+down_revision = "0013"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("subscribers") as batch:
+        batch.add_column(
+            sa.Column(
+                "receives_embargoed", sa.Boolean(), nullable=False, server_default=sa.false()
+            )
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("subscribers") as batch:
+        batch.drop_column("receives_embargoed")
