@@ -323,7 +323,11 @@ class Event(Base):
     # A worker expanding the event into deliveries (a chunk at a time) holds it until then.
     expand_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    __table_args__ = (Index("ix_events_undispatched", "dispatched_at", "id"),)
+    __table_args__ = (
+        Index("ix_events_undispatched", "dispatched_at", "id"),
+        # Was a story's embargo told (stories/service.py), and to whom (webhooks/transmitter.py)?
+        Index("ix_events_story_type", "story_id", "type"),
+    )
 
 
 class Delivery(Base):

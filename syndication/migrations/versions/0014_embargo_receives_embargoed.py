@@ -1,4 +1,5 @@
-"""subscribers.receives_embargoed: trusted partners told of scheduled stories (story.embargoed)
+"""subscribers.receives_embargoed: trusted partners told of scheduled stories (story.embargoed);
+events by story and type (was a story's embargo told, and to whom)
 
 Revision ID: 0014_embargo
 Revises: 0013
@@ -17,12 +18,14 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("subscribers") as batch:
         batch.add_column(
-            sa.Column(
-                "receives_embargoed", sa.Boolean(), nullable=False, server_default=sa.false()
-            )
+            sa.Column("receives_embargoed", sa.Boolean(), nullable=False, server_default=sa.false())
         )
+    with op.batch_alter_table("events") as batch:
+        batch.create_index("ix_events_story_type", ["story_id", "type"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("events") as batch:
+        batch.drop_index("ix_events_story_type")
     with op.batch_alter_table("subscribers") as batch:
         batch.drop_column("receives_embargoed")

@@ -129,7 +129,7 @@ class WebhookTransmitter:
                 if (event.id, sub.id) in existing:
                     continue
                 if not subscriber_matches(
-                    sub, event, channel_filters, (event.story_code, sub.id) in told
+                    sub, event, channel_filters, (event.story_id, sub.id) in told
                 ):
                     continue
                 skipped = None
@@ -238,21 +238,21 @@ class WebhookTransmitter:
         return found
 
 
-def _told_of_embargo(session: Session, events: Sequence[Event]) -> set[tuple[str, int]]:
-    """(story code, subscriber id) of every subscriber given a story.embargoed of the stories
+def _told_of_embargo(session: Session, events: Sequence[Event]) -> set[tuple[int, int]]:
+    """(story id, subscriber id) of every subscriber given a story.embargoed of the stories
     whose embargo these events cancel."""
-    codes = sorted(
-        {e.story_code for e in events if e.type == outbox.KILLED and outbox.embargo_only(e)}
+    ids = sorted(
+        {e.story_id for e in events if outbox.embargo_only(e) and e.type == outbox.KILLED} - {None}
     )
-    if not codes:
+    if not ids:
         return set()
     rows = session.execute(
-        select(Event.story_code, Delivery.subscriber_id)
+        select(Event.story_id, Delivery.subscriber_id)
         .join(Delivery, Delivery.event_id == Event.id)
-        .where(Event.type == outbox.EMBARGOED, Event.story_code.in_(codes))
+        .where(Event.story_id.in_(ids), Event.type == outbox.EMBARGOED)
         .distinct()
     )
-    return {(code, sub_id) for code, sub_id in rows}
+    return {(story_id, sub_id) for story_id, sub_id in rows}
 
 
 class _Format:
