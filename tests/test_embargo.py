@@ -22,7 +22,7 @@ from syndication.auth.tokens import create_token
 from syndication.auth.users import create_user
 from syndication.channels.service import create_channel
 from syndication.links.service import story_link
-from syndication.models import Delivery, Subscriber
+from syndication.models import Delivery, Story, Subscriber
 from syndication.scheduler import release_due_stories
 from syndication.stories.service import create_story, delete_story, get_story, update_story
 from syndication.validation import iso
@@ -485,3 +485,35 @@ def test_cli_flag(invoke, rt):
     bad = invoke("subscribers", "add", "--name", "Q", "--url", HOOK, "--receives-embargoed=yes")
     assert bad.exit_code == 2
     assert _flag(rt, "T") is True and _flag(rt, "Q") is None
+
+
+def test_admin_deletes_a_scheduled_story(rt, client, ctx, clock, partners):
+    receiver = partners
+    with rt.db.write() as s:
+        create_story(
+            s,
+            rt.settings,
+            {
+                "code": "s1",
+                "title": "Deal",
+                "section": "Sport",
+                "status": "scheduled",
+                "publish_at": iso(clock() + timedelta(hours=1)),
+            },
+            now=clock(),
+        )
+    settle(ctx, lambda: len(receiver.on("/trusted")) == 1)
+    csrf = _login(client, rt, "ed", "editor")
+    edit = client.get("/admin/stories/s1").get_data(as_text=True)
+    assert "Delete scheduled story…" in edit
+    assert "partners told get story.killed" in client.get("/admin/stories/s1/delete").get_data(
+        as_text=True
+    )
+    r = client.post("/admin/stories/s1/delete", data={"csrf_token": csrf})
+    assert r.status_code == 303
+    with rt.db.read() as s:
+        assert s.scalar(select(Story.id).where(Story.code == "s1")) is None
+    settle(ctx, lambda: len(receiver.on("/trusted")) == 2)
+    killed = _bodies(receiver, "/trusted")[1]
+    assert killed["type"] == "story.killed" and killed["data"]["reason"] == "deleted"
+    assert receiver.on("/plain") == []

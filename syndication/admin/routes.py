@@ -243,7 +243,10 @@ def _story_action(code: str, action: str) -> Response:
     words = {
         "publish": ("Publish", "It appears in every channel whose filter matches, at once."),
         "retract": ("Retract", "Its page answers 410 Gone and feeds drop it."),
-        "delete": ("Delete", "The draft is removed for good."),
+        "delete": (
+            "Delete",
+            "It is removed for good (if scheduled: partners told get story.killed).",
+        ),
     }[action]
     back = url_for(".story_edit", code=code)
     if request.method == "GET":

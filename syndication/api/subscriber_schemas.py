@@ -31,7 +31,7 @@ class SubscriberIn(RawBody):
     """A partner's webhook endpoint. `name` and `url` are required on creation; PATCH takes
     any subset (`null` resets a field to its default)."""
 
-    name = f.String(required=True, validate=not_blank())
+    name = f.String(required=True, validate=[validate.Length(max=200), not_blank()])
     url = http_url(
         required=True,
         metadata={
