@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -291,6 +292,8 @@ class Subscriber(Base):
     format: Mapped[str] = mapped_column(String(16), default="json")  # json | ninjs
     headers: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     throttle: Mapped[float | None] = mapped_column(Float)  # deliveries per second, None = no cap
+    # A trusted partner: told of scheduled stories before publish_at (story.embargoed).
+    receives_embargoed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     disabled_reason: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -330,7 +333,11 @@ class Event(Base):
     # A worker expanding the event into deliveries (a chunk at a time) holds it until then.
     expand_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    __table_args__ = (Index("ix_events_undispatched", "dispatched_at", "id"),)
+    __table_args__ = (
+        Index("ix_events_undispatched", "dispatched_at", "id"),
+        # Was a story's embargo told (stories/service.py), and to whom (webhooks/transmitter.py)?
+        Index("ix_events_story_type", "story_id", "type"),
+    )
 
 
 class Delivery(Base):

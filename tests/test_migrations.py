@@ -26,7 +26,7 @@ def test_migrations_match_the_models_and_step_back(db_url):
         cfg = Config()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         cfg.attributes["connection"] = conn
-        # Back past the newest schema changes (0014_kill, 0015_corrections, 0014_embargo; 0011,
+        # Back past the newest schema changes (0014_kill, 0015_corrections, 0016_embargo; 0011,
         # 0012 and 0013 change data only).
         command.downgrade(cfg, "0013")
     assert _diff(db) != []

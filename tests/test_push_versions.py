@@ -7,6 +7,7 @@ against the vendored IPTC ninjs schema."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import jsonschema
@@ -133,3 +134,53 @@ def test_a_draft_published_for_the_first_time_keeps_its_revision(rt, ctx, clock,
     _step(rt, ctx, clock, lambda s, now: publish_story(s, rt.settings, "s1", now=now))
     ((_, _, body),) = receiver.on("/json")
     assert json.loads(body)["data"]["revision"] == 2
+
+
+def test_versions_grow_through_an_embargo(rt, ctx, clock, receiver):
+    """Scheduled (story.embargoed to a trusted partner), rescheduled, taken back to draft
+    (story.killed to the told), scheduled again, edited, published now, updated: one growing
+    version for the trusted partner in json and ninjs; the other partner's events grow too."""
+    for fmt in ("json", "ninjs"):
+        add_subscriber(rt, receiver.url(f"/{fmt}"), format=fmt, receives_embargoed=True)
+    add_subscriber(rt, receiver.url("/plain"))
+    later = clock() + timedelta(hours=1)
+
+    def at(delta: int) -> str:
+        return (later + timedelta(minutes=delta)).isoformat()
+
+    publish(rt, now=clock(), status="scheduled", publish_at=at(0))
+    ctx.engine.drain()
+    life = [
+        {"publish_at": at(10)},
+        {"status": "draft"},
+        {"status": "scheduled", "publish_at": at(20)},
+        {"title": "Edited"},
+    ]
+    for change in life:
+        _step(
+            rt, ctx, clock, lambda s, now, c=change: update_story(s, rt.settings, "s1", c, now=now)
+        )
+    _step(rt, ctx, clock, lambda s, now: publish_story(s, rt.settings, "s1", now=now))
+    _step(
+        rt, ctx, clock, lambda s, now: update_story(s, rt.settings, "s1", {"summary": "M"}, now=now)
+    )
+
+    bodies = {
+        p: [json.loads(b) for _, _, b in receiver.on(f"/{p}")] for p in ("json", "ninjs", "plain")
+    }
+    assert [b["type"] for b in bodies["json"]] == [
+        "story.embargoed",
+        "story.embargoed",
+        "story.killed",
+        "story.embargoed",
+        "story.embargoed",
+        "story.published",
+        "story.updated",
+    ]
+    versions = [b["data"].get("revision", b["data"].get("version")) for b in bodies["json"]]
+    assert all(a < b for a, b in zip(versions, versions[1:], strict=False)), versions
+    for item, version in zip(bodies["ninjs"], versions, strict=True):
+        NINJS.validate(item["data"])
+        assert item["data"]["version"] == str(version)
+    assert [b["type"] for b in bodies["plain"]] == ["story.published", "story.updated"]
+    assert [b["data"]["revision"] for b in bodies["plain"]] == versions[-2:]

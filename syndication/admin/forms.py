@@ -289,8 +289,19 @@ def subscriber_data(form: Form) -> tuple[dict[str, Any], dict[str, str]]:
         "format": _text(form, "format") or "json",
         "headers": _header_lines(form.get("headers"), errors),
         "throttle": _throttle(_text(form, "throttle")),
+        "receives_embargoed": _embargo_flag(form.get("receives_embargoed"), errors),
     }
     return data, errors
+
+
+def _embargo_flag(raw: str | None, errors: dict[str, str]) -> bool:
+    """The checkbox: absent is false, "1" is true; anything else is not what the form sends."""
+    if raw in (None, ""):
+        return False
+    if raw != "1":
+        errors["receives_embargoed"] = "must be checked or not"
+        return False
+    return True
 
 
 def subscriber_values(sub: Any) -> dict[str, Any]:
@@ -302,6 +313,7 @@ def subscriber_values(sub: Any) -> dict[str, Any]:
         "format": sub.format,
         "headers": "\n".join(f"{k}: {v}" for k, v in (sub.headers or {}).items()),
         "throttle": "" if sub.throttle is None else f"{sub.throttle:g}",
+        "receives_embargoed": bool(sub.receives_embargoed),
     }
     for kind in FILTER_KINDS:
         values[f"filter_{kind}"] = join_list((sub.filter or {}).get(kind))

@@ -245,7 +245,10 @@ def _story_action(code: str, action: str) -> Response:
     words = {
         "publish": ("Publish", "It appears in every channel whose filter matches, at once."),
         "retract": ("Retract", "Its page answers 410 Gone and feeds drop it."),
-        "delete": ("Delete", "The draft is removed for good."),
+        "delete": (
+            "Delete",
+            "It is removed for good (if scheduled: partners told get story.killed).",
+        ),
     }[action]
     back = url_for(".story_edit", code=code)
     if request.method == "GET":
@@ -264,7 +267,7 @@ def _story_action(code: str, action: str) -> Response:
             elif action == "retract":
                 stories.retract_story(session, rt.settings, code, now=rt.clock())
             else:
-                stories.delete_story(session, code)
+                stories.delete_story(session, code, settings=rt.settings, now=rt.clock())
     except ServiceError as exc:
         flash(f"Could not {action} story {code}: {exc.message}", "error")
         return redirect(back, 303)

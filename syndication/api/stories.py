@@ -124,15 +124,16 @@ def patch(data: dict[str, Any], code: str) -> Any:
 @requires("editor")
 @blp.response(204)
 @blp.alt_response(404, response="NOT_FOUND")
-@blp.alt_response(409, response="CONFLICT", description="The story is not a draft")
+@blp.alt_response(409, response="CONFLICT", description="The story is not a draft or scheduled")
 def delete(code: str) -> Any:
-    """Delete a draft
+    """Delete a draft or a scheduled story
 
-    Anything ever published stays: retract it instead.
+    Partners told of a scheduled story's embargo get `story.killed`. Anything ever published
+    stays: retract it instead.
     """
     rt = runtime()
     with rt.db.write() as session:
-        service.delete_story(session, code)
+        service.delete_story(session, code, settings=rt.settings, now=rt.clock())
     return "", 204
 
 

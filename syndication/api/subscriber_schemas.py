@@ -31,7 +31,7 @@ class SubscriberIn(RawBody):
     """A partner's webhook endpoint. `name` and `url` are required on creation; PATCH takes
     any subset (`null` resets a field to its default)."""
 
-    name = f.String(required=True, validate=not_blank())
+    name = f.String(required=True, validate=[validate.Length(max=200), not_blank()])
     url = http_url(
         required=True,
         metadata={
@@ -75,6 +75,15 @@ class SubscriberIn(RawBody):
             "description": "at most this many deliveries per second; null: no cap",
         },
     )
+    receives_embargoed = f.Boolean(
+        allow_none=True,
+        truthy={True},
+        falsy={False},
+        metadata={
+            "description": "a trusted partner: gets story.embargoed when a story is scheduled "
+            "(before publish_at); default false"
+        },
+    )
 
 
 class HealthErrorOut(ma.Schema):
@@ -111,6 +120,7 @@ class SubscriberOut(ma.Schema):
     format = f.String(required=True, validate=validate.OneOf(FORMATS))
     headers = f.Dict(keys=f.String(), values=f.String(), required=True)
     throttle = f.Float(required=True, allow_none=True)
+    receives_embargoed = f.Boolean(required=True)
     active = f.Boolean(required=True)
     disabled_reason = f.String(required=True, allow_none=True)
     previous_secret_until = f.String(

@@ -1,4 +1,4 @@
-"""`syndication subscribers add|list|disable|enable|recover|rotate-secret`: partner
+"""`syndication subscribers add|update|list|disable|enable|recover|rotate-secret`: partner
 webhooks."""
 
 from __future__ import annotations
@@ -36,6 +36,11 @@ def _explain(exc: ServiceError) -> str:
 @click.option(
     "--format", "fmt", type=click.Choice(service.FORMATS), default="json", show_default=True
 )
+@click.option(
+    "--receives-embargoed/--no-receives-embargoed",
+    default=False,
+    help="A trusted partner: told of scheduled stories before publish_at (story.embargoed).",
+)
 @click.pass_obj
 def add(
     ctx: CliContext,
@@ -44,9 +49,10 @@ def add(
     channels: tuple[str, ...],
     events: tuple[str, ...],
     fmt: str,
+    receives_embargoed: bool,
 ) -> None:
     """Register a webhook endpoint; prints its id and its secret (shown only this once)."""
-    data = {"name": name, "url": url, "format": fmt}
+    data = {"name": name, "url": url, "format": fmt, "receives_embargoed": receives_embargoed}
     if channels:
         data["channels"] = list(channels)
     if events:
@@ -65,6 +71,29 @@ def add(
     click.echo(f"subscriber {sub_id} created")
     click.echo(f"id: {sub_id}")
     click.echo(f"secret: {secret}")
+
+
+@subscribers.command("update")
+@click.argument("subscriber_id", type=int)
+@click.option(
+    "--receives-embargoed/--no-receives-embargoed",
+    default=None,
+    help="Tell (or stop telling) this partner of scheduled stories before publish_at.",
+)
+@click.pass_obj
+def update(ctx: CliContext, subscriber_id: int, receives_embargoed: bool | None) -> None:
+    """Change subscriber SUBSCRIBER_ID."""
+    if receives_embargoed is None:
+        raise click.UsageError("nothing to change: give --receives-embargoed or its --no- form")
+    try:
+        with ctx.db.write() as session:
+            service.update_subscriber(
+                session, None, subscriber_id, {"receives_embargoed": receives_embargoed}
+            )
+    except ServiceError as exc:
+        raise click.ClickException(_explain(exc)) from None
+    state = "receives" if receives_embargoed else "does not receive"
+    click.echo(f"subscriber {subscriber_id} {state} embargoed stories")
 
 
 @subscribers.command("list")

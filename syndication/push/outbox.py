@@ -17,11 +17,24 @@ from syndication.push import wake
 PUBLISHED = "story.published"
 UPDATED = "story.updated"
 RETRACTED = "story.retracted"
-# A takedown (stories/kill.py): the snapshot is the tombstone, content erased.
+# A takedown (stories/kill.py): the snapshot is the tombstone, content erased. Also the end of
+# an embargo (unscheduled or deleted before publish_at), then only to those who were told.
 KILLED = "story.killed"
 # A public correction appended to a published story (stories/service.correct_story).
 CORRECTED = "story.corrected"
-EVENT_TYPES = (PUBLISHED, UPDATED, RETRACTED, CORRECTED, KILLED)
+# Partners with `receives_embargoed` are told of a scheduled story at once.
+EMBARGOED = "story.embargoed"
+EVENT_TYPES = (PUBLISHED, UPDATED, RETRACTED, CORRECTED, EMBARGOED, KILLED)
+# The snapshot key of a story.killed that cancels an embargo: it goes only to the told ones.
+EMBARGO_AUDIENCE = "embargo_cancelled"
+
+
+def embargo_only(event: Event) -> bool:
+    """Is this event for trusted partners only (never WebSub, never other subscribers)?"""
+    snapshot = event.snapshot if isinstance(event.snapshot, dict) else {}
+    return event.type == EMBARGOED or (
+        event.type == KILLED and bool(snapshot.get(EMBARGO_AUDIENCE))
+    )
 
 
 def event_type(

@@ -41,7 +41,17 @@ RECOVERABLE = ("dead", "cancelled", SKIPPED)
 # How a URL the service will call is checked: the outbound client's check_sync (strict reading,
 # DNS, the private-range rules); it returns the URL as the client reads it (host in A-labels).
 CheckURL = Callable[..., Any]
-FIELDS = ("name", "url", "event_types", "channels", "filter", "format", "headers", "throttle")
+FIELDS = (
+    "name",
+    "url",
+    "event_types",
+    "channels",
+    "filter",
+    "format",
+    "headers",
+    "throttle",
+    "receives_embargoed",
+)
 MAX_HEADERS = 20
 MAX_HEADER_VALUE = 1000  # characters
 MAX_THROTTLE = 1000.0
@@ -91,6 +101,15 @@ def _event_types(value: Any) -> list[str]:
     if unknown:
         raise ValueError(f"unknown event type {unknown[0]!r}; use {', '.join(EVENT_TYPES)}")
     return [t for t in EVENT_TYPES if t in value]
+
+
+def _receives_embargoed(value: Any) -> bool:
+    """Strictly a boolean (null: the default, false): "yes" or 1 is a mistake, not a grant."""
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise ValueError("must be true or false")
+    return value
 
 
 def _slugs(value: Any) -> list[str]:
@@ -184,6 +203,7 @@ def clean_subscriber(
         "channels": _slugs,
         "format": _format,
         "throttle": _throttle,
+        "receives_embargoed": _receives_embargoed,
     }
     for key, check in checks.items():
         if key in data or (not partial and key in ("name", "url")):
@@ -242,6 +262,7 @@ def create_subscriber(
     fields.setdefault("format", "json")
     fields.setdefault("headers", {})
     fields.setdefault("throttle", None)
+    fields.setdefault("receives_embargoed", False)
     secret = generate_secret()
     subscriber = Subscriber(kind="webhook", secret=secret, active=True, created_at=now, **fields)
     session.add(subscriber)
@@ -337,6 +358,7 @@ def subscriber_to_dict(subscriber: Subscriber) -> dict[str, Any]:
         "format": subscriber.format,
         "headers": dict(subscriber.headers or {}),
         "throttle": subscriber.throttle,
+        "receives_embargoed": bool(subscriber.receives_embargoed),
         "active": subscriber.active,
         "disabled_reason": subscriber.disabled_reason,
         "previous_secret_until": iso(subscriber.previous_secret_until),

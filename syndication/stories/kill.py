@@ -27,7 +27,7 @@ from syndication.models import Delivery, DeliveryAttempt, Event, IdempotencyKey,
 from syndication.push import outbox
 from syndication.sitemaps import service as sitemaps
 from syndication.stories.schema import KILLED
-from syndication.stories.service import _terms_of, get_story, story_to_dict
+from syndication.stories.service import _terms_of, cancel_embargo, get_story, story_to_dict
 
 REASON_MAX = 500
 # Terms that name a person: erased with the authors.
@@ -119,6 +119,9 @@ def kill_story(
         # The json payload names the version and reason plainly, beside the tombstone fields.
         payload = {**tombstone, "version": story.revision, "reason": reason}
         outbox.record_event(session, outbox.KILLED, story, payload, public, now)
+    else:
+        # Never public, but trusted partners may hold it under embargo: they are told it is gone.
+        cancel_embargo(session, settings, story, reason, now)
     return story
 
 

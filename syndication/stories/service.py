@@ -22,7 +22,7 @@ from syndication.config import Settings
 from syndication.errors import Conflict, NotFound, ValidationError
 from syndication.filters import story_terms, term_key
 from syndication.links.service import ensure_story_link
-from syndication.models import Link, Sequence, Story, StoryTerm
+from syndication.models import Event, Link, Sequence, Story, StoryTerm
 from syndication.push import outbox
 from syndication.sitemaps import service as sitemaps
 from syndication.stories.schema import (
@@ -106,6 +106,8 @@ class _Change:
         # Once published a story keeps its published_at (retracting or unpublishing keeps it),
         # so this says whether partners may already have received an event for it.
         self.announced = story is not None and story.published_at is not None
+        self.was_scheduled = story is not None and story.status == "scheduled"
+        self.publish_at = story.publish_at if story is not None else None
 
     def finish(
         self,
@@ -124,8 +126,10 @@ class _Change:
         kind = outbox.event_type(
             self.was_visible, _visible(story), story.status, content_changed, created
         )
-        if kind is not None:
-            if self.announced and not content_changed:
+        if kind is None:
+            self._embargo(session, settings, story, now, content_changed=content_changed)
+        else:
+            if (self.announced or _told_of_embargo(session, story)) and not content_changed:
                 # Partners deduplicate on uri + version: every event they receive for a story
                 # must carry a greater revision than the one before, so a retraction or a
                 # re-publication with the same content is a revision of its own.
@@ -134,6 +138,55 @@ class _Change:
             previous = self.terms if kind == outbox.UPDATED else None
             snapshot = story_to_dict(story, settings)
             outbox.record_event(session, kind, story, snapshot, terms or (), now, previous)
+
+    def _embargo(
+        self,
+        session: Session,
+        settings: Settings,
+        story: Story,
+        now: datetime,
+        *,
+        content_changed: bool,
+    ) -> None:
+        """Trusted partners hear of a scheduled story at once, again when its time or content
+        changes, and get story.killed when it goes back to draft before publish_at."""
+        scheduled = story.status == "scheduled"
+        if scheduled and (
+            not self.was_scheduled or story.publish_at != self.publish_at or content_changed
+        ):
+            if not content_changed and _told_of_embargo(session, story):
+                story.revision += 1  # the new time is a version of its own
+            snapshot = {**story_to_dict(story, settings), "embargoed": iso(story.publish_at)}
+            outbox.record_event(session, outbox.EMBARGOED, story, snapshot, _terms_of(story), now)
+        elif self.was_scheduled and not scheduled and not _visible(story):
+            cancel_embargo(session, settings, story, "unscheduled", now)
+
+
+def _told_of_embargo(session: Session, story: Story) -> bool:
+    """Has a story.embargoed of this story been recorded (partners may hold its version)?"""
+    if story.id is None:
+        return False
+    found = session.scalar(
+        select(Event.id).where(Event.story_id == story.id, Event.type == outbox.EMBARGOED).limit(1)
+    )
+    return found is not None
+
+
+def cancel_embargo(
+    session: Session, settings: Settings, story: Story, reason: str, now: datetime
+) -> None:
+    """story.killed to the partners told of the story's embargo, if any were."""
+    if not _told_of_embargo(session, story):
+        return
+    story.revision += 1
+    snapshot = {
+        "code": story.code,
+        "version": story.revision,
+        "reason": reason,
+        "page_url": page_url(settings, story.code),
+        outbox.EMBARGO_AUDIENCE: True,
+    }
+    outbox.record_event(session, outbox.KILLED, story, snapshot, (), now)
 
 
 def _apply_content(story: Story, content: Mapping[str, Any], settings: Settings) -> bool:
@@ -486,16 +539,26 @@ def list_stories(
     return rows, None
 
 
-def delete_story(session: Session, code: str) -> None:
-    """Delete a draft. Anything ever published stays (retract it instead): its code, page and
-    News Link have been seen by readers."""
+def delete_story(
+    session: Session,
+    code: str,
+    *,
+    settings: Settings | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Delete a draft, or (given `settings` and `now`) a scheduled story never published: the
+    partners told of its embargo get story.killed. Anything ever published stays (retract it
+    instead): its code, page and News Link have been seen by readers."""
     story = get_story(session, code)
+    deletable = ("draft", "scheduled") if settings is not None and now is not None else ("draft",)
     if (
-        story.status != "draft"
+        story.status not in deletable
         or session.scalar(select(Link.id).where(Link.story_id == story.id)) is not None
     ):
         raise Conflict(
-            f"story {code} is {story.status}; only drafts can be deleted",
+            f"story {code} is {story.status}; only drafts and scheduled stories can be deleted",
             {"status": f"is {story.status}"},
         )
+    if story.status == "scheduled" and settings is not None and now is not None:
+        cancel_embargo(session, settings, story, "deleted", now)
     session.delete(story)

@@ -20,6 +20,8 @@ tests/data/ninjs-2.x.schema.json):
   "author"), `by` the byline; infosources: the source
 - associations: the image as a "picture" item with one rendition
 - altids: our Story Code (role "story-code") and the canonical URL (role "canonical-url")
+- embargoed (story.embargoed): the publish_at before which nothing of it may be shown; such
+  an item is "withheld" until its story.published
 
 Properties with no value are left out rather than sent empty or null (the schema has no nulls).
 """
@@ -54,6 +56,8 @@ def to_ninjs(story: dict[str, Any]) -> dict[str, Any]:
         item["contentcreated"] = published
     if story.get("updated_at"):
         item["versioncreated"] = story["updated_at"]
+    if story.get("embargoed"):
+        item["embargoed"] = story["embargoed"]
     if story.get("language"):
         item["language"] = story["language"]
     if story.get("title"):
@@ -114,3 +118,18 @@ def _picture(image: Any) -> dict[str, Any] | None:
             {"role": "caption", "contenttype": "text/plain", "value": image["caption"]}
         ]
     return picture
+
+
+def killed_ninjs(killed: dict[str, Any]) -> dict[str, Any]:
+    """A story.killed (code, version, reason, page_url) as a canceled ninjs item: no content."""
+    item: dict[str, Any] = {
+        "uri": killed.get("page_url") or "",
+        "standard": dict(STANDARD),
+        "type": "text",
+        "version": str(killed.get("version") or 1),
+        "pubstatus": "canceled",
+        "altids": [{"role": "story-code", "value": str(killed.get("code") or "")}],
+    }
+    if killed.get("reason"):
+        item["ednote"] = str(killed["reason"])
+    return item

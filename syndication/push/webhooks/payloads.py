@@ -9,7 +9,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
-from syndication.push.webhooks.ninjs import to_ninjs
+from syndication.push.outbox import KILLED
+from syndication.push.webhooks.ninjs import killed_ninjs, to_ninjs
 from syndication.validation import iso
 
 Formatter = Callable[[dict[str, Any]], dict[str, Any]]
@@ -20,6 +21,14 @@ def _json(snapshot: dict[str, Any]) -> dict[str, Any]:
 
 
 FORMATTERS: dict[str, Formatter] = {"json": _json, "ninjs": to_ninjs}
+
+
+def _killed_json(killed: dict[str, Any]) -> dict[str, Any]:
+    return {k: killed.get(k) for k in ("code", "version", "reason")}
+
+
+# story.killed carries no story, only what identifies it and why it is gone.
+KILLED_FORMATTERS: dict[str, Formatter] = {"json": _killed_json, "ninjs": killed_ninjs}
 
 
 class _EventLike(Protocol):
@@ -36,8 +45,9 @@ def payload_bytes(event: _EventLike, subscriber: _SubscriberLike, now: datetime)
     """The exact body sent (and signed): compact JSON {"type", "timestamp", "data"}.
 
     `timestamp` is when the event happened (`now` when the event has no time, as a ping)."""
+    formatters = KILLED_FORMATTERS if event.type == KILLED else FORMATTERS
     try:
-        formatter = FORMATTERS[subscriber.format or "json"]
+        formatter = formatters[subscriber.format or "json"]
     except KeyError:
         raise ValueError(f"unknown payload format {subscriber.format!r}") from None
     body = {

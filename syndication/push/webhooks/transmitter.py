@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from syndication import bulk
 from syndication.filters import StoryFilter
-from syndication.models import Channel, Event, Subscriber
+from syndication.models import Channel, Delivery, Event, Subscriber
+from syndication.push import outbox
 from syndication.push.outbox import EVENT_TYPES, in_channels, term_sets
 from syndication.push.queue import delivery_row, existing_pairs
 from syndication.push.transmitter import Prepared
@@ -38,15 +39,30 @@ _OWN = frozenset({"content-type", "content-length", "host", "transfer-encoding"}
 
 
 def subscriber_matches(
-    subscriber: Subscriber | Row, event: Event, channel_filters: dict[str, StoryFilter]
+    subscriber: Subscriber | Row,
+    event: Event,
+    channel_filters: dict[str, StoryFilter],
+    told: bool = False,
 ) -> bool:
     """Does `event` go to `subscriber`? A story event whose type is in its list (empty = all),
     and the story in one of its channels, or matching its own filter (no channels and no
     filter = everything); an update also when the story matched before it. Pings and hub
-    publishes go only where they are addressed (never expanded)."""
+    publishes go only where they are addressed (never expanded).
+
+    Embargo: story.embargoed goes only to a subscriber with `receives_embargoed` that takes
+    story.published or story.embargoed; the story.killed of a cancelled embargo only to those
+    `told` of it (whatever they subscribe to now: they must drop what they hold)."""
     if event.type not in EVENT_TYPES:
         return False
-    if subscriber.event_types and event.type not in subscriber.event_types:
+    if outbox.embargo_only(event):
+        if event.type == outbox.KILLED:
+            return told
+        if not getattr(subscriber, "receives_embargoed", False):
+            return False
+        chosen = subscriber.event_types
+        if chosen and outbox.EMBARGOED not in chosen and outbox.PUBLISHED not in chosen:
+            return False
+    elif subscriber.event_types and event.type not in subscriber.event_types:
         return False
     if subscriber.channels:
         return in_channels(event, subscriber.channels, channel_filters)
@@ -82,6 +98,7 @@ class WebhookTransmitter:
                 filter=self._json(row.filter),
                 active=row.active,
                 disabled_reason=row.disabled_reason,
+                receives_embargoed=row.receives_embargoed,
             )
             for row in session.execute(
                 select(
@@ -91,6 +108,7 @@ class WebhookTransmitter:
                     bulk.as_text(Subscriber.filter),
                     Subscriber.active,
                     Subscriber.disabled_reason,
+                    Subscriber.receives_embargoed,
                 ).where(Subscriber.kind == KIND)
             )
         ]
@@ -104,12 +122,15 @@ class WebhookTransmitter:
             else {}
         )
         existing = existing_pairs(session, events)
+        told = _told_of_embargo(session, events)
         rows = []
         for event in events:
             for sub in subscribers:
                 if (event.id, sub.id) in existing:
                     continue
-                if not subscriber_matches(sub, event, channel_filters):
+                if not subscriber_matches(
+                    sub, event, channel_filters, (event.story_id, sub.id) in told
+                ):
                     continue
                 skipped = None
                 if not sub.active:
@@ -215,6 +236,23 @@ class WebhookTransmitter:
                 found[(event_id, fmt)] = self._bodies[(event_id, fmt)] = body
                 self._body_bytes += len(body)
         return found
+
+
+def _told_of_embargo(session: Session, events: Sequence[Event]) -> set[tuple[int, int]]:
+    """(story id, subscriber id) of every subscriber given a story.embargoed of the stories
+    whose embargo these events cancel."""
+    ids = sorted(
+        {e.story_id for e in events if outbox.embargo_only(e) and e.type == outbox.KILLED} - {None}
+    )
+    if not ids:
+        return set()
+    rows = session.execute(
+        select(Event.story_id, Delivery.subscriber_id)
+        .join(Delivery, Delivery.event_id == Event.id)
+        .where(Event.story_id.in_(ids), Event.type == outbox.EMBARGOED)
+        .distinct()
+    )
+    return {(story_id, sub_id) for story_id, sub_id in rows}
 
 
 class _Format:

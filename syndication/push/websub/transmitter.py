@@ -37,7 +37,7 @@ from syndication.channels.pages import feed_url
 from syndication.config import Settings
 from syndication.filters import StoryFilter
 from syndication.models import Channel, Delivery, Event, Subscriber
-from syndication.push.outbox import in_channels
+from syndication.push.outbox import embargo_only, in_channels
 from syndication.push.queue import delivery_row, existing_pairs, insert_deliveries
 from syndication.push.transmitter import Prepared
 from syndication.push.websub.topics import TopicGone, TopicRenderer
@@ -101,6 +101,8 @@ def subscription_matches(
     channel."""
     if event.type == PUBLISH:
         return False  # addressed: its deliveries are made by topic_changed
+    if embargo_only(event):
+        return False  # not public before publish_at: no topic changed
     return in_channels(event, subscriber.channels or [], channel_filters)
 
 
