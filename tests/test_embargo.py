@@ -24,6 +24,7 @@ from syndication.channels.service import create_channel
 from syndication.links.service import story_link
 from syndication.models import Delivery, Story, Subscriber
 from syndication.scheduler import release_due_stories
+from syndication.stories.kill import kill_story
 from syndication.stories.service import create_story, delete_story, get_story, update_story
 from syndication.validation import iso
 
@@ -218,7 +219,7 @@ def test_schedule_reschedule_publish(rt, client, ctx, clock, partners):
     assert all(_public(client, rt, "Secret deal").values())
 
 
-@pytest.mark.parametrize("how", ["unschedule", "delete"])
+@pytest.mark.parametrize("how", ["unschedule", "delete", "kill"])
 def test_cancelled_embargo_kills_for_the_told_only(rt, client, ctx, clock, partners, how):
     receiver = partners
     at = clock() + timedelta(hours=1)
@@ -250,17 +251,19 @@ def test_cancelled_embargo_kills_for_the_told_only(rt, client, ctx, clock, partn
     with rt.db.write() as s:
         if how == "unschedule":
             update_story(s, rt.settings, "s1", {"status": "draft"}, now=clock())
-        else:
+        elif how == "delete":
             delete_story(s, "s1", settings=rt.settings, now=clock())
+        else:  # a takedown of a story never public: its tombstone is a revision of its own
+            kill_story(s, rt.settings, "s1", "court order", now=clock())
     settle(
         ctx, lambda: len(receiver.on("/trusted")) == 2 and len(receiver.on("/trusted-ninjs")) == 2
     )
     first, killed = _bodies(receiver, "/trusted")
     assert killed["type"] == "story.killed"
-    reason = "unscheduled" if how == "unschedule" else "deleted"
+    reason = {"unschedule": "unscheduled", "delete": "deleted", "kill": "court order"}[how]
     assert killed["data"] == {
         "code": "s1",
-        "version": first["data"]["revision"] + 1,
+        "version": first["data"]["revision"] + (2 if how == "kill" else 1),
         "reason": reason,
     }
     ninjs = _bodies(receiver, "/trusted-ninjs")[1]["data"]
@@ -275,7 +278,7 @@ def test_cancelled_embargo_kills_for_the_told_only(rt, client, ctx, clock, partn
     assert len(receiver.requests) == 4
     for fmt in ("rss", "atom", "json"):
         assert "Deal" not in client.get(f"/feeds/sport.{fmt}").get_data(as_text=True)
-    assert client.get("/stories/s1").status_code == 404
+    assert client.get("/stories/s1").status_code == (410 if how == "kill" else 404)
 
 
 def test_a_draft_never_scheduled_is_deleted_silently_and_published_ones_stay(

@@ -294,7 +294,7 @@ def test_cli_kills_a_story(rt, invoke):
     with rt.db.read() as s:
         story = s.scalar(select(Story).where(Story.code == "k1"))
         assert story.status == "killed" and story.title == "" and story.authors == []
-        events = s.scalars(select(Event).where(Event.story_id == story.id)).all()
+        events = s.scalars(select(Event).where(Event.story_id == story.id).order_by(Event.id)).all()
         assert [e.type for e in events][-1] == "story.killed"
         assert MARK not in json.dumps([e.snapshot for e in events])
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
-from syndication.push.outbox import KILLED
+from syndication.push.outbox import EMBARGO_AUDIENCE, KILLED
 from syndication.push.webhooks.ninjs import killed_ninjs, to_ninjs
 from syndication.validation import iso
 
@@ -27,7 +27,8 @@ def _killed_json(killed: dict[str, Any]) -> dict[str, Any]:
     return {k: killed.get(k) for k in ("code", "version", "reason")}
 
 
-# story.killed carries no story, only what identifies it and why it is gone.
+# The story.killed that ends an embargo carries no story, only what identifies it and why it is
+# gone. A takedown's story.killed is its tombstone (stories/kill.py), formatted as any story.
 KILLED_FORMATTERS: dict[str, Formatter] = {"json": _killed_json, "ninjs": killed_ninjs}
 
 
@@ -45,7 +46,8 @@ def payload_bytes(event: _EventLike, subscriber: _SubscriberLike, now: datetime)
     """The exact body sent (and signed): compact JSON {"type", "timestamp", "data"}.
 
     `timestamp` is when the event happened (`now` when the event has no time, as a ping)."""
-    formatters = KILLED_FORMATTERS if event.type == KILLED else FORMATTERS
+    embargo_ended = event.type == KILLED and bool(event.snapshot.get(EMBARGO_AUDIENCE))
+    formatters = KILLED_FORMATTERS if embargo_ended else FORMATTERS
     try:
         formatter = formatters[subscriber.format or "json"]
     except KeyError:
