@@ -43,12 +43,14 @@ class FakeClock:
 
 class Receiver:
     """A threaded HTTP server recording every request; `respond(path, n)` decides the answer to
-    the n-th request on `path`. `gate`, when given, holds every request until it is set."""
+    the n-th request on `path` (the request's body is `self.local.body` meanwhile: each request
+    has a thread of its own). `gate`, when given, holds every request until it is set."""
 
     def __init__(self, respond: Respond | None = None, gate: threading.Event | None = None) -> None:
         self.respond = respond or (lambda path, n: (200, {}, b"ok"))
         self.gate = gate
         self.lock = threading.Lock()
+        self.local = threading.local()
         self.counts: Counter[str] = Counter()
         self.requests: list[tuple[float, str, dict[str, str], bytes]] = []
         self.active = 0
@@ -79,6 +81,7 @@ class Receiver:
         try:
             if self.gate is not None:
                 self.gate.wait(30)
+            self.local.body = body
             status, extra, out = self.respond(path, n)
         finally:
             with self.lock:
@@ -213,7 +216,9 @@ def pump(ctx, until: Callable[[], bool], timeout: float = 10.0) -> None:
 
 def settle(ctx, until: Callable[[], bool], rounds: int = 20) -> None:
     """Drain the engine; while `until()` does not hold, move the context's (fake) clock to the
-    next pending delivery's due time and drain again: retries without waiting for them."""
+    next pending delivery's due time and drain again: retries without waiting for them. (A
+    delivery due already but left pending by a drain waits for an earlier one of its story: the
+    clock moves to the next one due later.)"""
     for _ in range(rounds):
         ctx.engine.drain()
         if until():
@@ -221,7 +226,7 @@ def settle(ctx, until: Callable[[], bool], rounds: int = 20) -> None:
         with ctx.db.read() as s:
             due = s.scalar(
                 select(Delivery.next_attempt_at)
-                .where(Delivery.status == "pending")
+                .where(Delivery.status == "pending", Delivery.next_attempt_at > ctx.clock())
                 .order_by(Delivery.next_attempt_at)
                 .limit(1)
             )

@@ -56,6 +56,7 @@ from sqlalchemy import (
     any_,
     bindparam,
     case,
+    exists,
     func,
     literal_column,
     or_,
@@ -72,7 +73,7 @@ from syndication.clock import Clock
 from syndication.config import Settings
 from syndication.db import Database, PinnedWriter
 from syndication.i18n import local_time
-from syndication.models import Delivery, DeliveryAttempt, Subscriber
+from syndication.models import Delivery, DeliveryAttempt, Event, Subscriber
 from syndication.outbound import OutboundClient, OutboundError, TimedOut, UnsafeURL
 from syndication.push.queue import Expansion, continue_expansion, start_expansion
 from syndication.push.retry import RetryPolicy, TokenBucket, parse_retry_after
@@ -800,6 +801,30 @@ _DUE = and_(
     _D.c.next_attempt_at <= _NOW,
     or_(_D.c.lease_until.is_(None), _D.c.lease_until < _NOW),
 )
+# In order: a story's event waits for every earlier event of the same story (a smaller event
+# id) to the same subscriber that is still pending (due, retrying or claimed); once those are
+# delivered, dead, cancelled or skipped it may go. Probed from the story's events (a handful,
+# ix_events_story_type) to the unique (event_id, subscriber_id) index: no scan of the backlog.
+# Events without a story (WebSub's, story_id NULL) never wait.
+_OWN_EVENT = Event.__table__.alias("own_event")
+_EARLIER_EVENT = Event.__table__.alias("earlier_event")
+_EARLIER = _D.alias("earlier")
+_IN_ORDER = ~exists(
+    select(literal_column("1"))
+    .select_from(_EARLIER_EVENT.join(_EARLIER, _EARLIER.c.event_id == _EARLIER_EVENT.c.id))
+    .where(
+        _EARLIER_EVENT.c.story_id
+        == (
+            select(_OWN_EVENT.c.story_id)
+            .where(_OWN_EVENT.c.id == _D.c.event_id)
+            .correlate(_D)
+            .scalar_subquery()
+        ),
+        _EARLIER_EVENT.c.id < _D.c.event_id,
+        _EARLIER.c.subscriber_id == _D.c.subscriber_id,
+        _EARLIER.c.status == literal_column("'pending'"),
+    )
+)
 _LEASE = (
     update(_D)
     .where(_D.c.id.in_(bindparam("ids", expanding=True)))
@@ -848,7 +873,7 @@ def claim_statements(columns: tuple[str, ...]) -> tuple[Select, Update]:
             .label("rn"),
         )
         .select_from(_D.join(_S, _S.c.id == _D.c.subscriber_id))
-        .where(_DUE, _S.c.active.is_(True))
+        .where(_DUE, _S.c.active.is_(True), _IN_ORDER)
         .subquery("numbered")
     )
     sqlite_claim = (
@@ -859,7 +884,7 @@ def claim_statements(columns: tuple[str, ...]) -> tuple[Select, Update]:
     )
     first_due = (
         select(_D.c.id, _D.c.next_attempt_at)
-        .where(_D.c.subscriber_id == _S.c.id, _DUE)
+        .where(_D.c.subscriber_id == _S.c.id, _DUE, _IN_ORDER)
         .order_by(_D.c.next_attempt_at, _D.c.id)
         .limit(func.greatest(_SHARE, 0))
         .lateral("first_due")
