@@ -811,7 +811,7 @@ _EARLIER_EVENT = Event.__table__.alias("earlier_event")
 _EARLIER = _D.alias("earlier")
 _IN_ORDER = ~exists(
     select(literal_column("1"))
-    .select_from(_EARLIER_EVENT.join(_EARLIER, _EARLIER.c.event_id == _EARLIER_EVENT.c.id))
+    .select_from(_EARLIER_EVENT)
     .where(
         _EARLIER_EVENT.c.story_id
         == (
@@ -821,8 +821,18 @@ _IN_ORDER = ~exists(
             .scalar_subquery()
         ),
         _EARLIER_EVENT.c.id < _D.c.event_id,
-        _EARLIER.c.subscriber_id == _D.c.subscriber_id,
-        _EARLIER.c.status == literal_column("'pending'"),
+        # Nested, not joined: a join lets a planner drive the probe from the subscriber's
+        # deliveries (its whole backlog, for every row of it) instead of the story's events.
+        exists(
+            select(literal_column("1"))
+            .select_from(_EARLIER)
+            .where(
+                _EARLIER.c.event_id == _EARLIER_EVENT.c.id,
+                _EARLIER.c.subscriber_id == _D.c.subscriber_id,
+                _EARLIER.c.status == literal_column("'pending'"),
+            )
+            .correlate_except(_EARLIER)
+        ),
     )
 )
 _LEASE = (
