@@ -7,17 +7,22 @@ against the vendored IPTC ninjs schema."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import feedparser
 import jsonschema
 import pytest
+from lxml import html as lxml_html
 from standardwebhooks import Webhook
 
-from syndication.stories.service import publish_story, retract_story, update_story
+from syndication.channels.service import create_channel
+from syndication.stories.kill import kill_story
+from syndication.stories.service import correct_story, publish_story, retract_story, update_story
 
 from .conftest import BASE_URL, make_settings
 from .pushkit import FakeClock, add_subscriber, publish, receiver  # noqa: F401 - a fixture
+from .storyfactory import parse_json
 
 SCHEMA = json.loads((Path(__file__).parent / "data" / "ninjs-2.x.schema.json").read_text())
 NINJS = jsonschema.Draft202012Validator(
@@ -184,3 +189,59 @@ def test_versions_grow_through_an_embargo(rt, ctx, clock, receiver):
         assert item["data"]["version"] == str(version)
     assert [b["type"] for b in bodies["plain"]] == ["story.published", "story.updated"]
     assert [b["data"]["revision"] for b in bodies["plain"]] == versions[-2:]
+
+
+def test_one_version_in_every_output(rt, ctx, clock, receiver, client):
+    """Each event's version and time are the story's everywhere at that moment: json
+    `revision` and `updated_at`, ninjs `version` and `versioncreated`, the Atom entry's
+    `updated`, the JSON Feed item's `date_modified`, the page's JSON-LD `version` and
+    `dateModified`. A takedown's version is greater still, in json and ninjs alike."""
+    with rt.db.write() as s:
+        create_channel(s, {"slug": "all", "title": "All", "filter": {}}, now=clock())
+    for fmt in ("json", "ninjs"):
+        add_subscriber(rt, receiver.url(f"/{fmt}"), format=fmt)
+    publish(rt, now=clock())
+    ctx.engine.drain()
+
+    def check() -> int:
+        data = json.loads(receiver.on("/json")[-1][2])["data"]
+        item = json.loads(receiver.on("/ninjs")[-1][2])["data"]
+        NINJS.validate(item)
+        when = datetime.fromisoformat(data["updated_at"])
+        assert item["version"] == str(data["revision"])
+        assert datetime.fromisoformat(item["versioncreated"]) == when
+        atom = feedparser.parse(client.get("/feeds/all.atom").data)
+        assert not atom.bozo, atom.bozo_exception
+        assert datetime(*atom.entries[0].updated_parsed[:6], tzinfo=UTC) == when
+        jf = parse_json(client.get("/feeds/all.json").data)
+        assert datetime.fromisoformat(jf["items"][0]["date_modified"]) == when
+        page = lxml_html.fromstring(client.get("/stories/s1").get_data(as_text=True))
+        (script,) = page.xpath('//script[@type="application/ld+json"]')
+        ld = json.loads(script.text)
+        assert ld["version"] == str(data["revision"])
+        assert datetime.fromisoformat(ld["dateModified"]) == when
+        return data["revision"]
+
+    versions = [check()]
+    edits = [
+        lambda s, now: update_story(s, rt.settings, "s1", {"title": "Two"}, now=now),
+        lambda s, now: correct_story(s, rt.settings, "s1", "A fix.", now=now),
+        lambda s, now: update_story(s, rt.settings, "s1", {"summary": "More"}, now=now),
+    ]
+    for edit in edits:
+        _step(rt, ctx, clock, edit)
+        versions.append(check())
+    _step(rt, ctx, clock, lambda s, now: kill_story(s, rt.settings, "s1", "legal", now=now))
+    killed = json.loads(receiver.on("/json")[-1][2])
+    ninjs = json.loads(receiver.on("/ninjs")[-1][2])
+    assert killed["type"] == ninjs["type"] == "story.killed"
+    assert ninjs["data"]["version"] == str(killed["data"]["version"])
+    versions.append(killed["data"]["version"])
+    assert all(a < b for a, b in zip(versions, versions[1:], strict=False)), versions
+    assert [json.loads(b)["type"] for _, _, b in receiver.on("/json")] == [
+        "story.published",
+        "story.updated",
+        "story.corrected",
+        "story.updated",
+        "story.killed",
+    ]

@@ -220,6 +220,8 @@ def story_view(session: Session, settings: Settings, story: Story) -> dict[str, 
         "inLanguage": lang,
         "datePublished": iso_utc(published),
         "dateModified": iso_utc(modified),
+        # The revision partners receive (json `revision`, ninjs `version`): one version everywhere.
+        "version": str(story.revision),
         # The site publishes; the story's source (a wire agency, a partner) is where it came from.
         "publisher": publisher_ld(settings),
     }
