@@ -7,9 +7,9 @@ expired, of active subscribers, oldest first — but at most `push_per_subscribe
 subscriber in this process (1 while the subscriber is failing), so one partner's backlog or
 slowness never holds the others' places. In order: a story's event to a subscriber is not
 claimed while an earlier event of that story to that subscriber is still pending (`_IN_ORDER`),
-so a partner's retries of `story.published` hold its `story.updated` back. On PostgreSQL one statement picks each subscriber's
-first due rows (a LATERAL probe per active subscriber: the cost follows the subscribers, not
-the backlog), locks them `FOR UPDATE SKIP LOCKED` and leases them; on SQLite a window query
+so a partner's retries of `story.published` hold its `story.updated` back. On PostgreSQL one
+statement picks each subscriber's first due rows (a LATERAL probe per active subscriber: the
+cost follows the subscribers, not the backlog), locks them `FOR UPDATE SKIP LOCKED` and leases them; on SQLite a window query
 in one BEGIN IMMEDIATE transaction. Every claim carries a fresh token: a result is applied only
 while the delivery still carries its token, so a replay, or another worker's claim after the
 lease ran out, is never overwritten by an older attempt's result.
