@@ -4,15 +4,15 @@ kind (push/transmitter.py) says what each request is.
 
 Claiming. Pending deliveries whose next attempt is due and whose lease (a worker's claim) has
 expired, of active subscribers, oldest first — but at most `push_per_subscriber` in flight per
-subscriber in this process (1 while the subscriber is failing), so one partner's backlog or
-slowness never holds the others' places. In order: a story's event to a subscriber is not
-claimed while an earlier event of that story to that subscriber is still pending (`_IN_ORDER`),
-so a partner's retries of `story.published` hold its `story.updated` back. On PostgreSQL one
-statement picks each subscriber's first due rows (a LATERAL probe per active subscriber: the
-cost follows the subscribers, not the backlog), locks them `FOR UPDATE SKIP LOCKED` and leases them; on SQLite a window query
-in one BEGIN IMMEDIATE transaction. Every claim carries a fresh token: a result is applied only
-while the delivery still carries its token, so a replay, or another worker's claim after the
-lease ran out, is never overwritten by an older attempt's result.
+subscriber in this process (1 while the subscriber is failing), so one partner's backlog or slowness
+never holds the others' places. In order: a story's event to a subscriber is not claimed while an
+earlier event of that story to that subscriber is still pending (`_IN_ORDER`), so a partner's
+retries of `story.published` hold its `story.updated` back. On PostgreSQL one statement picks each
+subscriber's first due rows (a LATERAL probe per active subscriber: the cost follows the
+subscribers, not the backlog), locks them `FOR UPDATE SKIP LOCKED` and leases them; on SQLite a
+window query in one BEGIN IMMEDIATE transaction. Every claim carries a fresh token: a result is
+applied only while the delivery still carries its token, so a replay, or another worker's claim
+after the lease ran out, is never overwritten by an older attempt's result.
 
 Sending. Requests run on the outbound client's event loop (syndication/outbound): up to
 `push_concurrency` in flight per process, each bounded by one deadline (`outbound_timeout`,
