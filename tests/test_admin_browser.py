@@ -15,6 +15,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -47,10 +48,10 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[str, Runtime]]:
-    """The app on a real threaded HTTP server with a migrated SQLite file; yields its base URL
-    and its runtime (for tests that set up content through the services)."""
+@contextmanager
+def serve_admin(tmp_path: Path, wrap=lambda app: app) -> Iterator[tuple[str, Runtime]]:
+    """The app (through `wrap`, a WSGI middleware) on a real threaded HTTP server with a
+    migrated SQLite file and an admin user; yields its base URL and its runtime."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     db_path = tmp_path / "instance" / "syndication.db"
@@ -71,13 +72,23 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Runtime]]:
     rt = app.extensions["syndication"]
     with rt.db.write() as s:
         create_user(s, "admin", PASSWORD, "admin", datetime.now(UTC))
-    httpd = make_server("127.0.0.1", port, app, threaded=True)
+    httpd = make_server("127.0.0.1", port, wrap(app), threaded=True)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
-    yield base, rt
-    httpd.shutdown()
-    thread.join(5)
-    rt.close()
+    try:
+        yield base, rt
+    finally:
+        httpd.shutdown()
+        thread.join(5)
+        rt.close()
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, Runtime]]:
+    """The app on a real threaded HTTP server (serve_admin); yields its base URL and its
+    runtime (for tests that set up content through the services)."""
+    with serve_admin(tmp_path) as base_and_runtime:
+        yield base_and_runtime
 
 
 @pytest.fixture
@@ -85,8 +96,8 @@ def server(served: tuple[str, Runtime]) -> str:
     return served[0]
 
 
-@pytest.fixture
-def browser(tmp_path: Path):
+def chromium_options(tmp_path: Path) -> webdriver.ChromeOptions:
+    """Headless Debian chromium with a throwaway profile, as every browser test starts it."""
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in (
@@ -103,7 +114,12 @@ def browser(tmp_path: Path):
         f"--user-data-dir={tmp_path / 'chromium-profile'}",
     ):
         options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    return options
+
+
+@pytest.fixture
+def browser(tmp_path: Path):
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=chromium_options(tmp_path))
     driver.set_page_load_timeout(30)
     yield driver
     driver.quit()

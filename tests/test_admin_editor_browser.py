@@ -8,22 +8,14 @@ the editor needs no inline script, no eval and no other origin.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
-from syndication.app import create_app
-from syndication.auth.users import create_user
-from syndication.config import load_settings
-from syndication.db import Database
 from syndication.runtime import Runtime
 from syndication.stories.service import create_story, get_story
-from tests.servers import free_port
-from tests.test_admin_browser import PASSWORD, Session, pytestmark  # noqa: F401
+from tests.test_admin_browser import PASSWORD, Session, pytestmark, serve_admin  # noqa: F401
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -54,33 +46,8 @@ class _WithCsp:
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, Runtime]]:
     """The app behind the strict policy on a real threaded HTTP server (SQLite file)."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    db_path = tmp_path / "instance" / "syndication.db"
-    db_path.parent.mkdir(parents=True)
-    db = Database(f"sqlite:///{db_path}")
-    db.migrate()
-    db.dispose()
-    settings = load_settings(
-        {
-            "database_url": f"sqlite:///{db_path}",
-            "base_url": base,
-            "instance_path": str(tmp_path / "instance"),
-            "timezone": "Europe/London",
-        },
-        environ={},
-    )
-    app = create_app(settings)
-    rt = app.extensions["syndication"]
-    with rt.db.write() as s:
-        create_user(s, "admin", PASSWORD, "admin", datetime.now(UTC))
-    httpd = make_server("127.0.0.1", port, _WithCsp(app), threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield base, rt
-    httpd.shutdown()
-    thread.join(5)
-    rt.close()
+    with serve_admin(tmp_path, _WithCsp) as base_and_runtime:
+        yield base_and_runtime
 
 
 def _sign_in(b: Session) -> None:
