@@ -22,6 +22,7 @@ from syndication.config import load_settings
 from syndication.db import Database
 from syndication.models import Base
 from syndication.runtime import Runtime
+from tests.pushkit import FakeClock
 
 PG_URL = os.environ.get(
     "SYNDICATION_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -124,6 +125,20 @@ def app(settings):
     app.config["TESTING"] = True
     yield app
     app.extensions["syndication"].close()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A clock moved by hand (a module whose time starts elsewhere defines its own)."""
+    return FakeClock()
+
+
+@pytest.fixture
+def ctx(rt, clock):
+    """The push context under test: the app's database, the `clock` moved by hand, no jitter."""
+    ctx = rt.push.derive(clock=clock, rand=lambda: 0.5)
+    yield ctx
+    ctx.close()
 
 
 @pytest.fixture

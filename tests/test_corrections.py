@@ -46,11 +46,6 @@ def settings(db_url, tmp_path):
 
 
 @pytest.fixture
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture
 def app(clocked_app):
     return clocked_app
 
@@ -401,13 +396,6 @@ def test_summary_only_channels_keep_the_summary_alone(rt, client, clock):
 
 
 # --- partners ---------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def ctx(rt, clock):
-    ctx = rt.push.derive(clock=clock, rand=lambda: 0.5)
-    yield ctx
-    ctx.close()
 
 
 def _step(rt, ctx, clock, text: str) -> None:

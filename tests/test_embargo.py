@@ -29,7 +29,7 @@ from syndication.stories.service import create_story, delete_story, get_story, u
 from syndication.validation import iso
 
 from .conftest import make_settings
-from .pushkit import FakeClock, Receiver, add_subscriber, settle
+from .pushkit import Receiver, add_subscriber, settle
 
 SCHEMA = json.loads((Path(__file__).parent / "data" / "ninjs-2.x.schema.json").read_text())
 NINJS = jsonschema.Draft202012Validator(
@@ -45,20 +45,8 @@ def settings(db_url, tmp_path):
 
 
 @pytest.fixture
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture
 def app(clocked_app):
     return clocked_app
-
-
-@pytest.fixture
-def ctx(rt, clock):
-    ctx = rt.push.derive(clock=clock, rand=lambda: 0.5)
-    yield ctx
-    ctx.close()
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from syndication.models import Delivery, Event, Story
 from syndication.push.queue import dispatch_events
 
 from .conftest import make_settings
-from .pushkit import FakeClock, Receiver, add_subscriber, deliveries
+from .pushkit import Receiver, add_subscriber, deliveries
 from .storyfactory import page_url, parse_json, parse_xml, xml_tree
 
 SCHEMA = json.loads((Path(__file__).parent / "data" / "ninjs-2.x.schema.json").read_text())
@@ -36,20 +36,8 @@ def settings(db_url, tmp_path):
 
 
 @pytest.fixture
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture
 def app(clocked_app):
     return clocked_app
-
-
-@pytest.fixture
-def ctx(rt, clock):
-    ctx = rt.push.derive(clock=clock, rand=lambda: 0.5)
-    yield ctx
-    ctx.close()
 
 
 def _auth(rt, role: str) -> dict[str, str]:

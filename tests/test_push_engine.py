@@ -28,7 +28,6 @@ from syndication.stories.service import create_story
 
 from .conftest import make_settings
 from .pushkit import (
-    FakeClock,
     Receiver,
     Trickler,
     add_subscriber,
@@ -45,19 +44,6 @@ SCHEDULE = "5,300,1800"
 @pytest.fixture
 def settings(db_url, tmp_path):
     return make_settings(db_url, tmp_path, outbound_allow="127.0.0.1", retry_schedule=SCHEDULE)
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture
-def ctx(rt, clock):
-    """The push context under test: the app's database, a clock moved by hand, no jitter."""
-    ctx = rt.push.derive(clock=clock, rand=lambda: 0.5)
-    yield ctx
-    ctx.close()
 
 
 def drain(ctx) -> int:

@@ -17,24 +17,12 @@ from syndication.push.subscribers import replay_delivery
 from syndication.stories.service import update_story
 
 from .conftest import make_settings
-from .pushkit import FakeClock, Receiver, add_subscriber, publish, settle
+from .pushkit import Receiver, add_subscriber, publish, settle
 
 
 @pytest.fixture
 def settings(db_url, tmp_path):
     return make_settings(db_url, tmp_path, outbound_allow="127.0.0.1", retry_schedule="5,300")
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture
-def ctx(rt, clock):
-    ctx = rt.push.derive(clock=clock, rand=lambda: 0.5)
-    yield ctx
-    ctx.close()
 
 
 def _failing(times: int | None):

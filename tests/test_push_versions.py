@@ -35,18 +35,6 @@ def settings(db_url, tmp_path):
     return make_settings(db_url, tmp_path, outbound_allow="127.0.0.1")
 
 
-@pytest.fixture
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture
-def ctx(rt, clock):
-    ctx = rt.push.derive(clock=clock, rand=lambda: 0.5)
-    yield ctx
-    ctx.close()
-
-
 def _step(rt, ctx, clock, change) -> None:
     """One editor's change a second later, and the deliveries it makes sent (one step at a time:
     the engine sends a subscriber's due deliveries concurrently, so order is the test's job).

@@ -30,7 +30,7 @@ from syndication.stories.service import create_story
 from tests.servers import free_port
 
 from .conftest import BASE_URL, make_settings
-from .pushkit import FakeClock, wait_for
+from .pushkit import wait_for
 from .storyfactory import links
 
 FORM = "application/x-www-form-urlencoded"
@@ -97,11 +97,6 @@ def settings(db_url, tmp_path):
         retry_schedule="0.01,0.01,0.01",
         poll_interval=0.2,
     )
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
 
 
 @pytest.fixture
