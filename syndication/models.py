@@ -206,6 +206,8 @@ class ApiToken(Base):
     # The first characters of the token ("syn_AbC123"): enough to tell tokens apart in a list,
     # far too few to guess the rest from.
     prefix: Mapped[str] = mapped_column(String(16))
+    # Role "partner" only: whose subscribers it reaches (partners/service.py).
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -219,6 +221,8 @@ class User(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(150), unique=True)  # stored lower-cased
     role: Mapped[str] = mapped_column(String(16))
+    # Role "partner" only: whose subscribers the user reaches (partners/service.py).
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id", ondelete="CASCADE"))
     # "scrypt$n=…,r=…,p=…$<salt>$<hash>": the parameters travel with the hash.
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -294,6 +298,11 @@ class Subscriber(Base):
     throttle: Mapped[float | None] = mapped_column(Float)  # deliveries per second, None = no cap
     # A trusted partner: told of scheduled stories before publish_at (story.embargoed).
     receives_embargoed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The partner an admin assigned this subscriber to: its people and tokens manage it in the
+    # partner portal (None: the newsroom's alone).
+    partner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("partners.id", ondelete="SET NULL"), index=True
+    )
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     disabled_reason: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -438,3 +447,14 @@ class RateLimit(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     window_start: Mapped[datetime] = mapped_column(UTCDateTime)
     hits: Mapped[int] = mapped_column(Integer)
+
+
+class Partner(Base):
+    """A partner organisation: its users and tokens (role "partner") reach the subscribers an
+    admin assigned to it, and nothing else (partners/service.py)."""
+
+    __tablename__ = "partners"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -39,7 +39,7 @@ from flask import Flask, Response, current_app, redirect, render_template, reque
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import BadRequest, Forbidden, Unauthorized
 
-from syndication.auth.roles import ADMIN, RANKS, allows
+from syndication.auth.roles import ADMIN, ROLES, allows
 from syndication.auth.session import authenticate, check_csrf, submitted_csrf
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -83,7 +83,7 @@ def requires(
         write = write or role
     access = Access(read=read or ADMIN, write=write or ADMIN)
     for value in (access.read, access.write):
-        if value not in RANKS:
+        if value not in ROLES:
             raise ValueError(f"unknown role {value!r}")
 
     def mark(view: F) -> F:

@@ -48,6 +48,8 @@ class Principal:
     id: int
     name: str
     role: str
+    # Role "partner": the partner whose subscribers it reaches (partners/service.py).
+    partner_id: int | None = None
 
     def allows(self, role: str) -> bool:
         return allows(self.role, role)
@@ -133,7 +135,9 @@ def authenticate() -> Authentication:
             if is_touch_due(token, now):
                 with rt.db.write() as db_session:
                     mark_used(db_session, token.id, now)
-            result = Authentication(Principal("token", token.id, token.name, token.role), "token")
+            result = Authentication(
+                Principal("token", token.id, token.name, token.role, token.partner_id), "token"
+            )
     elif "uid" in session:
         with rt.db.read() as db_session:
             user = db_session.get(User, session["uid"])
@@ -145,7 +149,7 @@ def authenticate() -> Authentication:
             session.clear()
             result = Authentication(None, None)
         else:
-            principal = Principal("user", user.id, user.username, user.role)
+            principal = Principal("user", user.id, user.username, user.role, user.partner_id)
             result = Authentication(principal, "session")
     else:
         result = Authentication(None, None)
@@ -166,7 +170,7 @@ def login_user(user: User) -> None:
     session[GENERATION_FIELD] = user.session_generation
     session[CSRF_FIELD] = secrets.token_urlsafe(32)
     g._syndication_auth = Authentication(
-        Principal("user", user.id, user.username, user.role), "session"
+        Principal("user", user.id, user.username, user.role, user.partner_id), "session"
     )
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from syndication.auth.roles import ROLES
 from syndication.errors import NotFound, ValidationError
 from syndication.models import ApiToken
+from syndication.partners.service import check_partner_for_role
 
 TOKEN_PREFIX = "syn_"
 TOKEN_BYTES = 32
@@ -40,20 +41,26 @@ def new_token() -> str:
     return TOKEN_PREFIX + base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
-def create_token(session: Session, name: str, role: str, now: datetime) -> tuple[ApiToken, str]:
-    """A new token; the plaintext is returned here and never again."""
+def create_token(
+    session: Session, name: str, role: str, now: datetime, partner_id: int | None = None
+) -> tuple[ApiToken, str]:
+    """A new token; the plaintext is returned here and never again. One with the partner role
+    needs `partner_id` (and no other role has one)."""
     name = (name or "").strip()
     problems = {}
     if not name or len(name) > 100:
         problems["name"] = "must be 1 to 100 characters"
     if role not in ROLES:
         problems["role"] = f"must be one of {', '.join(ROLES)}"
+    else:
+        problems.update(check_partner_for_role(session, role, partner_id))
     if problems:
         raise ValidationError(problems)
     plaintext = new_token()
     token = ApiToken(
         name=name,
         role=role,
+        partner_id=partner_id,
         token_hash=hash_token(plaintext),
         prefix=plaintext[:DISPLAY_CHARS],
         created_at=now,

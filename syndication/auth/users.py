@@ -20,6 +20,7 @@ from syndication.auth.roles import ROLES
 from syndication.db import Database
 from syndication.errors import Conflict, NotFound, ValidationError
 from syndication.models import User
+from syndication.partners.service import check_partner_for_role
 from syndication.ratelimit import client_key
 
 USERNAME_RE = re.compile(r"[a-z0-9][a-z0-9._@-]{0,149}")
@@ -30,7 +31,15 @@ def normalize_username(username: str) -> str:
     return (username or "").strip().lower()
 
 
-def create_user(session: Session, username: str, password: str, role: str, now: datetime) -> User:
+def create_user(
+    session: Session,
+    username: str,
+    password: str,
+    role: str,
+    now: datetime,
+    partner_id: int | None = None,
+) -> User:
+    """A new user; one with the partner role needs `partner_id` (and no other role has one)."""
     username = normalize_username(username)
     problems = {}
     if not USERNAME_RE.fullmatch(username):
@@ -42,11 +51,19 @@ def create_user(session: Session, username: str, password: str, role: str, now: 
         problems["password"] = f"must be {PASSWORD_MIN} to {PASSWORD_MAX} characters"
     if role not in ROLES:
         problems["role"] = f"must be one of {', '.join(ROLES)}"
+    else:
+        problems.update(check_partner_for_role(session, role, partner_id))
     if problems:
         raise ValidationError(problems)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise Conflict(f"user {username!r} already exists", {"username": "already taken"})
-    user = User(username=username, role=role, password_hash=hash_password(password), created_at=now)
+    user = User(
+        username=username,
+        role=role,
+        partner_id=partner_id,
+        password_hash=hash_password(password),
+        created_at=now,
+    )
     session.add(user)
     session.flush()
     return user

@@ -31,6 +31,7 @@ def _register() -> None:
         info,
         init,
         links,
+        partner,
         run,
         stories,
         subscribers,
@@ -46,6 +47,7 @@ def _register() -> None:
     cli.add_command(import_.import_)
     cli.add_command(links.links)
     cli.add_command(token.token)
+    cli.add_command(partner.partner)
     cli.add_command(user.user)
     cli.add_command(worker.worker)
     cli.add_command(subscribers.subscribers)

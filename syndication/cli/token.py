@@ -8,6 +8,7 @@ from syndication.auth import tokens
 from syndication.auth.roles import ROLES
 from syndication.cli.context import CliContext
 from syndication.errors import ServiceError
+from syndication.partners.service import partner_id_of
 
 
 @click.group()
@@ -18,12 +19,20 @@ def token() -> None:
 @token.command("create")
 @click.option("--name", required=True, help="What the token is for (shown in lists).")
 @click.option("--role", required=True, type=click.Choice(ROLES), help="What it may do.")
+@click.option(
+    "--partner",
+    "partner_ref",
+    help="With --role partner: the partner (id or name) it belongs to.",
+)
 @click.pass_obj
-def create(ctx: CliContext, name: str, role: str) -> None:
+def create(ctx: CliContext, name: str, role: str, partner_ref: str | None) -> None:
     """Create a token; prints it once, alone on the last line (only its hash is stored)."""
     try:
         with ctx.db.write() as session:
-            row, plaintext = tokens.create_token(session, name, role, now=ctx.clock())
+            partner_id = partner_id_of(session, partner_ref)
+            row, plaintext = tokens.create_token(
+                session, name, role, now=ctx.clock(), partner_id=partner_id
+            )
             token_id = row.id
     except ServiceError as exc:
         raise click.ClickException(exc.message) from None

@@ -10,6 +10,7 @@ from syndication.auth import users
 from syndication.auth.roles import ROLES
 from syndication.cli.context import CliContext
 from syndication.errors import ServiceError
+from syndication.partners.service import partner_id_of
 
 
 @click.group()
@@ -34,18 +35,28 @@ def _explain(exc: ServiceError) -> str:
 @click.option("--username", required=True)
 @click.option("--role", required=True, type=click.Choice(ROLES))
 @click.option(
+    "--partner",
+    "partner_ref",
+    help="With --role partner: the partner (id or name) it belongs to.",
+)
+@click.option(
     "--password-stdin",
     is_flag=True,
     help="Read the password from the first line of standard input (also when it is not a "
     "terminal); otherwise it is prompted for twice, hidden.",
 )
 @click.pass_obj
-def create(ctx: CliContext, username: str, role: str, password_stdin: bool) -> None:
+def create(
+    ctx: CliContext, username: str, role: str, partner_ref: str | None, password_stdin: bool
+) -> None:
     """Create a user who signs in with USERNAME and a password (stored as a scrypt hash)."""
     password = _read_password(password_stdin)
     try:
         with ctx.db.write() as session:
-            row = users.create_user(session, username, password, role, now=ctx.clock())
+            partner_id = partner_id_of(session, partner_ref)
+            row = users.create_user(
+                session, username, password, role, now=ctx.clock(), partner_id=partner_id
+            )
             name = row.username
     except ServiceError as exc:
         raise click.ClickException(_explain(exc)) from None
