@@ -438,3 +438,17 @@ class RateLimit(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     window_start: Mapped[datetime] = mapped_column(UTCDateTime)
     hits: Mapped[int] = mapped_column(Integer)
+
+
+class Heartbeat(Base):
+    """A process running the jobs (the scheduler of `syndication run`, a `syndication worker`)
+    says it is alive: one row per process, rewritten every poll_interval (syndication/ops/
+    heartbeat.py). GET /ready reads the newest."""
+
+    __tablename__ = "heartbeats"
+
+    process: Mapped[str] = mapped_column(String(200), primary_key=True)  # "<host>:<pid>"
+    role: Mapped[str] = mapped_column(String(16))  # scheduler | worker
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_heartbeats_at", "at"),)
