@@ -36,11 +36,13 @@ from prometheus_client import (
     multiprocess,
     values,
 )
-from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import generate_latest
 from prometheus_client.metrics_core import Metric
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
-CONTENT_TYPE = CONTENT_TYPE_LATEST
+# The text format every Prometheus reads (2.x and 3.x); our names and labels are plain ASCII,
+# so the body is the same as the newer 1.0.0 format's.
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Seconds; a delivery attempt is cut off at outbound_timeout (15 s by default, at most 300).
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 30.0, 60.0)
 DELIVERY_OUTCOMES = ("delivered", "failed", "error")
