@@ -34,6 +34,7 @@ METRICS_DIR = "metrics"  # in the instance folder: the processes' shared metrics
 
 def run_jobs_until_signalled(settings: Settings, label: str, on_started=None) -> None:  # type: ignore[no-untyped-def]
     """Run the scheduler jobs in this process until SIGTERM or SIGINT."""
+    import logging
     import threading
 
     from syndication.ops.logs import setup_logging
@@ -54,12 +55,15 @@ def run_jobs_until_signalled(settings: Settings, label: str, on_started=None) ->
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
     jobs = start_scheduler(rt, role=label)
+    log = logging.getLogger("syndication.jobs")
+    log.info("jobs started")
     if on_started is not None:
         on_started()
     while not stop.wait(1.0):
         pass
     jobs.shutdown(wait=True)
     rt.close()
+    log.info("jobs stopped")
     metrics.mark_dead(os.getpid())
 
 
