@@ -9,6 +9,10 @@ write to a memory-mapped file, the costlier mode). "without" is the same app wit
 counting middleware taken off and the feed cache counter made a no-op: the baseline is the
 service as it was before /metrics. wrk -t2 -c64 on 127.0.0.1; median of the rounds; ratio =
 with / without. The instance (SQLite, one channel of 20 stories) is bench/http_cache_hit.py's.
+
+Then the same two apps called in one process, no server and no sockets (WSGI calls of the same
+cache hit, interleaved rounds): the cost of the metrics alone, much less moved by the machine's
+load than the HTTP figure.
 """
 
 from __future__ import annotations
@@ -16,7 +20,10 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 from flask import Flask
@@ -60,6 +67,42 @@ def _counted(url: str) -> str:
     return "none"
 
 
+def _calls_per_second(app: Flask, environ: dict, calls: int) -> float:
+    def start_response(status: str, headers: list, exc_info: object = None) -> None:
+        assert status.startswith("200"), status
+
+    started = time.perf_counter()
+    for _ in range(calls):
+        body = app(dict(environ), start_response)
+        for _chunk in body:
+            pass
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
+    return calls / (time.perf_counter() - started)
+
+
+def in_process(path: str, calls: int, rounds: int) -> None:
+    """Run in a child with PROMETHEUS_MULTIPROC_DIR set: both apps, interleaved rounds."""
+    from werkzeug.test import EnvironBuilder
+
+    from syndication.app import create_app
+
+    apps = {"without": app_without_metrics(), "with": create_app()}
+    environ = EnvironBuilder(path=path, base_url=BASE_URL).get_environ()
+    for app in apps.values():
+        _calls_per_second(app, environ, 200)  # the first renders; warm the rest
+    runs: dict[str, list[float]] = {"without": [], "with": []}
+    for _ in range(rounds):
+        for key, app in apps.items():
+            runs[key].append(_calls_per_second(app, environ, calls))
+    without, with_ = (statistics.median(runs[k]) for k in ("without", "with"))
+    print(f"  in process, {calls} WSGI calls x {rounds} rounds, median:")
+    print(f"    without metrics {without:>9.0f} calls/s ({1e6 / without:.1f} us each)")
+    print(f"    with metrics    {with_:>9.0f} calls/s ({1e6 / with_:.1f} us each)")
+    print(f"    ratio with / without {fmt_ratio(with_, without)}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -67,7 +110,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--duration", type=float, default=5.0)
     ap.add_argument("--warmup", type=float, default=1.5)
+    ap.add_argument("--calls", type=int, default=20_000, help="WSGI calls per in-process round")
+    ap.add_argument("--in-process", metavar="PATH", help=argparse.SUPPRESS)  # the child's part
     args = ap.parse_args(argv)
+    if args.in_process:
+        in_process(args.in_process, args.calls, max(args.rounds, 5))
+        return 0
     spec = LoadSpec(duration=args.duration, warmup=args.warmup, connections=64, threads=2)
     with tempfile.TemporaryDirectory(prefix="bench-metrics-") as tmp:
         instance = Path(tmp)
@@ -98,10 +146,16 @@ def main(argv: list[str] | None = None) -> int:
                     f"   (feed hits counted: {counted})",
                     flush=True,
                 )
-    without, with_ = (statistics.median(runs[k]) for k in ("without", "with"))
-    print(f"\n  without metrics (baseline) {without:>9.0f} req/s")
-    print(f"  with metrics (ours)        {with_:>9.0f} req/s")
-    print(f"  ratio with / without       {fmt_ratio(with_, without)}")
+        without, with_ = (statistics.median(runs[k]) for k in ("without", "with"))
+        print(f"\n  without metrics (baseline) {without:>9.0f} req/s")
+        print(f"  with metrics (ours)        {with_:>9.0f} req/s")
+        print(f"  ratio with / without       {fmt_ratio(with_, without)}\n", flush=True)
+        shared = instance / "metrics-in-process"
+        shared.mkdir()
+        child = [sys.executable, "-m", "bench.request_metrics", "--in-process", path]
+        child += ["--calls", str(args.calls), "--rounds", str(args.rounds)]
+        env = bench_env({"PROMETHEUS_MULTIPROC_DIR": str(shared)})
+        subprocess.run(child, env=env, check=True, timeout=600)  # noqa: S603
     return 0
 
 
