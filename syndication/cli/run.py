@@ -259,3 +259,4 @@ def run(ctx: CliContext, host: str, port: int, demo: bool) -> None:
             scheduler.terminate()
             scheduler.join(timeout=10)
             metrics.mark_dead(scheduler.pid)  # if it died without saying so itself
+        metrics.mark_dead(os.getpid())  # this process's own runtime (migrating) made a gauge
