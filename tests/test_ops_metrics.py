@@ -379,8 +379,8 @@ def test_processes_writing_one_directory_are_collected_as_one(db_url, rt, tmp_pa
 
 def test_syndication_run_counts_its_workers_and_scheduler_as_one(db_url, tmp_path, rt):
     """`syndication run` with two web workers and its scheduler: requests spread over the
-    workers add up, a delivery the scheduler process made shows in a web worker's scrape, and
-    the scheduler's heartbeat makes /ready answer 200."""
+    workers add up, a delivery the scheduler process made shows in a web worker's scrape, the
+    scheduler's heartbeat makes /ready answer 200, and the processes leave no live gauge."""
     receiver = Receiver()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -429,3 +429,7 @@ def test_syndication_run_counts_its_workers_and_scheduler_as_one(db_url, tmp_pat
         stop_run(proc)
         receiver.close()
     assert not (stale / "counter_1.db").exists()
+    # Every process (web workers, scheduler, `run` itself) took its live gauges out on the way
+    # out; the counters stay.
+    assert not list(stale.glob("gauge_live*"))
+    assert list(stale.glob("counter_*.db"))
