@@ -12,7 +12,7 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -67,9 +67,9 @@ class Settings:
     trusted_proxies: int = 0
     log_level: str = "INFO"
     log_format: str = "text"
-    # /metrics: a bearer token (plain, or "sha256:<hex>" of it) and the client ranges let in
-    # without one.
-    metrics_token: str = ""
+    # /metrics: a bearer token (plain, or "sha256:<hex>" of it; left out of the repr, which
+    # a traceback or a test failure may print) and the client ranges let in without one.
+    metrics_token: str = field(default="", repr=False)
     metrics_allow: str = "127.0.0.1/32, ::1/128"
     ready_requires_scheduler: bool = True
     link_redirect_status: int = 302

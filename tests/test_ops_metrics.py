@@ -302,8 +302,10 @@ def test_metrics_settings_are_checked_without_echoing_the_token(tmp_path):
     for bad in ("10.0.0.0/33", "localhost", "1.2.3.4/8/8"):
         with pytest.raises(ConfigError, match="metrics_allow"):
             load_settings({"metrics_allow": bad}, environ={})
-    settings = load_settings({"metrics_allow": " 10.0.0.1 , ::1 ,"}, environ={})
-    assert settings.metrics_allow.startswith("10.0.0.1")
+    settings = load_settings({"metrics_allow": " 10.0.0.1 , ::1 , 10.0.0.1/32,"}, environ={})
+    assert settings.metrics_allow.startswith("10.0.0.1")  # a duplicate does no harm
+    settings = load_settings({"metrics_token": TOKEN}, environ={})
+    assert TOKEN not in repr(settings)
 
 
 # -- several processes ---------------------------------------------------------------------------
