@@ -7,6 +7,7 @@
   gzip vs identity feed cache hit           bench/feed_gzip.py
       WSGI server choice                    bench/wsgi_servers.py (--servers)
   short links and QR codes                  bench/links_qr.py
+  feed cache hit with vs without metrics    bench/request_metrics.py
   HTTP client choice                        bench/http_clients.py
   partner push fan-out (1,000 endpoints)    bench/push_fanout.py
   WebSub fan-out vs partner push            bench/websub_fanout.py
@@ -28,6 +29,7 @@ PARTS = [
     ("gzip vs identity feed cache hit", "bench.feed_gzip", ["--rounds", "1"]),
     ("(c) archive scale", "bench.archive_scale", []),
     ("short links and QR codes", "bench.links_qr", []),
+    ("feed cache hit with vs without metrics", "bench.request_metrics", ["--rounds", "1"]),
     ("HTTP client choice", "bench.http_clients", []),
     ("partner push fan-out", "bench.push_fanout", []),
     ("WebSub fan-out", "bench.websub_fanout", []),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 from typing import Any
 
@@ -17,6 +16,9 @@ from syndication.config import Settings, load_settings
 from syndication.links.fastpath import RedirectFastPath
 from syndication.links.qr_fastpath import EXTENSION_KEY as QR_KEY
 from syndication.links.qr_fastpath import QrFastPath, QrStore
+from syndication.ops import routes as ops_routes
+from syndication.ops.logs import setup_logging
+from syndication.ops.traffic import RequestCounter
 from syndication.runtime import Runtime
 
 _QR_PATH = re.compile(r"/s/[^/]+/qr\.[a-z]+")
@@ -28,9 +30,7 @@ def create_app(
     """Build the Flask app. Settings come from config and environment unless given; the
     process's Runtime is made here unless given (tests give one with their own clock)."""
     settings = runtime.settings if runtime is not None else settings or load_settings(overrides)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    setup_logging(settings)
     app = Flask(__name__, instance_path=str(settings.instance_dir))
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body
     rt = app.extensions["syndication"] = runtime or Runtime.create(settings)
@@ -72,6 +72,7 @@ def create_app(
     app.register_blueprint(hub_bp)  # POST /hub, the WebSub hub
     app.register_blueprint(sitemaps_bp)  # /sitemap.xml, /sitemaps/*, /robots.txt
     app.register_blueprint(media_bp)  # /media/<sha256>.<ext>, uploaded images
+    ops_routes.init_app(app, rt)  # /metrics, /ready
     from syndication.api import init_api
 
     init_api(app)
@@ -86,6 +87,8 @@ def create_app(
         # Outermost, so the fast paths and Flask all see the client's address, scheme and host.
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+    # Outermost of all: every request is counted, those the fast paths answer too.
+    app.wsgi_app = RequestCounter(app.wsgi_app, rt.metrics)  # type: ignore[method-assign]
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:

@@ -7,11 +7,12 @@ by SYNDICATION_CONFIG, then SYNDICATION_<NAME> environment variables, then expli
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -65,6 +66,12 @@ class Settings:
     workers: int = 0
     trusted_proxies: int = 0
     log_level: str = "INFO"
+    log_format: str = "text"
+    # /metrics: a bearer token (plain, or "sha256:<hex>" of it; left out of the repr, which
+    # a traceback or a test failure may print) and the client ranges let in without one.
+    metrics_token: str = field(default="", repr=False)
+    metrics_allow: str = "127.0.0.1/32, ::1/128"
+    ready_requires_scheduler: bool = True
     link_redirect_status: int = 302
     link_utm: str = ""
     visit_flush_interval: float = 2.0
@@ -253,6 +260,43 @@ def _check_log_level(value: str) -> None:
         raise ConfigError(f"log_level: must be DEBUG, INFO, WARNING or ERROR, got {value!r}")
 
 
+def _check_log_format(value: str) -> None:
+    if value not in ("text", "json"):
+        raise ConfigError(f"log_format: must be text or json, got {value!r}")
+
+
+_TOKEN_HASH = re.compile(r"sha256:[0-9a-f]{64}")
+
+
+def _check_metrics_token(value: str) -> None:
+    # The token itself is never echoed back: the message says only what is wrong with it.
+    if value.startswith("sha256:"):
+        if not _TOKEN_HASH.fullmatch(value):
+            raise ConfigError("metrics_token: sha256: must be followed by 64 lower-case hex digits")
+    elif value and (len(value) < 16 or not value.isprintable() or " " in value):
+        raise ConfigError(
+            "metrics_token: must be at least 16 printable characters without spaces "
+            f"(got {len(value)} characters), or sha256:<hex digest of the token>"
+        )
+
+
+def parse_cidrs(name: str, value: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Comma-separated CIDR ranges (a bare address is its own /32 or /128)."""
+    networks = []
+    for part in (p.strip() for p in value.split(",")):
+        if not part:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ConfigError(f"{name}: not a valid address or CIDR range: {part[:60]!r}") from None
+    return tuple(networks)
+
+
+def _check_metrics_allow(value: str) -> None:
+    parse_cidrs("metrics_allow", value)
+
+
 def _check_range(lo: float, hi: float) -> Callable[[str, float], None]:
     def check(name: str, value: float) -> None:
         if not lo <= value <= hi:
@@ -365,6 +409,9 @@ _VALIDATORS: dict[str, Callable[..., None]] = {
     "site_description": _check_site_description,
     "site_accent": _check_accent,
     "log_level": _check_log_level,
+    "log_format": _check_log_format,
+    "metrics_token": _check_metrics_token,
+    "metrics_allow": _check_metrics_allow,
 }
 _NAMED_VALIDATORS: dict[str, Callable[[str, Any], None]] = {
     "feed_max_age": _check_range(0, 31_536_000),

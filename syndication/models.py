@@ -458,3 +458,17 @@ class Partner(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Heartbeat(Base):
+    """A process running the jobs (the scheduler of `syndication run`, a `syndication worker`)
+    says it is alive: one row per process, rewritten every poll_interval (syndication/ops/
+    heartbeat.py). GET /ready reads the newest."""
+
+    __tablename__ = "heartbeats"
+
+    process: Mapped[str] = mapped_column(String(200), primary_key=True)  # "<host>:<pid>"
+    role: Mapped[str] = mapped_column(String(16))  # scheduler | worker
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_heartbeats_at", "at"),)

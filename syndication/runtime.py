@@ -1,6 +1,6 @@
 """What a running process shares, in one object handed down: settings, the database, caches,
-the clock, the push context (outbound client, transmitters, delivery engine, wake-up) and the
-rate limiter."""
+the clock, the push context (outbound client, transmitters, delivery engine, wake-up), the
+rate limiter and the process's metrics."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from syndication.clock import Clock, utcnow
 from syndication.config import Settings
 from syndication.db import Database
 from syndication.links.visits import VisitBuffer
+from syndication.ops.metrics import Metrics
 from syndication.outbound import OutboundClient
 from syndication.push.context import PushContext
 from syndication.ratelimit import RateLimiter
@@ -28,6 +29,7 @@ class Runtime:
     items: ItemCache
     push: PushContext
     limiter: RateLimiter
+    metrics: Metrics
     clock: Clock = utcnow
 
     @classmethod
@@ -40,14 +42,16 @@ class Runtime:
         """The runtime of a process; tests give their own clock and outbound client (one with
         a stub resolver, say)."""
         db = Database(settings.db_url)
+        metrics = Metrics()
         return cls(
             settings=settings,
             db=db,
             pages=PageCache(settings.feed_cache_bytes, settings.feed_cache_entries),
-            visits=VisitBuffer(db, settings.visit_flush_interval),
+            visits=VisitBuffer(db, settings.visit_flush_interval, metrics.visits_buffered),
             items=ItemCache(settings.item_cache_bytes),
-            push=PushContext(db, settings, clock=clock, outbound=outbound),
+            push=PushContext(db, settings, clock=clock, outbound=outbound, metrics=metrics),
             limiter=RateLimiter(db, clock),
+            metrics=metrics,
             clock=clock,
         )
 

@@ -9,9 +9,10 @@ Jobs, every `poll_interval` seconds:
 - release_due: publish scheduled stories whose publish_at has come, dated at publish_at.
 - verify_intents: WebSub verification of intent, and denial notices (push/websub/verify.py).
 - expire_leases: end WebSub subscriptions whose lease has passed or whose topic is gone.
+- heartbeat: this process's row in `heartbeats`, read by GET /ready (ops/heartbeat.py).
 and hourly:
 - prune: delete finished deliveries older than `delivery_retention` (push/retention.py) and
-  old rate-limit windows and sign-in attempt counters.
+  old rate-limit windows, sign-in attempt counters and heartbeats of processes gone.
 
 Every job takes its time from the runtime's clock.
 """
@@ -26,6 +27,7 @@ from syndication.auth import signin_limiter
 from syndication.clock import Clock
 from syndication.config import Settings
 from syndication.db import Database
+from syndication.ops import heartbeat
 from syndication.push import retention
 from syndication.push.websub import verify
 from syndication.runtime import Runtime
@@ -53,6 +55,7 @@ def prune(rt: Runtime) -> None:
     deleted = retention.prune(rt.db, rt.settings, rt.clock)
     rt.limiter.prune()
     signin_limiter.prune(rt.db, rt.clock())
+    heartbeat.prune(rt.db, rt.clock)
     if deleted:
         log.info("pruned %d finished deliveries older than delivery_retention", deleted)
 
@@ -70,9 +73,20 @@ class Jobs:
         self.rt.push.engine.stop()
 
 
-def start_scheduler(rt: Runtime) -> Jobs:
+def beat(rt: Runtime, role: str, process: str) -> None:
+    heartbeat.beat(rt.db, rt.clock, role, process)
+
+
+def start_scheduler(rt: Runtime, role: str = "scheduler") -> Jobs:
+    """Start the engine and the periodic jobs; `role` names this process in its heartbeat
+    (scheduler: the one of `syndication run`; worker: `syndication worker`)."""
     scheduler = BackgroundScheduler(timezone="UTC", daemon=True)
     settings = rt.settings
+    process = heartbeat.process_name()
+    try:
+        beat(rt, role, process)  # at once: /ready need not wait a poll interval
+    except Exception:  # noqa: BLE001 - the database may be away: the job tries again
+        log.exception("writing the heartbeat failed")
     common = {
         "trigger": "interval",
         "seconds": settings.poll_interval,
@@ -83,6 +97,7 @@ def start_scheduler(rt: Runtime) -> Jobs:
     scheduler.add_job(
         release_due_stories, args=(rt.db, settings, rt.clock), id="release_due", **common
     )
+    scheduler.add_job(beat, args=(rt, role, process), id="heartbeat", **common)
     scheduler.add_job(verify.verify_intents, args=(rt.push,), id="verify_intents", **common)
     scheduler.add_job(verify.expire_leases, args=(rt.push,), id="expire_leases", **common)
     scheduler.add_job(

@@ -49,6 +49,10 @@ PUBLIC_ENDPOINTS = {
     "sitemaps.stories",  # /sitemaps/stories-<n>.xml
     "sitemaps.robots",  # /robots.txt
     "media.media",  # /media/<sha256>.<ext>: uploaded images, shown on public pages
+    # /metrics: public to the role guard (no session or API token fits a scraper); the view
+    # checks metrics_allow / metrics_token itself (ops/scrape_access.py, test_ops_metrics.py).
+    "ops.metrics",
+    "ops.ready",  # /ready: for load balancers; states of its checks only
 }
 
 

@@ -51,6 +51,8 @@ class FeedFastPath:
                 if not query or cursor:
                     page = cached_page(self.rt, match[1], match[2], cursor[1] if cursor else None)
                     if page is not None:
+                        # A miss is counted by the Flask route, which looks again.
+                        self.rt.metrics.feed_cache_lookup(match[2], True)
                         page = page.for_encoding(environ.get("HTTP_ACCEPT_ENCODING"))
                         return self._send(page, environ, start_response, method == "HEAD")
         return self.app(environ, start_response)

@@ -105,6 +105,7 @@ def feed(slug: str, fmt: str) -> Response:
     if fmt not in (json.loads(formats) if isinstance(formats, str) else formats):
         return _plain(404, f"channel {slug!r} does not publish {fmt}")
     page = rt.pages.get(_key(channel_id, version, fmt, before))
+    rt.metrics.feed_cache_lookup(fmt, page is not None)
     if page is None:
         try:
             key, page, follows = _render(rt, channel_id, fmt, before)

@@ -8,6 +8,7 @@ import click
 
 from syndication.cli.context import CliContext
 from syndication.config import ConfigError, load_settings_with_origins
+from syndication.ops.logs import setup_logging
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -19,6 +20,7 @@ def cli(ctx: click.Context) -> None:
     except ConfigError as exc:
         click.echo(f"syndication: {exc}", err=True)
         ctx.exit(2)
+    setup_logging(settings)
     ctx.obj = CliContext(settings, origins=origins)
     ctx.call_on_close(ctx.obj.close)
 

@@ -15,6 +15,7 @@ import os
 import signal
 import socket
 import sys
+from multiprocessing import util as mp_util
 from typing import NoReturn
 
 import click
@@ -24,8 +25,11 @@ from syndication.cli.context import CliContext
 from syndication.cli.lifeline import PARENT_ENV, follow_parent, follow_parent_from_env
 from syndication.command import first_admin_command
 from syndication.config import Settings, load_settings, record_base_url
+from syndication.ops import metrics
+from syndication.ops.logs import granian_log_config
 
 GC_THRESHOLDS = (50_000, 20, 20)
+METRICS_DIR = "metrics"  # in the instance folder: the processes' shared metrics files
 
 
 def run_jobs_until_signalled(settings: Settings, label: str, on_started=None) -> None:  # type: ignore[no-untyped-def]
@@ -33,14 +37,11 @@ def run_jobs_until_signalled(settings: Settings, label: str, on_started=None) ->
     import logging
     import threading
 
+    from syndication.ops.logs import setup_logging
     from syndication.runtime import Runtime
     from syndication.scheduler import start_scheduler
 
-    logging.basicConfig(
-        level=settings.log_level.upper(), format=f"%(asctime)s %(levelname)s {label}: %(message)s"
-    )
-    # APScheduler logs every run of every job at INFO: keep its warnings, drop the chatter.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    setup_logging(settings, label)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -53,13 +54,17 @@ def run_jobs_until_signalled(settings: Settings, label: str, on_started=None) ->
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
-    jobs = start_scheduler(rt)
+    jobs = start_scheduler(rt, role=label)
+    log = logging.getLogger("syndication.jobs")
+    log.info("jobs started")
     if on_started is not None:
         on_started()
     while not stop.wait(1.0):
         pass
     jobs.shutdown(wait=True)
     rt.close()
+    log.info("jobs stopped")
+    metrics.mark_dead(os.getpid())
 
 
 def scheduler_process(parent_pid: int) -> None:
@@ -74,7 +79,11 @@ def web_app():  # type: ignore[no-untyped-def]
     from syndication.app import create_app
 
     follow_parent_from_env()
-    return create_app()
+    app = create_app()
+    # Its live gauges leave the sums when it exits (granian's workers leave through os._exit,
+    # which runs multiprocessing's finalizers, not atexit).
+    mp_util.Finalize(app, metrics.mark_dead, args=(os.getpid(),), exitpriority=10)
+    return app
 
 
 def _listen_or_exit(host: str, port: int) -> socket.socket:
@@ -158,6 +167,9 @@ def run(ctx: CliContext, host: str, port: int, demo: bool) -> None:
 
     held = _listen_or_exit(host, port)
     settings = ctx.settings
+    # Before any child starts: the web workers and the scheduler count into one directory,
+    # read whole by a scrape in any worker (ops/metrics.py).
+    metrics.enable_multiprocess(settings.instance_dir / METRICS_DIR)
     if not _base_url_configured(ctx.origins):
         # Without a configured public URL, links point at where we actually listen; recorded in
         # the instance folder so other commands print the same URLs while we serve.
@@ -189,7 +201,8 @@ def run(ctx: CliContext, host: str, port: int, demo: bool) -> None:
     click.echo(f"  API docs:      {base}/api/docs")
     click.echo(f"  all feeds:     {base}/feeds.opml")
     click.echo(f"  a feed:        {base}/feeds/<channel>.rss | .atom | .json")
-    click.echo(f"  health:        {base}/healthz")
+    click.echo(f"  health:        {base}/healthz   ready: {base}/ready")
+    click.echo(f"  metrics:       {base}/metrics (Prometheus; metrics_allow / metrics_token)")
     if first_admin is not None:
         click.echo(
             f"  sign in:       user {first_admin[0]!r}, password {first_admin[1]} "
@@ -239,8 +252,11 @@ def run(ctx: CliContext, host: str, port: int, demo: bool) -> None:
             # signal; this bounds shutdown in that case.
             workers_kill_timeout=30,
             log_level="warning" if settings.log_level.upper() != "DEBUG" else "debug",
+            log_dictconfig=granian_log_config(settings),
         ).serve()
     finally:
         if scheduler is not None:
             scheduler.terminate()
             scheduler.join(timeout=10)
+            metrics.mark_dead(scheduler.pid)  # if it died without saying so itself
+        metrics.mark_dead(os.getpid())  # this process's own runtime (migrating) made a gauge

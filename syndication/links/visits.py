@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from multiprocessing import util as mp_util
 
+from prometheus_client import Gauge
 from sqlalchemy import insert, update
 
 from syndication.db import Database
@@ -67,8 +68,10 @@ class _Batch:
 
 
 class VisitBuffer:
-    def __init__(self, db: Database, interval: float) -> None:
+    def __init__(self, db: Database, interval: float, gauge: Gauge | None = None) -> None:
         self._db = db
+        # The metric of visits buffered (ops/metrics.py): set under the lock, on every change.
+        self._gauge = gauge
         self._interval = interval
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()  # one flush at a time, so order and counts hold
@@ -102,6 +105,7 @@ class VisitBuffer:
             self._items.append(visit)
             if not visit.is_bot:
                 self._humans[visit.link_id] += 1
+            self._measure()
             if self._pid != os.getpid():
                 self._start()
             return True
@@ -126,8 +130,16 @@ class VisitBuffer:
 
     def __len__(self) -> int:
         with self._lock:
-            in_flight = len(self._in_flight.items) if self._in_flight else 0
-            return len(self._items) + in_flight
+            return self._buffered()
+
+    def _buffered(self) -> int:
+        in_flight = len(self._in_flight.items) if self._in_flight else 0
+        return len(self._items) + in_flight
+
+    def _measure(self) -> None:
+        """Publish the count of visits buffered (called with the lock held)."""
+        if self._gauge is not None:
+            self._gauge.set(self._buffered())
 
     def flush(self) -> int:
         """Write what is buffered; returns how many visits were written."""
@@ -189,6 +201,7 @@ class VisitBuffer:
                 self._items[:0] = batch.items
                 self._humans.update(batch.humans)
                 self._recent.append((self._settled, None))
+            self._measure()
 
     def _start(self) -> None:
         """Start this process's flusher (called with the lock held, once per process)."""

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from syndication.clock import Clock, utcnow
 from syndication.config import Settings
 from syndication.db import Database
+from syndication.ops.metrics import Metrics
 from syndication.outbound import OutboundClient, OutboundPolicy
 from syndication.push.engine import Engine
 from syndication.push.retry import RetryPolicy
@@ -38,8 +39,12 @@ class PushContext:
         waker: Waker | None = None,
         outbound: OutboundClient | Callable[[], OutboundClient] | None = None,
         rand: Callable[[], float] = random.random,
+        metrics: Metrics | None = None,
     ) -> None:
         self.db = db
+        # The process's metrics (ops/metrics.py); a context of its own (a test's) counts in a
+        # registry of its own.
+        self.metrics = metrics or Metrics()
         self.settings = settings
         self.clock = clock
         # One Waker per database per process: a derived context shares its parent's.
@@ -81,6 +86,7 @@ class PushContext:
                     self._outbound_unlocked(),
                     self.transmitters,
                     self.retry,
+                    self.metrics,
                 )
                 self._unsubscribe = self.waker.subscribe(self._engine.wake)
             return self._engine
@@ -96,6 +102,7 @@ class PushContext:
         fake clock, for a test."""
         kwargs.setdefault("waker", self.waker)
         kwargs.setdefault("clock", self.clock)
+        kwargs.setdefault("metrics", self.metrics)
         return PushContext(self.db, settings or self.settings, **kwargs)  # type: ignore[arg-type]
 
     def close(self) -> None:

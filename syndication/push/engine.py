@@ -76,6 +76,7 @@ from syndication.config import Settings
 from syndication.db import Database, PinnedWriter
 from syndication.i18n import local_time
 from syndication.models import Delivery, DeliveryAttempt, Event, Subscriber
+from syndication.ops.metrics import Metrics
 from syndication.outbound import OutboundClient, OutboundError, TimedOut, UnsafeURL
 from syndication.push.queue import Expansion, continue_expansion, start_expansion
 from syndication.push.retry import RetryPolicy, TokenBucket, parse_retry_after
@@ -134,8 +135,10 @@ class Engine:
         outbound: OutboundClient,
         transmitters: Mapping[str, Transmitter],
         retry: RetryPolicy,
+        metrics: Metrics | None = None,
     ) -> None:
         self.db = db
+        self.metrics = metrics
         self.settings = settings
         self.clock = clock
         self.outbound = outbound
@@ -552,6 +555,8 @@ class Engine:
         results = [r for r in results if not r.lease_ran_out]
         if not results:
             return
+        if self.metrics is not None:
+            self._observe(results)
         try:
             self._record(results, db)
             return
@@ -574,6 +579,23 @@ class Engine:
                 self._record([plain], db)
             except Exception:  # noqa: BLE001 - left leased: claimed again after it
                 log.exception("delivery %s left leased", result.job.delivery_id)
+
+    def _observe(self, results: list[Result]) -> None:
+        """Count the attempts (not the throttle's deferrals) in the process's metrics, whether or
+        not their recording succeeds: they were made."""
+        assert self.metrics is not None
+        for r in results:
+            if r.deferred is not None:
+                continue
+            code = r.status_code
+            if code is None:
+                outcome = "error"
+            elif 200 <= code < 300:
+                outcome = "delivered"
+            else:
+                outcome = "failed"
+            latency = r.latency_ms / 1000 if r.latency_ms is not None else None
+            self.metrics.observe_delivery(r.job.kind, outcome, latency)
 
     def _record(self, results: list[Result], db: Database | PinnedWriter | None = None) -> None:
         results = sorted(results, key=lambda r: (r.job.subscriber_id, r.job.delivery_id))
