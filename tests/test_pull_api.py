@@ -370,6 +370,7 @@ def test_admin_creates_pull_subscribers_through_the_api(rt, client):
     for bad in (
         {"kind": "pull", "name": "x", "url": "https://a.example/hook"},
         {"kind": "pull", "name": "x", "headers": {"X-A": "1"}},
+        {"kind": "pull", "name": "x", "url": None},
         {"kind": "pull", "name": "x", "throttle": 3},
         {"kind": "smoke", "name": "x"},
         {"name": "webhook without url"},

@@ -44,7 +44,6 @@ class SubscriberIn(RawBody):
     )
     name = f.String(required=True, validate=[validate.Length(max=200), not_blank()])
     url = http_url(
-        allow_none=True,
         metadata={
             "description": "webhook: required; https (http only for hosts of "
             "`outbound_allow`); private, loopback and link-local addresses are refused. "

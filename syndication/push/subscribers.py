@@ -224,7 +224,10 @@ def clean_subscriber(
         out["kind"] = kind
     if kind == PULL:
         for key in _NOT_PULL:
-            if data.get(key) not in (None, "", {}):
+            # No URL (an empty form field is none; null is not), headers and throttle at most
+            # reset to their default.
+            allowed = ("",) if key == "url" else (None, {})
+            if key in data and data[key] not in allowed:
                 errors.errors[key] = "a pull subscriber has none: its partner fetches its events"
         data = {k: x for k, x in data.items() if k not in _NOT_PULL}
         if not partial:
