@@ -20,6 +20,7 @@ from syndication.push import subscribers as subs
 from syndication.stories.service import retract_story, update_story
 from tests.conftest import make_settings
 from tests.pushkit import add_subscriber, publish, pump, receiver, wait_for  # noqa: F401 - a fixture
+from tests.test_push_ui import _login
 
 EVENTS = "/api/v1/partner/events"
 
@@ -97,6 +98,7 @@ def test_pulled_payloads_are_the_webhooks_bodies_in_version_order(rt, client, ct
     assert {item["subscriber_id"] for item in page["data"]} == {pull_id}
     assert all(item["id"].startswith("msg_") for item in page["data"])
     assert all(item["timestamp"] == item["payload"]["timestamp"] for item in page["data"])
+
     def key(body: dict) -> str:
         return json.dumps(body, sort_keys=True)
 
@@ -410,3 +412,30 @@ def test_the_route_is_in_the_openapi_document(client):
     names = {p["name"] for p in operation["parameters"]}
     assert names == {"after", "limit", "wait", "subscriber"}
     assert {"200", "400", "401", "403", "404", "422", "429"} <= set(operation["responses"])
+
+
+def test_admin_form_creates_and_edits_a_pull_subscriber(client, rt):
+    csrf = _login(client, rt, "root", "admin")
+    form = client.get("/admin/subscribers/new").get_data(as_text=True)
+    assert 'name="kind"' in form
+    created = client.post(
+        "/admin/subscribers/new",
+        data={"csrf_token": csrf, "kind": "pull", "name": "Pull feed", "format": "ninjs"},
+    )
+    assert created.status_code == 303, created.get_data(as_text=True)
+    with rt.db.read() as s:
+        sub = s.scalars(select(Subscriber)).one()
+    assert (sub.kind, sub.url, sub.format) == ("pull", "", "ninjs")
+    edit_url = f"/admin/subscribers/{sub.id}/edit"
+    page = client.get(edit_url).get_data(as_text=True)
+    assert 'name="url"' not in page and 'name="kind"' not in page
+    saved = client.post(
+        edit_url, data={"csrf_token": csrf, "name": "Renamed feed", "format": "json"}
+    )
+    assert saved.status_code == 303, saved.get_data(as_text=True)
+    refused = client.post(
+        "/admin/subscribers/new",
+        data={"csrf_token": csrf, "kind": "pull", "name": "x", "url": "https://a.example/h"},
+    )
+    assert refused.status_code == 422
+    assert "a pull subscriber has none" in refused.get_data(as_text=True)
