@@ -439,3 +439,23 @@ def test_admin_form_creates_and_edits_a_pull_subscriber(client, rt):
     )
     assert refused.status_code == 422
     assert "a pull subscriber has none" in refused.get_data(as_text=True)
+
+
+def test_a_subscriber_given_to_another_partner_loses_nothing(rt, client, ctx):
+    a, a_headers = _partner(rt, "A")
+    b, b_headers = _partner(rt, "B")
+    moved = _pull_subscriber(rt, a)
+    _pull_subscriber(rt, b)
+    publish(rt, "s1")
+    ctx.engine.drain()
+    # Both partners' first pages are numbered 1: A's holds its s1, B's its own s1.
+    assert _codes(_ok(client, a_headers)) == [("story.published", "s1")]
+    b_first = _ok(client, b_headers)
+    assert [i["subscriber_id"] for i in b_first["data"]] != [moved]
+    with rt.db.write() as s:
+        partners.assign(s, moved, b)
+    # B acknowledges its page 1: not A's page 1, which B never got.
+    nxt = _ok(client, b_headers, after=b_first["cursor"])
+    assert [i["subscriber_id"] for i in nxt["data"]] == [moved]
+    assert _ok(client, b_headers, after=nxt["cursor"])["data"] == []
+    assert _statuses(rt) == ["delivered", "delivered"]

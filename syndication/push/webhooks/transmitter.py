@@ -111,6 +111,8 @@ def matching_deliveries(
             ).where(Subscriber.kind == kind)
         )
     ]
+    if not subscribers:
+        return []  # no subscriber of this kind (often: pull): no query for the rest
     slugs = sorted({slug for s in subscribers for slug in (s.channels or [])})
     channel_filters = (
         {
