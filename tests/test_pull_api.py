@@ -459,3 +459,17 @@ def test_a_subscriber_given_to_another_partner_loses_nothing(rt, client, ctx):
     assert [i["subscriber_id"] for i in nxt["data"]] == [moved]
     assert _ok(client, b_headers, after=nxt["cursor"])["data"] == []
     assert _statuses(rt) == ["delivered", "delivered"]
+
+
+def test_a_trusted_pull_subscriber_is_told_of_embargoed_stories(rt, client, ctx):
+    partner_id, headers = _partner(rt)
+    _pull_subscriber(rt, partner_id, receives_embargoed=True)
+    other_id, other_headers = _partner(rt, "Untrusted")
+    _pull_subscriber(rt, other_id)
+    later = (rt.clock() + timedelta(days=1)).isoformat()
+    publish(rt, "soon", status="scheduled", publish_at=later)
+    ctx.engine.drain()
+    page = _ok(client, headers)
+    assert _codes(page) == [("story.embargoed", "soon")]
+    assert page["data"][0]["payload"]["data"]["embargoed"]
+    assert _ok(client, other_headers)["data"] == []
