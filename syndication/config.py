@@ -83,6 +83,8 @@ class Settings:
     push_per_subscriber: int = 4
     lease_seconds: int = 60
     delivery_retention: int = 2_592_000
+    pull_waits: int = 2
+    pull_waits_per_partner: int = 1
     run_jobs: bool = True
     secret_overlap: int = 86400
     subscriber_disable_after: int = 432000
@@ -439,6 +441,8 @@ _NAMED_VALIDATORS: dict[str, Callable[[str, Any], None]] = {
     "push_per_subscriber": _check_range(1, 256),
     "lease_seconds": _check_range(1, 86_400),
     "delivery_retention": _check_range(3600, 315_360_000),
+    "pull_waits": _check_range(1, 1024),
+    "pull_waits_per_partner": _check_range(1, 1024),
     "hub_rate_limit": _check_range(1, 100_000),
     "hub_pending_per_host": _check_range(1, 100_000),
     "http_header_timeout": _check_range(0.5, 3600),

@@ -371,8 +371,20 @@ class Delivery(Base):
     last_error: Mapped[str | None] = mapped_column(String(1000))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A pull subscriber's delivery (status "available"): the partner's page that last handed it
+    # out, until the partner acknowledges that page (push/pull.py); None: not handed out.
+    pull_page: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
 
     __table_args__ = (
+        # A page of the pull API: a subscriber's available deliveries in version order.
+        Index(
+            "ix_deliveries_available",
+            "subscriber_id",
+            "event_id",
+            "id",
+            postgresql_where=text("status = 'available'"),
+            sqlite_where=text("status = 'available'"),
+        ),
         # In the claim's order (next_attempt_at, id): a claim reads its LIMIT rows, not every
         # pending one.
         Index("ix_deliveries_due", "status", "next_attempt_at", "id"),
@@ -458,6 +470,10 @@ class Partner(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The number of the last page the pull API handed out to this partner (push/pull.py).
+    pull_page: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), default=0, server_default="0"
+    )
 
 
 class Heartbeat(Base):

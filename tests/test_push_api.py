@@ -67,6 +67,7 @@ def test_crud_with_secret_once_and_location(client, auth):
         "dead": 0,
         "delivered": 0,
         "skipped": 0,
+        "available": 0,
     }
     got = client.get(r.headers["Location"], headers=admin).get_json()
     assert "secret" not in got and got["format"] == "ninjs" and got["throttle"] == 5

@@ -291,6 +291,8 @@ def subscriber_data(form: Form) -> tuple[dict[str, Any], dict[str, str]]:
         "throttle": _throttle(_text(form, "throttle")),
         "receives_embargoed": _embargo_flag(form.get("receives_embargoed"), errors),
     }
+    if "kind" in form:  # the new-subscriber form only: a kind never changes
+        data["kind"] = _text(form, "kind")
     return data, errors
 
 

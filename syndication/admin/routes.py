@@ -815,6 +815,9 @@ def subscriber_new() -> Response:
         return _subscriber_form(values, errs, status=_status_of(exc))
     for warning in warnings:
         flash(f"Warning: {warning}", "warning")
+    if secret is None:  # a pull subscriber: no secret to show
+        flash("Pull subscriber created: assign it to its partner (syndication partner assign).")
+        return redirect(url_for(".subscriber_detail", subscriber_id=created["id"]), 303)
     # Shown once, on this response only (no redirect, never cached).
     return render(
         "admin/subscriber_secret.html",

@@ -33,6 +33,7 @@ def init_api(app: Flask) -> Api:
         docs,
         links,
         media,
+        partner_events,
         stories,
         subscribers,
         tokens,
@@ -48,7 +49,8 @@ def init_api(app: Flask) -> Api:
             "info": {
                 "description": "Stories, uploaded images, channels, short links, API tokens and "
                 "partner webhooks "
-                "(subscribers, deliveries), WebSub subscriptions. Authenticate "
+                "(subscribers, deliveries), WebSub subscriptions, and for partners the pull "
+                "API (/api/v1/partner/events, a partner token). Authenticate "
                 "with `Authorization: Bearer <token>` (`syndication token create`). Errors are "
                 '`{"error": {"code", "message", "fields"}}`. Lists are '
                 '`{"items": [...], "next": <URL of the next page> | null}`. Every JSON body is '
@@ -67,10 +69,21 @@ def init_api(app: Flask) -> Api:
             "type": "http",
             "scheme": "bearer",
             "description": "An API token: roles reader (read-only), editor (stories and "
-            "links), admin (everything, tokens and webhooks included)",
+            "links), admin (everything, tokens and webhooks included); partner (only the "
+            "partner API: its own events)",
         },
     )
-    for module in (stories, media, channels, links, tokens, subscribers, deliveries, websub):
+    for module in (
+        stories,
+        media,
+        channels,
+        links,
+        tokens,
+        subscribers,
+        deliveries,
+        websub,
+        partner_events,
+    ):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs.bp)
     return api

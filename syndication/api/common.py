@@ -317,9 +317,11 @@ def created(body: Any, location: str) -> tuple[Any, int, dict[str, str]]:
     return body, 201, {"Location": location}
 
 
-def patch_schema(schema_class: type[ma.Schema]) -> ma.Schema:
+def patch_schema(schema_class: type[ma.Schema], exclude: tuple[str, ...] = ()) -> ma.Schema:
     """The body of a PATCH: every top-level field optional, but a nested object that is sent
     is checked whole (marshmallow's partial=True would make `image: {}` pass without its url,
-    which the document, naming one `…In` component for the nested object, says is required)."""
-    return schema_class(partial=tuple(schema_class._declared_fields))
+    which the document, naming one `…In` component for the nested object, says is required). A
+    field set once and for all (`exclude`: a subscriber's kind) is left out."""
+    fields = tuple(name for name in schema_class._declared_fields if name not in exclude)
+    return schema_class(partial=fields, exclude=exclude)
 

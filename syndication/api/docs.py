@@ -133,6 +133,25 @@ def _scheduled_needs_publish_at(doc: dict[str, Any]) -> None:
             schemas[name].update(copy.deepcopy(rule))
 
 
+def _pull_has_no_url(doc: dict[str, Any]) -> None:
+    """A webhook subscriber needs `url`; one of kind `pull` has none, no headers and no throttle
+    (push.subscribers.clean_subscriber)."""
+    rule = {
+        "if": {"properties": {"kind": {"const": "pull"}}, "required": ["kind"]},
+        "then": {
+            "not": {"required": ["url"]},
+            "properties": {
+                "headers": {"type": ["object", "null"], "maxProperties": 0},
+                "throttle": {"type": "null"},
+            },
+        },
+        "else": {"required": ["url"]},
+    }
+    schema = doc.get("components", {}).get("schemas", {}).get("SubscriberIn")
+    if schema is not None:
+        schema.update(copy.deepcopy(rule))
+
+
 def document(api: Any, app: Flask) -> dict[str, Any]:
     """The OpenAPI document, finished: Idempotency-Key on exactly the POST operations whose
     view is @idempotent, read from the app's views so the document cannot promise what a
@@ -151,6 +170,7 @@ def document(api: Any, app: Flask) -> dict[str, Any]:
     runtime = app.extensions.get("syndication")
     _bounds(doc, getattr(runtime, "settings", None))
     _scheduled_needs_publish_at(doc)
+    _pull_has_no_url(doc)
     _names_never_change(doc)
     _error_responses(doc)
     return doc

@@ -18,7 +18,7 @@ from syndication.api.common import (
     page_schema,
 )
 from syndication.push.outbox import EVENT_TYPES
-from syndication.push.subscribers import FORMATS, MAX_THROTTLE, PING, STATUSES
+from syndication.push.subscribers import FORMATS, MAX_THROTTLE, PING, STATUSES, SUBSCRIBER_KINDS
 from syndication.push.websub.transmitter import PUBLISH as WEBSUB_PUBLISH
 
 _URL = {"format": "uri"}
@@ -28,15 +28,26 @@ DELIVERY_EVENT_TYPES = (*EVENT_TYPES, PING, WEBSUB_PUBLISH)
 
 
 class SubscriberIn(RawBody):
-    """A partner's webhook endpoint. `name` and `url` are required on creation; PATCH takes
-    any subset (`null` resets a field to its default)."""
+    """A partner's webhook endpoint, or (kind `pull`) a partner's feed of the same events
+    fetched from GET /api/v1/partner/events. `name` is required on creation, and `url` for a
+    webhook; PATCH takes any subset (`null` resets a field to its default) but not another
+    kind."""
 
+    kind = f.String(
+        allow_none=True,
+        validate=validate.OneOf(SUBSCRIBER_KINDS),
+        metadata={
+            "description": "webhook (default): the service POSTs to `url`; pull: no url, "
+            "headers or throttle, the partner (assign it one: `syndication partner assign`) "
+            "fetches the events with a partner token"
+        },
+    )
     name = f.String(required=True, validate=[validate.Length(max=200), not_blank()])
     url = http_url(
-        required=True,
         metadata={
-            "description": "https (http only for hosts of `outbound_allow`); private, "
-            "loopback and link-local addresses are refused",
+            "description": "webhook: required; https (http only for hosts of "
+            "`outbound_allow`); private, loopback and link-local addresses are refused. "
+            "pull: none",
         },
     )
     event_types = f.List(
@@ -108,12 +119,17 @@ class HealthOut(ma.Schema):
         required=True,
         metadata={"description": "Events recorded while the subscriber was disabled: recover them"},
     )
+    available = f.Integer(
+        required=True,
+        metadata={"description": "pull: events its partner has not fetched and acknowledged"},
+    )
 
 
 class SubscriberOut(ma.Schema):
     id = f.Integer(required=True)
+    kind = f.String(required=True, validate=validate.OneOf(SUBSCRIBER_KINDS))
     name = f.String(required=True, validate=not_blank())
-    url = f.String(required=True, metadata=_URL)
+    url = f.String(required=True, allow_none=True, metadata={**_URL, "description": "null: pull"})
     event_types = f.List(f.String(validate=validate.OneOf(EVENT_TYPES)), required=True)
     channels = f.List(f.String(), required=True)
     filter = f.Nested(FilterOut, required=True)
@@ -153,7 +169,10 @@ class SubscriberCreatedOut(SubscriberOut):
     secret = f.String(
         required=True,
         allow_none=True,
-        metadata={"description": "whsec_…: the signing secret, shown this once (null in a replay)"},
+        metadata={
+            "description": "whsec_…: the signing secret, shown this once (null in a replay, "
+            "and for a pull subscriber, which has none)"
+        },
     )
     secret_withheld = _withheld()
 

@@ -101,7 +101,7 @@ def subscriber(subscriber_id: int) -> Any:
 
 @blp.route("/<int:subscriber_id>", methods=["PATCH"])
 @requires("admin")
-@blp.arguments(patch_schema(SubscriberIn))
+@blp.arguments(patch_schema(SubscriberIn, exclude=("kind",)))
 @blp.response(200, SubscriberOut)
 @blp.alt_response(404, response="NOT_FOUND")
 def patch(data: dict[str, Any], subscriber_id: int) -> Any:

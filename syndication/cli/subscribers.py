@@ -1,5 +1,5 @@
 """`syndication subscribers add|update|list|disable|enable|recover|rotate-secret`: partner
-webhooks."""
+webhooks, and pull subscribers (`add --kind pull`) whose partner fetches its events."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import click
 
 from syndication.cli.context import CliContext
 from syndication.errors import ServiceError
+from syndication.partners.service import assign, partner_id_of
 from syndication.push import subscribers as service
 from syndication.push.outbox import EVENT_TYPES
 
@@ -24,7 +25,19 @@ def _explain(exc: ServiceError) -> str:
 
 @subscribers.command("add")
 @click.option("--name", required=True, help="Who receives it, e.g. the partner's name.")
-@click.option("--url", required=True, help="The endpoint: https (http only if allowed).")
+@click.option(
+    "--kind",
+    type=click.Choice(service.SUBSCRIBER_KINDS),
+    default=service.WEBHOOK,
+    show_default=True,
+    help="webhook: POSTed to --url; pull: the partner fetches its events (no --url).",
+)
+@click.option("--url", help="The endpoint: https (http only if allowed); webhooks only.")
+@click.option(
+    "--partner",
+    "partner_ref",
+    help="Assign it to this partner (id or name): its tokens reach it (needed for pull).",
+)
 @click.option("--channel", "channels", multiple=True, help="Channel slug (repeatable).")
 @click.option(
     "--event",
@@ -45,14 +58,19 @@ def _explain(exc: ServiceError) -> str:
 def add(
     ctx: CliContext,
     name: str,
-    url: str,
+    kind: str,
+    url: str | None,
+    partner_ref: str | None,
     channels: tuple[str, ...],
     events: tuple[str, ...],
     fmt: str,
     receives_embargoed: bool,
 ) -> None:
-    """Register a webhook endpoint; prints its id and its secret (shown only this once)."""
-    data = {"name": name, "url": url, "format": fmt, "receives_embargoed": receives_embargoed}
+    """Register a webhook endpoint (prints its id and its secret, shown only this once), or a
+    pull subscriber (prints its id)."""
+    data = {"kind": kind, "name": name, "format": fmt, "receives_embargoed": receives_embargoed}
+    if url is not None:
+        data["url"] = url
     if channels:
         data["channels"] = list(channels)
     if events:
@@ -60,17 +78,21 @@ def add(
     warnings: list[str] = []
     try:
         with ctx.db.write() as session:
+            partner_id = partner_id_of(session, partner_ref)
             sub, secret = service.create_subscriber(
                 session, ctx.rt.push.outbound.check_sync, data, ctx.clock(), warnings
             )
             sub_id = sub.id
+            if partner_id is not None:
+                assign(session, sub_id, partner_id)
     except ServiceError as exc:
         raise click.ClickException(_explain(exc)) from None
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
     click.echo(f"subscriber {sub_id} created")
     click.echo(f"id: {sub_id}")
-    click.echo(f"secret: {secret}")
+    if secret is not None:
+        click.echo(f"secret: {secret}")
 
 
 @subscribers.command("update")
@@ -99,7 +121,8 @@ def update(ctx: CliContext, subscriber_id: int, receives_embargoed: bool | None)
 @subscribers.command("list")
 @click.pass_obj
 def list_(ctx: CliContext) -> None:
-    """Subscribers, one a line: id, state, format, success rate, pending, dead, name, URL."""
+    """Subscribers, one a line: id, state, format, success rate, pending, dead, name, URL
+    (`pull` for a pull subscriber)."""
     with ctx.db.read() as session:
         rows = [
             (s, service.subscriber_health(session, s.id)) for s in service.list_subscribers(session)
@@ -110,7 +133,8 @@ def list_(ctx: CliContext) -> None:
             click.echo(
                 f"{sub.id}\t{state}\t{sub.format}\t"
                 f"{'-' if rate is None else f'{rate:.0%}'}\t"
-                f"pending={health['pending']}\tdead={health['dead']}\t{sub.name}\t{sub.url}"
+                f"pending={health['pending']}\tdead={health['dead']}\t{sub.name}\t"
+                f"{sub.url or sub.kind}"
             )
     if not rows:
         click.echo("no subscribers")

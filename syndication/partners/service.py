@@ -11,12 +11,12 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from syndication.auth.roles import PARTNER
 from syndication.errors import Conflict, NotFound, ValidationError
-from syndication.models import Partner, Subscriber
+from syndication.models import Delivery, Partner, Subscriber
 
 NAME_MAX = 100
 # Printable, no control characters: the name shows in pages, lists and the CLI.
@@ -81,6 +81,16 @@ def assign(session: Session, subscriber_id: int, partner_id: int | None) -> Subs
         raise NotFound(f"no subscriber with id {subscriber_id}")
     if partner_id is not None and session.get(Partner, partner_id) is None:
         raise NotFound(f"no partner with id {partner_id}")
+    if subscriber.partner_id != partner_id:
+        # Pull deliveries handed out in the old partner's pages (push/pull.py) are numbered by
+        # that partner's page counter: forget it, or the new partner's acknowledgement of its
+        # own page of that number would take them without their ever being handed to it.
+        session.execute(
+            update(Delivery)
+            .where(Delivery.subscriber_id == subscriber.id, Delivery.pull_page.is_not(None))
+            .values(pull_page=None)
+            .execution_options(synchronize_session=False)
+        )
     subscriber.partner_id = partner_id
     return subscriber
 

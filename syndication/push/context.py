@@ -19,6 +19,7 @@ from syndication.db import Database
 from syndication.ops.metrics import Metrics
 from syndication.outbound import OutboundClient, OutboundPolicy
 from syndication.push.engine import Engine
+from syndication.push.pull import PullTransmitter, PullWaits
 from syndication.push.retry import RetryPolicy
 from syndication.push.transmitter import Transmitter
 from syndication.push.wake import Waker
@@ -53,8 +54,15 @@ class PushContext:
         self.topics = TopicRenderer(settings)
         # WebSub first: its coalescing looks at what is already queued.
         self.transmitters: dict[str, Transmitter] = {
-            t.kind: t for t in (WebSubTransmitter(settings, self.topics), WebhookTransmitter())
+            t.kind: t
+            for t in (
+                WebSubTransmitter(settings, self.topics),
+                WebhookTransmitter(),
+                PullTransmitter(),
+            )
         }
+        # The pull API's long-polls in this process, woken by its commits of push work.
+        self.pull = PullWaits(self.waker, settings.pull_waits_per_partner, settings.pull_waits)
         self._outbound = outbound
         self._engine: Engine | None = None
         self._unsubscribe: Callable[[], None] = lambda: None
@@ -110,6 +118,7 @@ class PushContext:
         with self._lock:
             engine, self._engine = self._engine, None
             outbound = self._outbound
+        self.pull.unsubscribe()
         if engine is not None:
             self._unsubscribe()
             engine.stop()

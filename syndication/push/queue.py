@@ -33,6 +33,9 @@ from syndication.push.transmitter import Transmitter
 BATCH = 100  # events per expansion
 CHUNK = 250  # deliveries per committed chunk of an expansion
 PENDING = "pending"
+# A pull subscriber's delivery (push/pull.py): waiting for its partner to fetch and acknowledge
+# it. The engine never claims it (its claim takes "pending" only).
+AVAILABLE = "available"
 # Recorded for a subscriber that was disabled when the event came: nothing is sent, and
 # `recover` can send it later.
 SKIPPED = "skipped"
@@ -45,16 +48,23 @@ def new_message_id() -> str:
 
 
 def delivery_row(
-    event_id: int, subscriber_id: int, now: datetime, *, skipped: str | None = None
+    event_id: int,
+    subscriber_id: int,
+    now: datetime,
+    *,
+    skipped: str | None = None,
+    available: bool = False,
 ) -> dict:
-    """A new delivery, due now; with `skipped` (the reason) a skipped one, due never."""
+    """A new delivery, due now; with `skipped` (the reason) a skipped one, due never; with
+    `available` one for a pull subscriber to fetch, never due either."""
+    status = SKIPPED if skipped else AVAILABLE if available else PENDING
     return {
         "event_id": event_id,
         "subscriber_id": subscriber_id,
         "message_id": new_message_id(),
-        "status": SKIPPED if skipped else PENDING,
+        "status": status,
         "attempts": 0,
-        "next_attempt_at": None if skipped else now,
+        "next_attempt_at": now if status == PENDING else None,
         "last_error": skipped,
         "created_at": now,
     }
@@ -63,10 +73,10 @@ def delivery_row(
 def insert_deliveries(session: Session, rows: list[dict]) -> int:
     """Insert new deliveries (rows of `delivery_row`) in the caller's transaction, leaving out
     any (event, subscriber) that already has one; the engines of every process are woken when
-    it commits if any is due."""
+    it commits if any is due (and the pull API's long-polls if any is available)."""
     if not rows:
         return 0
-    if any(r["status"] == PENDING for r in rows):
+    if any(r["status"] in (PENDING, AVAILABLE) for r in rows):
         wake.mark(session)
     # One statement, however many (a fan-out makes thousands): syndication/bulk.py.
     bulk.insert_rows(session, Delivery.__table__, rows, ignore_conflicts=True)

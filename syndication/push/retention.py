@@ -1,6 +1,8 @@
 """Deleting what push no longer needs, after `delivery_retention`: finished deliveries
 (delivered, dead, cancelled, skipped) with their attempt logs, and dispatched events no delivery
-refers to any more. Pending deliveries are never deleted, however old."""
+refers to any more. Pending deliveries are never deleted, however old; a pull subscriber's
+deliveries its partner never fetched (available) are, like finished ones: a partner that stops
+polling must not make the table grow for ever (README: "For partners")."""
 
 from __future__ import annotations
 
@@ -12,8 +14,11 @@ from syndication.clock import Clock
 from syndication.config import Settings
 from syndication.db import Database
 from syndication.models import Delivery, DeliveryAttempt, Event
+from syndication.push.queue import AVAILABLE
 
 FINISHED = ("delivered", "dead", "cancelled", "skipped")
+# What is deleted after `delivery_retention`: the finished, and pull deliveries never fetched.
+PRUNED = (*FINISHED, AVAILABLE)
 BATCH = 5000  # rows per transaction: a big backlog is deleted without one long lock
 
 
@@ -26,7 +31,7 @@ def prune(db: Database, settings: Settings, clock: Clock) -> int:
             ids = list(
                 session.scalars(
                     select(Delivery.id)
-                    .where(Delivery.created_at < cutoff, Delivery.status.in_(FINISHED))
+                    .where(Delivery.created_at < cutoff, Delivery.status.in_(PRUNED))
                     .limit(BATCH)
                 )
             )

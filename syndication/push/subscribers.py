@@ -27,14 +27,20 @@ from syndication.models import Channel, Delivery, DeliveryAttempt, Event, Story,
 from syndication.outbound import DNSFailure, ResolveTimedOut, UnsafeURL
 from syndication.push import wake
 from syndication.push.outbox import EVENT_TYPES, KILLED
-from syndication.push.queue import SKIPPED, delivery_row
+from syndication.push.queue import AVAILABLE, SKIPPED, delivery_row
 from syndication.push.webhooks.payloads import FORMATTERS
 from syndication.push.webhooks.signing import generate_secret
 from syndication.validation import iso
 
 PING = "ping"
 FORMATS = tuple(FORMATTERS)
-STATUSES = ("pending", "delivered", "dead", "cancelled", SKIPPED)
+STATUSES = ("pending", "delivered", "dead", "cancelled", SKIPPED, AVAILABLE)
+WEBHOOK, PULL = "webhook", "pull"
+# webhook: the service POSTs to the partner's URL; pull: the partner fetches its events from
+# the pull API (push/pull.py), with no URL, secret, headers or throttle.
+SUBSCRIBER_KINDS = (WEBHOOK, PULL)
+# What a pull subscriber has no use for: refused if given a value.
+_NOT_PULL = ("url", "headers", "throttle")
 # What recover() sends again: given up on, cancelled, or skipped while the subscriber was
 # disabled.
 RECOVERABLE = ("dead", "cancelled", SKIPPED)
@@ -42,6 +48,7 @@ RECOVERABLE = ("dead", "cancelled", SKIPPED)
 # DNS, the private-range rules); it returns the URL as the client reads it (host in A-labels).
 CheckURL = Callable[..., Any]
 FIELDS = (
+    "kind",
     "name",
     "url",
     "event_types",
@@ -174,6 +181,14 @@ def _throttle(value: Any) -> float | None:
     return number
 
 
+def _kind(value: Any) -> str:
+    if value in (None, ""):
+        return WEBHOOK
+    if value not in SUBSCRIBER_KINDS:
+        raise ValueError(f"must be one of {', '.join(SUBSCRIBER_KINDS)}")
+    return str(value)
+
+
 def clean_subscriber(
     data: Any,
     *,
@@ -181,6 +196,7 @@ def clean_subscriber(
     check_url: CheckURL | None = None,
     session: Session | None = None,
     warnings: list[str] | None = None,
+    kind: str | None = None,
 ) -> dict[str, Any]:
     """The fields of a subscriber, cleaned; ValidationError names every bad field.
 
@@ -188,7 +204,10 @@ def clean_subscriber(
     host of `outbound_allow`; no private, loopback or link-local address after DNS unless
     allowed) and stored as the client reads it; a host that does not resolve (yet) is accepted,
     with a line appended to `warnings`; with `session` channel slugs must exist.
-    `channels` and `filter` are alternatives."""
+    `channels` and `filter` are alternatives.
+
+    `kind` (a field on creation, `kind` of the subscriber changed otherwise) "pull": no URL,
+    headers or throttle (the partner fetches its events); the URL is stored empty."""
     if not isinstance(data, Mapping):
         raise ValidationError({"": "a subscriber must be a JSON object"})
     errors = v.FieldErrors()
@@ -196,6 +215,23 @@ def clean_subscriber(
     for key in data:
         if key not in FIELDS:
             errors.errors[str(key)] = "unknown field"
+    if partial and "kind" in data:
+        if data["kind"] != kind:
+            errors.errors["kind"] = "cannot be changed: create another subscriber"
+        data = {k: x for k, x in data.items() if k != "kind"}
+    elif not partial:
+        kind = errors.check("kind", _kind, data.get("kind"))
+        out["kind"] = kind
+    if kind == PULL:
+        for key in _NOT_PULL:
+            # No URL (an empty form field is none; null is not), headers and throttle at most
+            # reset to their default.
+            allowed = ("",) if key == "url" else (None, {})
+            if key in data and data[key] not in allowed:
+                errors.errors[key] = "a pull subscriber has none: its partner fetches its events"
+        data = {k: x for k, x in data.items() if k not in _NOT_PULL}
+        if not partial:
+            out["url"] = ""
     checks = {
         "name": _name,
         "url": _url,
@@ -205,8 +241,9 @@ def clean_subscriber(
         "throttle": _throttle,
         "receives_embargoed": _receives_embargoed,
     }
+    required = ("name",) if kind == PULL else ("name", "url")
     for key, check in checks.items():
-        if key in data or (not partial and key in ("name", "url")):
+        if key in data or (not partial and key in required):
             out[key] = errors.check(key, check, data.get(key))
     if "filter" in data:
         out["filter"] = clean_filter(data["filter"], errors)
@@ -252,10 +289,12 @@ def create_subscriber(
     data: Any,
     now: datetime,
     warnings: list[str] | None = None,
-) -> tuple[Subscriber, str]:
-    """A new, active subscriber and its secret (`whsec_…`), which is shown this once; what is
-    accepted but doubtful (a host not in the DNS yet) is appended to `warnings`."""
+) -> tuple[Subscriber, str | None]:
+    """A new, active subscriber and its secret (`whsec_…`, None for a pull subscriber), which
+    is shown this once; what is accepted but doubtful (a host not in the DNS yet) is appended
+    to `warnings`."""
     fields = clean_subscriber(data, check_url=check_url, session=session, warnings=warnings)
+    kind = fields.pop("kind")
     fields.setdefault("event_types", list(EVENT_TYPES))
     fields.setdefault("channels", [])
     fields.setdefault("filter", {})
@@ -263,8 +302,8 @@ def create_subscriber(
     fields.setdefault("headers", {})
     fields.setdefault("throttle", None)
     fields.setdefault("receives_embargoed", False)
-    secret = generate_secret()
-    subscriber = Subscriber(kind="webhook", secret=secret, active=True, created_at=now, **fields)
+    secret = generate_secret() if kind == WEBHOOK else None
+    subscriber = Subscriber(kind=kind, secret=secret or "", active=True, created_at=now, **fields)
     session.add(subscriber)
     session.flush()
     return subscriber, secret
@@ -273,14 +312,14 @@ def create_subscriber(
 def list_subscribers(session: Session) -> list[Subscriber]:
     return list(
         session.scalars(
-            select(Subscriber).where(Subscriber.kind == "webhook").order_by(Subscriber.id)
+            select(Subscriber).where(Subscriber.kind.in_(SUBSCRIBER_KINDS)).order_by(Subscriber.id)
         )
     )
 
 
 def get_subscriber(session: Session, subscriber_id: int) -> Subscriber:
     subscriber = session.get(Subscriber, subscriber_id) if 0 < subscriber_id < MAX_ID else None
-    if subscriber is None or subscriber.kind != "webhook":
+    if subscriber is None or subscriber.kind not in SUBSCRIBER_KINDS:
         raise NotFound(f"no subscriber {subscriber_id}")
     return subscriber
 
@@ -294,8 +333,14 @@ def update_subscriber(
 ) -> Subscriber:
     """Change the fields given; `null` resets a field to its default (warnings as in
     create_subscriber)."""
+    found = session.get(Subscriber, subscriber_id) if 0 < subscriber_id < MAX_ID else None
     fields = clean_subscriber(
-        data, partial=True, check_url=check_url, session=session, warnings=warnings
+        data,
+        partial=True,
+        check_url=check_url,
+        session=session,
+        warnings=warnings,
+        kind=found.kind if found is not None else None,
     )
     subscriber = get_subscriber(session, subscriber_id)
     channels = fields.get("channels", subscriber.channels)
@@ -320,6 +365,11 @@ def delete_subscriber(session: Session, subscriber_id: int) -> None:
 def rotate_secret(session: Session, settings: Settings, subscriber_id: int, now: datetime) -> str:
     """A new secret; the old one still signs (a second signature) for `secret_overlap` s."""
     subscriber = get_subscriber(session, subscriber_id)
+    if subscriber.kind == PULL:
+        raise Conflict(
+            f"subscriber {subscriber_id} is a pull subscriber: it has no secret",
+            {"kind": "pull: no secret"},
+        )
     subscriber.previous_secret = subscriber.secret
     subscriber.previous_secret_until = now + timedelta(seconds=settings.secret_overlap)
     subscriber.secret = generate_secret()
@@ -350,8 +400,9 @@ def subscriber_to_dict(subscriber: Subscriber) -> dict[str, Any]:
     """A subscriber as the API shows it: never its secret."""
     return {
         "id": subscriber.id,
+        "kind": subscriber.kind,
         "name": subscriber.name,
-        "url": subscriber.url,
+        "url": subscriber.url or None,
         "event_types": list(subscriber.event_types or EVENT_TYPES),
         "channels": list(subscriber.channels or []),
         "filter": {k: list(x) for k, x in (subscriber.filter or {}).items() if k in KINDS},
@@ -386,7 +437,9 @@ def send_test(session: Session, subscriber_id: int, now: datetime) -> Delivery:
     )
     session.add(event)
     session.flush()
-    delivery = Delivery(**delivery_row(event.id, subscriber.id, now))
+    delivery = Delivery(
+        **delivery_row(event.id, subscriber.id, now, available=subscriber.kind == PULL)
+    )
     session.add(delivery)
     session.flush()
     wake.mark(session)
@@ -400,13 +453,15 @@ def get_delivery(session: Session, delivery_id: int) -> Delivery:
     return delivery
 
 
-def _requeue(delivery: Delivery, now: datetime) -> None:
+def _requeue(delivery: Delivery, pull: bool, now: datetime) -> None:
     # Same message id; a fresh run of the retry schedule (attempts restart at 0); the log of
-    # earlier attempts stays.
-    delivery.status = "pending"
+    # earlier attempts stays. A pull subscriber's is available again, in no page: its partner
+    # gets it in its next one.
+    delivery.status = AVAILABLE if pull else "pending"
     delivery.attempts = 0
-    delivery.next_attempt_at = now
+    delivery.next_attempt_at = None if pull else now
     delivery.lease_until = None
+    delivery.pull_page = None
     # A request of an older claim still on the wire can no longer decide this delivery.
     delivery.claim_token = None
 
@@ -422,14 +477,16 @@ def _before_a_kill() -> Any:
 
 
 def replay_delivery(session: Session, delivery_id: int, now: datetime) -> Delivery:
-    """Send a delivery again, whatever its state, with the same `webhook-id`."""
+    """Send a delivery again, whatever its state, with the same `webhook-id` (a pull
+    subscriber's is available again: its partner gets it in its next page)."""
     delivery = get_delivery(session, delivery_id)
     if session.scalar(select(Delivery.id).where(Delivery.id == delivery_id, _before_a_kill())):
         raise Conflict(
             f"delivery {delivery_id} is of a story since killed: its story.killed replaces it",
             {"status": "story killed"},
         )
-    _requeue(delivery, now)
+    kind = session.scalar(select(Subscriber.kind).where(Subscriber.id == delivery.subscriber_id))
+    _requeue(delivery, kind == PULL, now)
     wake.mark(session)
     return delivery
 
@@ -452,7 +509,7 @@ def recover(
     until = _when("until", until, errors) if until is not None else now
     if errors:
         raise ValidationError(errors)
-    get_subscriber(session, subscriber_id)
+    pull = get_subscriber(session, subscriber_id).kind == PULL
     window = and_(
         Delivery.subscriber_id == subscriber_id,
         Delivery.created_at >= since,
@@ -463,7 +520,12 @@ def recover(
         update(Delivery)
         .where(window, Delivery.status.in_(RECOVERABLE), ~_before_a_kill())
         .values(
-            status="pending", attempts=0, next_attempt_at=now, lease_until=None, claim_token=None
+            status=AVAILABLE if pull else "pending",
+            attempts=0,
+            next_attempt_at=None if pull else now,
+            lease_until=None,
+            claim_token=None,
+            pull_page=None,
         )
         .execution_options(synchronize_session=False)
     )
@@ -638,4 +700,5 @@ def subscriber_health(session: Session, subscriber_id: int) -> dict[str, Any]:
         "dead": int(counts.get("dead", 0)),
         "delivered": int(counts.get("delivered", 0)),
         "skipped": int(counts.get(SKIPPED, 0)),
+        "available": int(counts.get(AVAILABLE, 0)),
     }

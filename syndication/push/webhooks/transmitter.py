@@ -72,6 +72,74 @@ def subscriber_matches(
     return any(own.matches(terms) for terms in term_sets(event))
 
 
+def matching_deliveries(
+    session: Session,
+    events: Sequence[Event],
+    now: datetime,
+    kind: str,
+    memo: bulk.JsonMemo,
+    *,
+    available: bool = False,
+) -> list[dict]:
+    """The deliveries `events` make for the subscribers of `kind` they match
+    (`subscriber_matches`, the embargo rules included), as rows of queue.delivery_row: skipped
+    (with the reason) for a disabled subscriber; else pending, or `available` for the pull API
+    (push/pull.py), which matches exactly as webhooks do."""
+    if not events:
+        return []
+    # Only what matching reads, as plain rows: a fan-out to thousands of subscribers should
+    # not pay for loading whole ORM objects.
+    subscribers = [
+        SimpleNamespace(
+            id=row.id,
+            event_types=memo(row.event_types),
+            channels=memo(row.channels),
+            filter=memo(row.filter),
+            active=row.active,
+            disabled_reason=row.disabled_reason,
+            receives_embargoed=row.receives_embargoed,
+        )
+        for row in session.execute(
+            select(
+                Subscriber.id,
+                bulk.as_text(Subscriber.event_types),
+                bulk.as_text(Subscriber.channels),
+                bulk.as_text(Subscriber.filter),
+                Subscriber.active,
+                Subscriber.disabled_reason,
+                Subscriber.receives_embargoed,
+            ).where(Subscriber.kind == kind)
+        )
+    ]
+    if not subscribers:
+        return []  # no subscriber of this kind (often: pull): no query for the rest
+    slugs = sorted({slug for s in subscribers for slug in (s.channels or [])})
+    channel_filters = (
+        {
+            c.slug: StoryFilter.from_dict(c.filter)
+            for c in session.scalars(select(Channel).where(Channel.slug.in_(slugs)))
+        }
+        if slugs
+        else {}
+    )
+    existing = existing_pairs(session, events)
+    told = _told_of_embargo(session, events)
+    rows = []
+    for event in events:
+        for sub in subscribers:
+            if (event.id, sub.id) in existing:
+                continue
+            if not subscriber_matches(
+                sub, event, channel_filters, (event.story_id, sub.id) in told
+            ):
+                continue
+            skipped = None
+            if not sub.active:
+                skipped = f"not sent: the subscriber was disabled ({sub.disabled_reason})"
+            rows.append(delivery_row(event.id, sub.id, now, skipped=skipped, available=available))
+    return rows
+
+
 class WebhookTransmitter:
     kind = KIND
     columns = ("url", "secret", "previous_secret", "previous_secret_until", "format", "headers")
@@ -86,57 +154,7 @@ class WebhookTransmitter:
     def expand(self, session: Session, events: Sequence[Event], now: datetime) -> list[dict]:
         """One delivery per matching webhook subscriber: pending for an active one, skipped
         (with the reason) for a disabled one."""
-        if not events:
-            return []
-        # Only what matching reads, as plain rows: a fan-out to thousands of subscribers should
-        # not pay for loading whole ORM objects.
-        subscribers = [
-            SimpleNamespace(
-                id=row.id,
-                event_types=self._json(row.event_types),
-                channels=self._json(row.channels),
-                filter=self._json(row.filter),
-                active=row.active,
-                disabled_reason=row.disabled_reason,
-                receives_embargoed=row.receives_embargoed,
-            )
-            for row in session.execute(
-                select(
-                    Subscriber.id,
-                    bulk.as_text(Subscriber.event_types),
-                    bulk.as_text(Subscriber.channels),
-                    bulk.as_text(Subscriber.filter),
-                    Subscriber.active,
-                    Subscriber.disabled_reason,
-                    Subscriber.receives_embargoed,
-                ).where(Subscriber.kind == KIND)
-            )
-        ]
-        slugs = sorted({slug for s in subscribers for slug in (s.channels or [])})
-        channel_filters = (
-            {
-                c.slug: StoryFilter.from_dict(c.filter)
-                for c in session.scalars(select(Channel).where(Channel.slug.in_(slugs)))
-            }
-            if slugs
-            else {}
-        )
-        existing = existing_pairs(session, events)
-        told = _told_of_embargo(session, events)
-        rows = []
-        for event in events:
-            for sub in subscribers:
-                if (event.id, sub.id) in existing:
-                    continue
-                if not subscriber_matches(
-                    sub, event, channel_filters, (event.story_id, sub.id) in told
-                ):
-                    continue
-                skipped = None
-                if not sub.active:
-                    skipped = f"not sent: the subscriber was disabled ({sub.disabled_reason})"
-                rows.append(delivery_row(event.id, sub.id, now, skipped=skipped))
-        return rows
+        return matching_deliveries(session, events, now, KIND, self._json)
 
     def prepare(
         self, session: Session, rows: Sequence[Row], now: datetime
