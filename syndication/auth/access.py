@@ -39,7 +39,7 @@ from flask import Flask, Response, current_app, redirect, render_template, reque
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import BadRequest, Forbidden, Unauthorized
 
-from syndication.auth.roles import ADMIN, ROLES, allows
+from syndication.auth.roles import ADMIN, PARTNER, ROLES, allows
 from syndication.auth.session import authenticate, check_csrf, submitted_csrf
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -166,6 +166,26 @@ def _unauthorized(problem: str | None) -> Response:
     return response
 
 
+def _partner_elsewhere(need: str) -> Response:
+    """403 for a partner's person on a newsroom page (the admin, say): a page that says so and
+    links to the partner portal, where its pages are."""
+    from syndication.pages import view as page_view
+    from syndication.runtime import runtime
+
+    settings = runtime().settings
+    body = render_template(
+        "portal/elsewhere.html",
+        settings=settings,
+        site=page_view.site_name(settings),
+        lang="en",
+        page_title="Not part of the partner portal",
+        need=need,
+    )
+    response = Response(body, status=403, mimetype="text/html")
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
 def _csrf_failure() -> None:
     raise BadRequest(
         "The form's security token (CSRF) is missing or does not match this session. "
@@ -188,6 +208,8 @@ def guard() -> Response | None:
     if auth.principal is None:
         return _unauthorized(auth.problem)
     if not allows(auth.principal.role, need):
+        if auth.principal.role == PARTNER and not _is_api(request.path):
+            return _partner_elsewhere(need)
         raise Forbidden(
             f"This needs the {need} role; your {auth.principal.kind} has the "
             f"{auth.principal.role} role."
