@@ -36,9 +36,9 @@ from syndication.errors import Conflict, NotFound, ServiceError, ValidationError
 from syndication.i18n import isolate
 from syndication.links import service as links
 from syndication.links.qr_fastpath import forget_images as forget_qr_images
-from syndication.partners import service as partners
 from syndication.media.store import MediaStore, TooLarge
 from syndication.pages import view
+from syndication.partners import service as partners
 from syndication.push import outbox as push_outbox
 from syndication.push import subscribers as push
 from syndication.push.websub import subscriptions as websub
@@ -1080,7 +1080,9 @@ def subscriber_partner(subscriber_id: int) -> Response:
 
 def _partners_page(values, errors, status: int = 200) -> Response:
     with runtime().db.read() as session:
-        rows = [(p, partners.subscribers_of(session, p.id)) for p in partners.list_partners(session)]
+        rows = [
+            (p, partners.subscribers_of(session, p.id)) for p in partners.list_partners(session)
+        ]
         return render(
             "admin/partners.html",
             status=status,
@@ -1126,9 +1128,7 @@ def partner_detail(partner_id: int) -> Response:
             others=[s for s in push.list_subscribers(session) if s.partner_id != partner.id],
             names=_partner_names(session),
             users=[u for u in user_service.list_users(session) if u.partner_id == partner.id],
-            tokens=[
-                t for t in token_service.list_tokens(session) if t.partner_id == partner.id
-            ],
+            tokens=[t for t in token_service.list_tokens(session) if t.partner_id == partner.id],
         )
 
 

@@ -249,7 +249,8 @@ def rotate(subscriber_id: int) -> Response:
                 page_title="Already rotated",
                 message="This secret was rotated since this form was shown (a second click, or "
                 "a reload), so nothing was rotated now. The new secret was shown once, on the "
-                f"page that answered the first time. If you did not copy it, rotate again. {overlap}",
+                "page that answered the first time. If you did not copy it, rotate again. "
+                + overlap,
                 subscriber=sub,
                 rotation=_rotation(sub),
                 back=back,
