@@ -33,6 +33,7 @@ def init_api(app: Flask) -> Api:
         docs,
         links,
         media,
+        partners,
         stories,
         subscribers,
         tokens,
@@ -67,10 +68,21 @@ def init_api(app: Flask) -> Api:
             "type": "http",
             "scheme": "bearer",
             "description": "An API token: roles reader (read-only), editor (stories and "
-            "links), admin (everything, tokens and webhooks included)",
+            "links), admin (everything, tokens, webhooks and partners included); partner "
+            "(a partner's token: none of the above, only what is a partner's)",
         },
     )
-    for module in (stories, media, channels, links, tokens, subscribers, deliveries, websub):
+    for module in (
+        stories,
+        media,
+        channels,
+        links,
+        tokens,
+        subscribers,
+        deliveries,
+        partners,
+        websub,
+    ):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs.bp)
     return api

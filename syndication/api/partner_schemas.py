@@ -1,0 +1,46 @@
+"""Partner payloads of the API (admin only). Shapes here; the rules are partners.service's."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import fields as f
+from marshmallow import validate
+
+from syndication.api.common import DATE, MAX_ID, RawBody, Whole, not_blank, page_schema
+from syndication.partners.service import NAME_MAX
+
+MAX_ASSIGN = 1000  # subscribers one request assigns at most
+
+
+class PartnerIn(RawBody):
+    name = f.String(
+        required=True,
+        validate=[validate.Length(max=NAME_MAX), not_blank()],
+        metadata={"description": "the organisation, 1-100 printable characters, unique"},
+    )
+
+
+class PartnerOut(ma.Schema):
+    id = f.Integer(required=True)
+    name = f.String(required=True)
+    created_at = f.String(required=True, metadata=DATE)
+    subscriber_ids = f.List(
+        f.Integer(),
+        required=True,
+        metadata={"description": "the webhook subscribers its people and tokens manage"},
+    )
+
+
+PartnerPage = page_schema(PartnerOut, "PartnerPage")
+
+
+class AssignIn(RawBody):
+    subscriber_ids = f.List(
+        Whole(validate=validate.Range(1, MAX_ID)),
+        required=True,
+        validate=validate.Length(min=1, max=MAX_ASSIGN),
+        metadata={
+            "description": "subscribers to give this partner (taken from any other partner); "
+            "all or none: an unknown id assigns nothing (404)"
+        },
+    )
