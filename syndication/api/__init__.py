@@ -1,6 +1,6 @@
 """The REST API under /api/v1 (flask-smorest; why: see common.py).
 
-One module per resource (stories, channels, links, tokens), each with its payload schemas
+One module per resource (stories, channels, links, tokens, partners…), each with its payload schemas
 beside it (`*_schemas.py`); docs.py serves the OpenAPI 3.1 document and Swagger UI.
 Access is declared on every view with auth.access (`@requires`; tokens are admin-only).
 """
@@ -49,7 +49,7 @@ def init_api(app: Flask) -> Api:
             "info": {
                 "description": "Stories, uploaded images, channels, short links, API tokens and "
                 "partner webhooks "
-                "(subscribers, deliveries), WebSub subscriptions. Authenticate "
+                "(subscribers, deliveries), partners, WebSub subscriptions. Authenticate "
                 "with `Authorization: Bearer <token>` (`syndication token create`). Errors are "
                 '`{"error": {"code", "message", "fields"}}`. Lists are '
                 '`{"items": [...], "next": <URL of the next page> | null}`. Every JSON body is '

@@ -6,7 +6,15 @@ import marshmallow as ma
 from marshmallow import fields as f
 from marshmallow import validate
 
-from syndication.api.common import DATE, MAX_ID, RawBody, Whole, not_blank, page_schema
+from syndication.api.common import (
+    DATE,
+    MAX_ID,
+    Pattern,
+    RawBody,
+    Whole,
+    not_blank,
+    page_schema,
+)
 from syndication.partners.service import NAME_MAX
 
 MAX_ASSIGN = 1000  # subscribers one request assigns at most
@@ -15,7 +23,12 @@ MAX_ASSIGN = 1000  # subscribers one request assigns at most
 class PartnerIn(RawBody):
     name = f.String(
         required=True,
-        validate=[validate.Length(max=NAME_MAX), not_blank()],
+        validate=[
+            validate.Length(max=NAME_MAX),
+            not_blank(),
+            # partners.service's rule: it shows in pages, lists and the CLI.
+            Pattern(r"^[^\x00-\x1f\x7f]*$", "must not contain control characters"),
+        ],
         metadata={"description": "the organisation, 1-100 printable characters, unique"},
     )
 

@@ -20,9 +20,15 @@ by endpoint name: `declare(app, "api-docs.openapi_json", PUBLIC)`. Class-based v
 
 The guard (`guard`, registered once in create_app as the first before_request hook) answers,
 before the view parses anything: 401 without valid credentials (API: JSON and
-`WWW-Authenticate: Bearer`; other paths: an HTML page linking to /admin/login), 403 when the
-role is too weak, 400 when a state-changing request authenticated by the session cookie (or
-any state-changing request under /admin) lacks the CSRF token.
+`WWW-Authenticate: Bearer`; other paths, /admin and the partner portal /portal alike: a GET
+goes to the sign-in form with `next`, other methods get an HTML page linking to it), 403 when
+the role is too weak (a partner's on a newsroom page: a page linking to /portal/), 400 when a
+state-changing request authenticated by the session cookie (or any state-changing request
+under /admin) lacks the CSRF token.
+
+The partner role is no rank (roles.allows): `@requires("partner")` views are the partners'
+alone, and a partner reaches nothing else; which of its partner's rows a view may touch is the
+view's to check (partners/service.py owned_subscriber).
 
 Cached feeds and QR images are answered by WSGI middlewares before Flask and so before this
 guard (channels/fastpath.py, links/qr_fastpath.py); they only ever serve public paths
