@@ -60,6 +60,7 @@ def create_app(
     from syndication.media.routes import bp as media_bp
     from syndication.pages.routes import bp as pages_bp
     from syndication.pages.routes import http_error_page
+    from syndication.portal.routes import bp as portal_bp
     from syndication.push.websub.routes import bp as hub_bp
     from syndication.sitemaps.routes import bp as sitemaps_bp
 
@@ -69,6 +70,7 @@ def create_app(
     app.register_blueprint(qr_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(portal_bp)  # /portal/, the partner portal
     app.register_blueprint(hub_bp)  # POST /hub, the WebSub hub
     app.register_blueprint(sitemaps_bp)  # /sitemap.xml, /sitemaps/*, /robots.txt
     app.register_blueprint(media_bp)  # /media/<sha256>.<ext>, uploaded images

@@ -40,6 +40,7 @@ _ID_COLUMNS = {
     "subscriber_id": "int",  # subscribers.id
     "subscription_id": "int",  # subscribers.id (a WebSub subscription is a subscriber)
     "delivery_id": "bigint",  # deliveries.id
+    "partner_id": "int",  # partners.id
 }
 JSON_SAFE_INT = 2**53  # integers a JSON client can hold exactly (I-JSON)
 

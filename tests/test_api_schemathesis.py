@@ -30,6 +30,7 @@ from syndication.channels.service import create_channel
 from syndication.links.service import create_link
 from syndication.outbound.client import OutboundClient
 from syndication.outbound.policy import OutboundPolicy
+from syndication.partners.service import create_partner
 from syndication.push.subscribers import create_subscriber, send_test
 from syndication.runtime import Runtime
 from syndication.stories.service import create_story
@@ -46,14 +47,16 @@ KNOWN = {
     "token_id": [2],
     "subscriber_id": [1],
     "delivery_id": [1],
+    "partner_id": [1],
 }
 
 
 # Rules no JSON Schema can state, so a request the document accepts may still be refused (422)
 # on these fields: a language tag must be registered (the IANA registry, not a grammar); a
 # subscriber's channels must exist; a subscriber's extra headers must not be ones the service
-# sets itself; an uploaded file must be an image (its bytes decoded, not a grammar).
-BEYOND_THE_DOCUMENT = ("language", "filter.languages", "channels", "headers.", "file")
+# sets itself; an uploaded file must be an image (its bytes decoded, not a grammar); a token's
+# partner must exist, and goes with the partner role alone.
+BEYOND_THE_DOCUMENT = ("language", "filter.languages", "channels", "headers.", "file", "partner")
 # Rules of the input layer that hold for every value, which no JSON Schema of ours can say:
 # the date range (validation.DATE_RANGE) after the offset is applied (described on every
 # date-time), and I-JSON (RFC 7493: no NUL, no lone surrogate, integers within +-2^53) in any
@@ -120,6 +123,7 @@ def st_app(db_url, tmp_path):
             s, None, {"name": "Partner", "url": "https://partner.example/hook"}, now
         )
         send_test(s, subscriber.id, now)
+        create_partner(s, "Partner org", now)
     yield app
     rt.close()
 

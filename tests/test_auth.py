@@ -17,7 +17,7 @@ from werkzeug.routing import IntegerConverter, PathConverter
 from syndication.app import create_app
 from syndication.auth import access, signin_limiter, users
 from syndication.auth.passwords import verify_password
-from syndication.auth.roles import RANKS, allows
+from syndication.auth.roles import PARTNER, RANKS, allows
 from syndication.auth.tokens import authenticate_token, create_token
 from syndication.cli import cli
 from syndication.config import load_settings
@@ -267,7 +267,7 @@ def test_every_route_is_guarded(app, client, rt):
             assert anonymous.mimetype == "text/html", where
             assert "/admin/login" in anonymous.get_data(as_text=True), where
         for role, token in tokens.items():
-            if not allows(role, need):  # partner routes: no rank reaches them
+            if not allows(role, need):  # the partner role is no rank: see the partner walk
                 response = _send(client, method, url, headers=_bearer(token))
                 assert response.status_code == 403, f"{where} as {role}"
                 if url.startswith("/api/"):
@@ -281,6 +281,88 @@ def test_every_route_is_guarded(app, client, rt):
                 response = _send(client, method, url, headers=fresh)
                 assert response.status_code not in (401, 403), f"{where} as {role}"
     assert checked >= 12  # the stats API and the probes, per method
+
+
+# Path values that name a row partner A owns, by the converter's name; anything else is 987654.
+OWNED = {"subscriber_id": "sub_a", "delivery_id": "delivery_a", "partner_id": "a"}
+
+
+def _url_with(app, rule, ids: dict[str, int]) -> tuple[str, bool]:
+    """The rule's URL with partner A's rows where it names one (OWNED); and whether it does."""
+    values: dict[str, object] = {}
+    owned = False
+    for name, converter in rule._converters.items():
+        if isinstance(converter, IntegerConverter):
+            owned = owned or name in OWNED
+            values[name] = ids[OWNED[name]] if name in OWNED else 987654
+        elif isinstance(converter, PathConverter):
+            values[name] = "dummy/x.css"
+        else:
+            values[name] = "dummy1"
+    url = app.url_map.bind("localhost").build(rule.endpoint, values, force_external=False)
+    return url, owned
+
+
+def _refused_to_a_partner(response, url: str, where: str) -> None:
+    assert response.status_code == 403, where
+    if url.startswith("/api/"):
+        assert response.get_json()["error"]["code"] == "forbidden", where
+    else:  # the newsroom's pages: a page that points to the portal
+        assert response.mimetype == "text/html" and 'href="/portal/"' in response.get_data(
+            as_text=True
+        ), where
+
+
+def test_every_route_as_partners(app, rt):
+    """Walk url_map with real rows: partner A's endpoint, delivery and partner in every path
+    that names one. Every admin, API and future route not declared for the partner role
+    answers 403 to partner A's and B's tokens and to A's signed-in session; every route
+    declared for it (the portal, a partner API) lets A through, and answers B 404 where the
+    path names A's rows (B cannot tell them from rows that do not exist); anonymous callers
+    are sent to sign in (GET of a page) or refused (401)."""
+    from tests.test_portal import portal_world, sign_in
+
+    _probe_routes(app)
+    ids = portal_world(rt)
+    with rt.db.write() as s:
+        token_of = {
+            key: create_token(s, f"partner {key}", PARTNER, now=NOW, partner_id=ids[key])[1]
+            for key in ("a", "b")
+        }
+    anonymous, signed_in = app.test_client(), app.test_client()
+    assert sign_in(signed_in, "pa").status_code == 303
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', signed_in.get("/portal/").get_data(
+        as_text=True
+    ))[1]  # fmt: skip
+    partner_routes = 0
+    for rule in app.url_map.iter_rules():
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            need = access.required_role(app, rule.endpoint, method)
+            if need is None:
+                continue
+            url, owned = _url_with(app, rule, ids)
+            where = f"{method} {url} ({rule.endpoint})"
+            refused = _send(anonymous, method, url)
+            if not url.startswith("/api/") and method == "GET":
+                assert refused.status_code == 303, where
+                assert refused.headers["Location"].startswith("/admin/login?next="), where
+            else:
+                assert refused.status_code == 401, where
+            as_a = _send(anonymous, method, url, headers=_bearer(token_of["a"]))
+            as_b = _send(anonymous, method, url, headers=_bearer(token_of["b"]))
+            by_session = _send(signed_in, method, url, headers={"X-CSRF-Token": csrf})
+            if need != PARTNER:
+                for response in (as_a, as_b, by_session):
+                    _refused_to_a_partner(response, url, where)
+                continue
+            partner_routes += 1
+            for response in (as_a, by_session):
+                assert response.status_code not in (401, 403, 404), f"{where} as A"
+            if owned:
+                assert as_b.status_code == 404, f"{where} as B"
+            else:
+                assert as_b.status_code not in (401, 403), f"{where} as B"
+    assert partner_routes >= 9  # the portal's pages and actions, per method
 
 
 def test_roles_on_writes_and_admin_only_routes(app, client, rt):

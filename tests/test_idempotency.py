@@ -6,6 +6,7 @@ once the claim timeout has passed (on the injected clock)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -160,6 +161,13 @@ def _requests(client, admin) -> dict[str, Callable[[], Request]]:
         assert ping.status_code == 202, ping.get_data(as_text=True)
         return f"/api/v1/deliveries/{ping.get_json()['id']}/replay"
 
+    partners = itertools.count(1)
+
+    def partner() -> int:
+        made = client.post("/api/v1/partners", json={"name": f"P{next(partners)}"}, headers=admin)
+        assert made.status_code == 201, made.get_data(as_text=True)
+        return made.get_json()["id"]
+
     def disabled_sub_enable() -> str:
         url = sub_url("disable")()
         assert client.post(url, json={}, headers=admin).status_code == 200
@@ -201,6 +209,11 @@ def _requests(client, admin) -> dict[str, Callable[[], Request]]:
             {"since": "2020-01-01T00:00:00+00:00"},
         ),
         "/api/v1/deliveries/{delivery_id}/replay": lambda: (delivery(), None),
+        "/api/v1/partners": lambda: ("/api/v1/partners", {"name": f"Q{next(partners)}"}),
+        "/api/v1/partners/{partner_id}/subscribers": lambda: (
+            f"/api/v1/partners/{partner()}/subscribers",
+            {"subscriber_ids": [_subscriber(client, admin)["id"]]},
+        ),
     }
 
 

@@ -21,6 +21,7 @@ from syndication.auth.tokens import create_token
 from syndication.channels.service import create_channel
 from syndication.links.service import create_link, ensure_story_link
 from syndication.models import Delivery, DeliveryAttempt, Subscriber, Visit
+from syndication.partners.service import assign, create_partner
 from syndication.push.subscribers import create_subscriber, send_test
 from syndication.runtime import Runtime
 from syndication.stories.service import create_story, retract_story
@@ -107,8 +108,11 @@ def _stock(rt: Runtime) -> dict[str, str]:
                 created_at=now, verified_at=now,
             )
         )  # fmt: skip
+        partner = create_partner(s, "City Paper syndication partnership", now)
+        assign(s, sub.id, partner.id)
         s.flush()
         return {
+            "partner": str(partner.id),
             "story": story.code, "arabic": arabic.code, "draft": draft.code, "gone": gone.code,
             "link": link.code, "subscriber": str(sub.id), "delivery": str(delivery.id),
         }  # fmt: skip
@@ -144,6 +148,8 @@ def _pages(c: dict[str, str]) -> dict[str, tuple[str, str]]:
         "admin-subscriber-edit": (f"{sub}/edit", "City Paper"),
         "admin-tokens": ("/admin/tokens", "partner import job"),
         "admin-users": ("/admin/users", "New user"),
+        "admin-partners": ("/admin/partners", "New partner"),
+        "admin-partner-detail": (f"/admin/partners/{c['partner']}", "City Paper"),
     }
 
 

@@ -230,6 +230,18 @@ def user_data(form: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
     return data, errors
 
 
+def partner_choice(form: Mapping[str, Any], errors: dict[str, str]) -> int | None:
+    """The "partner" select of the user, token and subscriber forms: a partner id, or None
+    for none (the empty option)."""
+    raw = (form.get("partner") or "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or len(raw) > 9:
+        errors["partner"] = "choose a partner from the list"
+        return None
+    return int(raw)
+
+
 # Subscribers (partner webhooks) -------------------------------------------------------------
 
 
@@ -293,6 +305,18 @@ def subscriber_data(form: Form) -> tuple[dict[str, Any], dict[str, str]]:
     }
     if "kind" in form:  # the new-subscriber form only: a kind never changes
         data["kind"] = _text(form, "kind")
+    return data, errors
+
+
+def partner_settings_data(form: Form) -> tuple[dict[str, Any], dict[str, str]]:
+    """The partner portal's settings form (partner/routes.py): event types and custom headers
+    only, parsed as the admin's subscriber form parses them; every other field a hostile form
+    adds is ignored, so a partner can change nothing else."""
+    errors: dict[str, str] = {}
+    data: dict[str, Any] = {
+        "event_types": [e for e in form.getlist("event_types") if e],
+        "headers": _header_lines(form.get("headers"), errors),
+    }
     return data, errors
 
 

@@ -38,6 +38,7 @@ from syndication.links import service as links
 from syndication.links.qr_fastpath import forget_images as forget_qr_images
 from syndication.media.store import MediaStore, TooLarge
 from syndication.pages import view
+from syndication.partners import service as partners
 from syndication.push import outbox as push_outbox
 from syndication.push import subscribers as push
 from syndication.push.websub import subscriptions as websub
@@ -652,39 +653,47 @@ def link_stats(code: str) -> Response:
 # Tokens and users (admin only: no decorator means admin) ------------------------------------
 
 
-@bp.get("/tokens")
-def token_list() -> Response:
-    rt = runtime()
-    with rt.db.read() as session:
+def _partner_names(session) -> dict[int, str]:
+    """Partner id -> name, for the partner column and select of the users and tokens pages."""
+    return {p.id: p.name for p in partners.list_partners(session)}
+
+
+def _tokens_page(values, errors, status: int = 200) -> Response:
+    with runtime().db.read() as session:
         return render(
             "admin/tokens.html",
+            status=status,
             page_title="API tokens",
             tokens=token_service.list_tokens(session),
             roles=ROLES,
-            values={"role": "reader"},
-            errors={},
+            partners=_partner_names(session),
+            values=values,
+            errors=errors,
         )
+
+
+@bp.get("/tokens")
+def token_list() -> Response:
+    return _tokens_page({"role": "reader"}, {})
 
 
 @bp.post("/tokens")
 def token_create() -> Response:
     rt = runtime()
     name, role = request.form.get("name", ""), request.form.get("role", "")
+    errors: dict[str, str] = {}
+    partner_id = forms.partner_choice(request.form, errors)
     try:
         with rt.db.write() as session:
-            token, plaintext = token_service.create_token(session, name, role, rt.clock())
+            if errors:
+                raise ValidationError(errors)
+            token, plaintext = token_service.create_token(
+                session, name, role, rt.clock(), partner_id=partner_id
+            )
             created = {"id": token.id, "name": token.name, "role": token.role}
     except ServiceError as exc:
-        with rt.db.read() as session:
-            return render(
-                "admin/tokens.html",
-                status=_status_of(exc),
-                page_title="API tokens",
-                tokens=token_service.list_tokens(session),
-                roles=ROLES,
-                values=forms.form_values(request.form),
-                errors=forms.errors_of(exc),
-            )
+        values = forms.form_values(request.form)
+        return _tokens_page(values, forms.errors_of(exc), status=_status_of(exc))
     # Shown once, on this response only (no redirect, never cached).
     return render(
         "admin/token_created.html", page_title="Token created", token=created, plaintext=plaintext
@@ -720,6 +729,7 @@ def _users_page(values, errors, status: int = 200) -> Response:
             page_title="Users",
             users=user_service.list_users(session),
             roles=ROLES,
+            partners=_partner_names(session),
             values=values,
             errors=errors,
         )
@@ -734,13 +744,19 @@ def user_list() -> Response:
 def user_create() -> Response:
     rt = runtime()
     data, errors = forms.user_data(request.form)
+    partner_id = forms.partner_choice(request.form, errors)
     values = forms.form_values(request.form)
     try:
         with rt.db.write() as session:
             if errors:
                 raise ValidationError(errors)
             user = user_service.create_user(
-                session, data["username"], data["password"], data["role"], rt.clock()
+                session,
+                data["username"],
+                data["password"],
+                data["role"],
+                rt.clock(),
+                partner_id=partner_id,
             )
             name = user.username
     except ServiceError as exc:
@@ -851,6 +867,7 @@ def subscriber_detail(subscriber_id: int) -> Response:
             "admin/subscriber_detail.html",
             page_title=f"Subscriber {sub.name}",
             subscriber=sub,
+            partners=_partner_names(session),
             health=push.subscriber_health(session, sub.id),
             deliveries=log,
             next_url=url_for(".subscriber_detail", subscriber_id=sub.id, after=next_after)
@@ -1034,3 +1051,113 @@ def delivery_replay(delivery_id: int) -> Response:
         abort(404)
     flash(f"Delivery {delivery_id} queued again.")
     return redirect(url_for(".subscriber_detail", subscriber_id=subscriber_id), 303)
+
+
+@bp.post("/subscribers/<int:subscriber_id>/partner")
+def subscriber_partner(subscriber_id: int) -> Response:
+    """Assign the subscriber to a partner (its people then manage it in the partner portal),
+    or take it back (the empty choice)."""
+    rt = runtime()
+    back = url_for(".subscriber_detail", subscriber_id=subscriber_id)
+    errors: dict[str, str] = {}
+    partner_id = forms.partner_choice(request.form, errors)
+    if errors:
+        flash(f"Partner not changed: {errors['partner']}.", "error")
+        return redirect(back, 303)
+    try:
+        with rt.db.write() as session:
+            push.get_subscriber(session, subscriber_id)  # a webhook subscriber, not WebSub
+            partners.assign(session, subscriber_id, partner_id)
+            label = partners.get_partner(session, partner_id).name if partner_id else None
+    except NotFound as exc:
+        if "partner" in exc.message:
+            flash(f"Partner not changed: {exc.message}.", "error")
+            return redirect(back, 303)
+        abort(404)
+    flash(f"Assigned to partner {label}." if label else "Taken back from its partner.")
+    return redirect(back, 303)
+
+
+# Partners (admin only: no decorator means admin) ----------------------------------------------
+
+
+def _partners_page(values, errors, status: int = 200) -> Response:
+    with runtime().db.read() as session:
+        rows = [
+            (p, partners.subscribers_of(session, p.id)) for p in partners.list_partners(session)
+        ]
+        return render(
+            "admin/partners.html",
+            status=status,
+            page_title="Partners",
+            partners=rows,
+            values=values,
+            errors=errors,
+        )
+
+
+@bp.get("/partners")
+def partner_list() -> Response:
+    return _partners_page({}, {})
+
+
+@bp.post("/partners")
+def partner_create() -> Response:
+    rt = runtime()
+    try:
+        with rt.db.write() as session:
+            partner = partners.create_partner(session, request.form.get("name", ""), rt.clock())
+            partner_id, name = partner.id, partner.name
+    except ServiceError as exc:
+        values = forms.form_values(request.form)
+        return _partners_page(values, forms.errors_of(exc), status=_status_of(exc))
+    flash(f"Partner {name} created. Now assign its endpoints and create its users.")
+    return redirect(url_for(".partner_detail", partner_id=partner_id), 303)
+
+
+@bp.get("/partners/<int:partner_id>")
+def partner_detail(partner_id: int) -> Response:
+    rt = runtime()
+    with rt.db.read() as session:
+        try:
+            partner = partners.get_partner(session, partner_id)
+        except NotFound:
+            abort(404)
+        return render(
+            "admin/partner_detail.html",
+            page_title=f"Partner {partner.name}",
+            partner=partner,
+            assigned=partners.subscribers_of(session, partner.id),
+            others=[s for s in push.list_subscribers(session) if s.partner_id != partner.id],
+            names=_partner_names(session),
+            users=[u for u in user_service.list_users(session) if u.partner_id == partner.id],
+            tokens=[t for t in token_service.list_tokens(session) if t.partner_id == partner.id],
+        )
+
+
+@bp.post("/partners/<int:partner_id>/subscribers")
+def partner_assign(partner_id: int) -> Response:
+    """Assign (`action=assign`) or take back (`action=unassign`) one subscriber."""
+    rt = runtime()
+    back = url_for(".partner_detail", partner_id=partner_id)
+    raw = (request.form.get("subscriber_id") or "").strip()
+    unassign = request.form.get("action") == "unassign"
+    if not raw.isdigit() or len(raw) > 9:
+        flash("Choose a subscriber from the list.", "error")
+        return redirect(back, 303)
+    subscriber_id = int(raw)
+    try:
+        with rt.db.write() as session:
+            partners.get_partner(session, partner_id)
+            sub = push.get_subscriber(session, subscriber_id)
+            if unassign and sub.partner_id != partner_id:
+                raise NotFound(f"subscriber {subscriber_id} is not this partner's")
+            partners.assign(session, subscriber_id, None if unassign else partner_id)
+            name = sub.name
+    except NotFound as exc:
+        if exc.message.startswith("no partner"):
+            abort(404)
+        flash(f"Nothing changed: {exc.message}.", "error")
+        return redirect(back, 303)
+    flash(f"{name} taken back." if unassign else f"{name} assigned.")
+    return redirect(back, 303)

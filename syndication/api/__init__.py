@@ -1,6 +1,6 @@
 """The REST API under /api/v1 (flask-smorest; why: see common.py).
 
-One module per resource (stories, channels, links, tokens), each with its payload schemas
+One module per resource (stories, channels, links, tokens, partners…), each with its payload schemas
 beside it (`*_schemas.py`); docs.py serves the OpenAPI 3.1 document and Swagger UI.
 Access is declared on every view with auth.access (`@requires`; tokens are admin-only).
 """
@@ -34,6 +34,7 @@ def init_api(app: Flask) -> Api:
         links,
         media,
         partner_events,
+        partners,
         stories,
         subscribers,
         tokens,
@@ -49,8 +50,8 @@ def init_api(app: Flask) -> Api:
             "info": {
                 "description": "Stories, uploaded images, channels, short links, API tokens and "
                 "partner webhooks "
-                "(subscribers, deliveries), WebSub subscriptions, and for partners the pull "
-                "API (/api/v1/partner/events, a partner token). Authenticate "
+                "(subscribers, deliveries), partners, WebSub subscriptions, and for partners the "
+                "pull API (/api/v1/partner/events, a partner token). Authenticate "
                 "with `Authorization: Bearer <token>` (`syndication token create`). Errors are "
                 '`{"error": {"code", "message", "fields"}}`. Lists are '
                 '`{"items": [...], "next": <URL of the next page> | null}`. Every JSON body is '
@@ -69,8 +70,8 @@ def init_api(app: Flask) -> Api:
             "type": "http",
             "scheme": "bearer",
             "description": "An API token: roles reader (read-only), editor (stories and "
-            "links), admin (everything, tokens and webhooks included); partner (only the "
-            "partner API: its own events)",
+            "links), admin (everything, tokens, webhooks and partners included); partner "
+            "(a partner's token: none of the above, only the partner API: its own events)",
         },
     )
     for module in (
@@ -81,8 +82,9 @@ def init_api(app: Flask) -> Api:
         tokens,
         subscribers,
         deliveries,
-        websub,
         partner_events,
+        partners,
+        websub,
     ):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs.bp)

@@ -137,6 +137,14 @@ class SubscriberOut(ma.Schema):
     headers = f.Dict(keys=f.String(), values=f.String(), required=True)
     throttle = f.Float(required=True, allow_none=True)
     receives_embargoed = f.Boolean(required=True)
+    partner_id = f.Integer(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "the partner that manages it in the partner portal "
+            "(/api/v1/partners); null: the newsroom's alone"
+        },
+    )
     active = f.Boolean(required=True)
     disabled_reason = f.String(required=True, allow_none=True)
     previous_secret_until = f.String(

@@ -6,7 +6,7 @@ import marshmallow as ma
 from marshmallow import fields as f
 from marshmallow import validate
 
-from syndication.api.common import DATE, RawBody, not_blank, page_schema
+from syndication.api.common import DATE, MAX_ID, RawBody, Whole, not_blank, page_schema
 from syndication.auth.roles import ROLES
 
 _DATE = DATE
@@ -19,6 +19,11 @@ class TokenIn(RawBody):
         metadata={"description": "who or what uses it, 1-100 characters"},
     )
     role = f.String(required=True, validate=validate.OneOf(ROLES))
+    partner = Whole(
+        allow_none=True,
+        validate=validate.Range(1, MAX_ID),
+        metadata={"description": "the partner's id: required with role partner, else absent"},
+    )
 
 
 class TokenOut(ma.Schema):
@@ -27,6 +32,9 @@ class TokenOut(ma.Schema):
     role = f.String(required=True, validate=validate.OneOf(ROLES))
     prefix = f.String(
         required=True, metadata={"description": "first characters, to tell tokens apart"}
+    )
+    partner_id = f.Integer(
+        required=True, allow_none=True, metadata={"description": "role partner: its partner"}
     )
     created_at = f.String(required=True, metadata=_DATE)
     last_used_at = f.String(required=True, allow_none=True, metadata=_DATE)

@@ -25,6 +25,7 @@ def token_to_dict(token: ApiToken) -> dict[str, Any]:
         "name": token.name,
         "role": token.role,
         "prefix": token.prefix,
+        "partner_id": token.partner_id,
         "created_at": iso(token.created_at),
         "last_used_at": iso(token.last_used_at),
         "revoked_at": iso(token.revoked_at),
@@ -46,7 +47,9 @@ def create(data: dict[str, Any]) -> Any:
     """
     rt = runtime()
     with rt.db.write() as session:
-        token, plaintext = service.create_token(session, data["name"], data["role"], rt.clock())
+        token, plaintext = service.create_token(
+            session, data["name"], data["role"], rt.clock(), partner_id=data.get("partner")
+        )
         body = {**token_to_dict(token), "token": plaintext}
     return created(body, url_for("tokens.token", token_id=token.id))
 

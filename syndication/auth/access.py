@@ -20,9 +20,15 @@ by endpoint name: `declare(app, "api-docs.openapi_json", PUBLIC)`. Class-based v
 
 The guard (`guard`, registered once in create_app as the first before_request hook) answers,
 before the view parses anything: 401 without valid credentials (API: JSON and
-`WWW-Authenticate: Bearer`; other paths: an HTML page linking to /admin/login), 403 when the
-role is too weak, 400 when a state-changing request authenticated by the session cookie (or
-any state-changing request under /admin) lacks the CSRF token.
+`WWW-Authenticate: Bearer`; other paths, /admin and the partner portal /portal alike: a GET
+goes to the sign-in form with `next`, other methods get an HTML page linking to it), 403 when
+the role is too weak (a partner's on a newsroom page: a page linking to /portal/), 400 when a
+state-changing request authenticated by the session cookie (or any state-changing request
+under /admin) lacks the CSRF token.
+
+The partner role is no rank (roles.allows): `@requires("partner")` views are the partners'
+alone, and a partner reaches nothing else; which of its partner's rows a view may touch is the
+view's to check (partners/service.py owned_subscriber).
 
 Cached feeds and QR images are answered by WSGI middlewares before Flask and so before this
 guard (channels/fastpath.py, links/qr_fastpath.py); they only ever serve public paths
@@ -39,7 +45,7 @@ from flask import Flask, Response, current_app, redirect, render_template, reque
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import BadRequest, Forbidden, Unauthorized
 
-from syndication.auth.roles import ADMIN, ROLES, allows
+from syndication.auth.roles import ADMIN, PARTNER, ROLES, allows
 from syndication.auth.session import authenticate, check_csrf, submitted_csrf
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -166,6 +172,26 @@ def _unauthorized(problem: str | None) -> Response:
     return response
 
 
+def _partner_elsewhere(need: str) -> Response:
+    """403 for a partner's person on a newsroom page (the admin, say): a page that says so and
+    links to the partner portal, where its pages are."""
+    from syndication.pages import view as page_view
+    from syndication.runtime import runtime
+
+    settings = runtime().settings
+    body = render_template(
+        "portal/elsewhere.html",
+        settings=settings,
+        site=page_view.site_name(settings),
+        lang="en",
+        page_title="Not part of the partner portal",
+        need=need,
+    )
+    response = Response(body, status=403, mimetype="text/html")
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
 def _csrf_failure() -> None:
     raise BadRequest(
         "The form's security token (CSRF) is missing or does not match this session. "
@@ -188,6 +214,8 @@ def guard() -> Response | None:
     if auth.principal is None:
         return _unauthorized(auth.problem)
     if not allows(auth.principal.role, need):
+        if auth.principal.role == PARTNER and not _is_api(request.path):
+            return _partner_elsewhere(need)
         raise Forbidden(
             f"This needs the {need} role; your {auth.principal.kind} has the "
             f"{auth.principal.role} role."

@@ -16,6 +16,7 @@ import re
 from urllib.parse import unquote, urlsplit
 
 HOME = "/admin/"
+PORTAL_HOME = "/portal/"  # where a partner's people land (portal/routes.py)
 MAX_LENGTH = 2048  # longer than any link the admin makes; bounds the decoding work
 DECODE_ROUNDS = 4  # still percent-encoded after this many rounds: nobody links like that
 # C0 controls (tab, CR, LF…), DEL, C1 controls (NEL…) and the backslash.

@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, redirect, render_template, request
 
 from syndication.auth.access import public
-from syndication.auth.next_path import safe_next
+from syndication.auth.next_path import PORTAL_HOME, safe_next
+from syndication.auth.roles import PARTNER
 from syndication.auth.session import current_principal, login_user, logout_user
 from syndication.auth.users import any_user, end_sessions, verify_login
 from syndication.command import first_admin_command
@@ -63,6 +64,11 @@ def login() -> Response:
         )
     if result.error:
         return _form(422, "Wrong username or password.")
+    if result.user is not None and result.user.role == PARTNER:
+        # A partner's people have the portal and nothing else: a `next` elsewhere (the admin's
+        # dashboard, the default) would only show them a 403.
+        target = safe_next(request.form.get("next"), PORTAL_HOME)
+        return redirect(target if target.startswith(PORTAL_HOME) else PORTAL_HOME, 303)
     return redirect(safe_next(request.form.get("next")), 303)
 
 

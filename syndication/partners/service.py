@@ -108,6 +108,22 @@ def owned_subscriber(session: Session, partner_id: int, subscriber_id: int) -> S
     """Subscriber `subscriber_id` if it is the partner's; NotFound otherwise (the same answer
     as for one that does not exist)."""
     subscriber = session.get(Subscriber, subscriber_id)
-    if subscriber is None or subscriber.partner_id != partner_id:
+    # partner_id None (no partner) owns nothing: not the newsroom's unassigned subscribers.
+    if (
+        partner_id is None
+        or subscriber is None
+        or subscriber.kind != "webhook"
+        or subscriber.partner_id != partner_id
+    ):
         raise NotFound(f"no subscriber with id {subscriber_id}")
     return subscriber
+
+
+def owned_delivery(session: Session, partner_id: int, delivery_id: int) -> Delivery:
+    """Delivery `delivery_id` if it goes to one of the partner's subscribers; NotFound
+    otherwise (the same answer as for one that does not exist)."""
+    delivery = session.get(Delivery, delivery_id)
+    owner = session.get(Subscriber, delivery.subscriber_id) if delivery is not None else None
+    if partner_id is None or owner is None or owner.partner_id != partner_id:
+        raise NotFound(f"no delivery with id {delivery_id}")
+    return delivery

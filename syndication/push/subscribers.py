@@ -410,6 +410,7 @@ def subscriber_to_dict(subscriber: Subscriber) -> dict[str, Any]:
         "headers": dict(subscriber.headers or {}),
         "throttle": subscriber.throttle,
         "receives_embargoed": bool(subscriber.receives_embargoed),
+        "partner_id": subscriber.partner_id,
         "active": subscriber.active,
         "disabled_reason": subscriber.disabled_reason,
         "previous_secret_until": iso(subscriber.previous_secret_until),

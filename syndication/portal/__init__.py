@@ -1,0 +1,1 @@
+"""The partner portal (/portal/): partners manage their own webhook endpoints."""
