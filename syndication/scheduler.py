@@ -11,7 +11,8 @@ Jobs, every `poll_interval` seconds:
 - expire_leases: end WebSub subscriptions whose lease has passed or whose topic is gone.
 and hourly:
 - prune: delete finished deliveries older than `delivery_retention` (push/retention.py) and
-  old rate-limit windows and sign-in attempt counters.
+  old rate-limit windows and sign-in attempt counters, and feed reach days older than
+  `reach_retention_days` (reach/service.py).
 
 Every job takes its time from the runtime's clock.
 """
@@ -28,6 +29,7 @@ from syndication.config import Settings
 from syndication.db import Database
 from syndication.push import retention
 from syndication.push.websub import verify
+from syndication.reach import service as reach
 from syndication.runtime import Runtime
 from syndication.stories.service import release_due
 
@@ -53,6 +55,10 @@ def prune(rt: Runtime) -> None:
     deleted = retention.prune(rt.db, rt.settings, rt.clock)
     rt.limiter.prune()
     signin_limiter.prune(rt.db, rt.clock())
+    with rt.db.write() as session:
+        reach.prune(
+            session, today=rt.clock().date(), retention_days=rt.settings.reach_retention_days
+        )
     if deleted:
         log.info("pruned %d finished deliveries older than delivery_retention", deleted)
 
