@@ -33,6 +33,7 @@ def init_api(app: Flask) -> Api:
         docs,
         links,
         media,
+        reach,
         stories,
         subscribers,
         tokens,
@@ -70,7 +71,7 @@ def init_api(app: Flask) -> Api:
             "links), admin (everything, tokens and webhooks included)",
         },
     )
-    for module in (stories, media, channels, links, tokens, subscribers, deliveries, websub):
+    for module in (stories, media, channels, links, tokens, subscribers, deliveries, websub, reach):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs.bp)
     return api
