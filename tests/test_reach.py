@@ -276,7 +276,7 @@ def test_channel_reach_api_json_and_csv(rt, client, channel):
     day = START.date().isoformat()
     assert rows[1:] == [
         [day, "harbour", "Feedly", "stated", "42"],
-        [day, "harbour", "'=cmd|\"x\",1", "clients", "1"],  # text, never a formula
+        [day, "harbour", '\'=cmd|"x",1', "clients", "1"],  # text, never a formula
     ]
     assert '"\'=cmd|""x"",1"' in text  # RFC 4180: quoted, the quote doubled
 
