@@ -16,11 +16,20 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from syndication.auth.tokens import create_token
 from syndication.channels.service import create_channel
 from syndication.links.service import create_link, ensure_story_link
-from syndication.models import Delivery, DeliveryAttempt, Subscriber, Visit
+from syndication.models import (
+    Channel,
+    Delivery,
+    DeliveryAttempt,
+    ReachClient,
+    ReachReport,
+    Subscriber,
+    Visit,
+)
 from syndication.push.subscribers import create_subscriber, send_test
 from syndication.runtime import Runtime
 from syndication.stories.service import create_story, retract_story
@@ -108,6 +117,16 @@ def _stock(rt: Runtime) -> dict[str, str]:
             )
         )  # fmt: skip
         s.flush()
+        # Reach: a stated count, and clients of a long-named reader, over a few days.
+        harbour = s.scalar(select(Channel.id).where(Channel.slug == "harbour"))
+        long_name = "A-self-hosted-reader-with-a-very-long-product-name-x"
+        for day in range(3):
+            at = now - timedelta(days=day)
+            s.add(ReachReport(channel_id=harbour, day=at.date(), reader="Feedly", feed_key="",
+                              subscribers=1200 + day, seen_at=at))  # fmt: skip
+            for n in range(day + 1):
+                s.add(ReachClient(channel_id=harbour, day=at.date(), client=f"{day}{n:015x}",
+                                  reader=long_name))  # fmt: skip
         return {
             "story": story.code, "arabic": arabic.code, "draft": draft.code, "gone": gone.code,
             "link": link.code, "subscriber": str(sub.id), "delivery": str(delivery.id),
@@ -133,6 +152,7 @@ def _pages(c: dict[str, str]) -> dict[str, tuple[str, str]]:
         "admin-channels": ("/admin/channels", "Harbour and coastal news"),
         "admin-channel-new": ("/admin/channels/new", "New channel"),
         "admin-channel-edit": ("/admin/channels/harbour", "WebSub subscriptions"),
+        "admin-channel-reach": ("/admin/channels/harbour/reach", "By reader"),
         "admin-channel-preview": ("/admin/channels/harbour?format=rss", "Findings"),
         "admin-links": ("/admin/links", "partner-offer"),
         "admin-link-new": ("/admin/links/new", "New link"),

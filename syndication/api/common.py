@@ -191,9 +191,13 @@ class Api(_Api):
 # --- request and response building blocks -----------------------------------------------------
 
 # Characters the services' text cleaning (validation.text) drops or collapses: Python's
-# whitespace (\s, which ECMA's \s differs from: \x1c-\x1f, \x85 in; \ufeff out) and what XML
-# forbids. Spelt as literal characters, so the class reads the same in Python and ECMA-262.
-_BLANK = "\x00-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufffe\uffff"
+# whitespace (\s, which ECMA's \s differs from: \x1c-\x1f, \x85 in; \ufeff out), what XML
+# forbids, and what plain text loses (C1 controls, U+FEFF, U+FFFD: feeds.text.plain_text).
+# Spelt as literal characters, so the class reads the same in Python and ECMA-262.
+_BLANK = (
+    "\x00-\x20\x80-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+    "\ufeff\ufffd\ufffe\uffff"
+)
 # A text the service requires: at least one character that survives its cleaning.
 NOT_BLANK = f"[^{_BLANK}]"
 # Every date-time the API reads or writes: RFC 3339 with a zone offset. The range is the input

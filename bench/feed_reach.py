@@ -1,0 +1,124 @@
+"""Feed cache-hit throughput with reach counting off vs on, in ONE run.
+
+    .venv/bin/python -m bench.feed_reach               # ~1 min, 3 interleaved rounds
+    .venv/bin/python -m bench.feed_reach --rounds 1    # ~25 s
+
+What is measured (127.0.0.1, wrk -t2 -c64, warm-up then a fixed duration,
+rounds interleaved, median per row): GET /feeds/<slug>.rss, a cache hit
+answered by the WSGI fast path, on our app under the production server flags
+(granian -w2 --blocking-threads 4, as ``syndication run``), once with
+``SYNDICATION_REACH_COUNTING=false`` (the baseline) and once with it on (every
+request appended to the worker's reach buffer; the flusher thread reads the
+User-Agents, hashes the clients and writes every ``reach_flush_interval``
+seconds in the same processes, so its cost is in the figure). Target: on >= 0.9x
+off. wrk sends a Miniflux User-Agent: a client without a stated count, the
+path that hashes every request at flush time.
+
+The instance (SQLite, one channel, 20 stories) is made as bench/http_cache_hit.py
+makes it (its ``prepare_instance``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.http_cache_hit import (
+    BASE_URL,
+    PROD_GRANIAN,
+    fetch_reference,
+    our_app_factory,
+    prepare_instance,
+)
+from bench.http_harness import (
+    LoadSpec,
+    Server,
+    bench_env,
+    check_response,
+    format_table,
+    free_port,
+    granian_cmd,
+    run_wrk,
+)
+
+UA = "Mozilla/5.0 (compatible; Miniflux/2.1.0; +https://miniflux.app)"
+
+
+def measure(factory: str, url_path: str, counting: bool, spec: LoadSpec) -> float:
+    port = free_port()
+    env = bench_env({"SYNDICATION_REACH_COUNTING": "true" if counting else "false"})
+    argv = granian_cmd(factory, port, factory=True, **PROD_GRANIAN)
+    label = f"reach counting {'on' if counting else 'off'}"
+    with Server(label, argv, port, ready_path=url_path, env=env) as srv:
+        check_response(srv.url(url_path))
+        res = run_wrk(srv.url(url_path), spec)
+    if not res.ok:
+        print(f"  !! {label}: non-2xx={res.non_2xx} socket-errors={res.socket_errors}")
+    return res.rps
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds; median reported")
+    ap.add_argument("--duration", type=float, default=5.0)
+    ap.add_argument("--warmup", type=float, default=1.5)
+    ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=2, help="wrk threads")
+    args = ap.parse_args(argv)
+    spec = LoadSpec(
+        duration=args.duration,
+        warmup=args.warmup,
+        connections=args.connections,
+        threads=args.threads,
+        headers=(f"User-Agent: {UA}",),
+    )
+    runs: dict[bool, list[float]] = {False: [], True: []}
+    with tempfile.TemporaryDirectory(prefix="bench-syndication-") as tmp:
+        instance = Path(tmp)
+        os.environ["SYNDICATION_DATABASE_URL"] = f"sqlite:///{instance / 'syndication.db'}"
+        os.environ["SYNDICATION_BASE_URL"] = BASE_URL
+        url_path = prepare_instance(instance)
+        factory = our_app_factory()
+        body, _ = fetch_reference(factory, url_path)
+        print(
+            f"GET {url_path}: {len(body)} B; wrk -t{spec.threads} -c{spec.connections} "
+            f"-d{spec.duration:g}s (+{spec.warmup:g}s warm-up), {args.rounds} round(s), median; "
+            f"{os.cpu_count()} CPUs",
+            flush=True,
+        )
+        for rnd in range(args.rounds):
+            for counting in (False, True):
+                rps = measure(factory, url_path, counting, spec)
+                runs[counting].append(rps)
+                state = "on" if counting else "off"
+                print(f"  [{rnd + 1}] reach counting {state:<3} {rps:>9.0f} req/s", flush=True)
+    off, on = statistics.median(runs[False]), statistics.median(runs[True])
+    ratio = on / off if off else float("nan")
+    print()
+    print(
+        format_table(
+            ["benchmark", "counting off req/s", "counting on req/s", "ratio", "target"],
+            [
+                (
+                    "feed cache hit (fast path), granian -w2 --blocking-threads 4",
+                    f"{off:.0f}",
+                    f"{on:.0f}",
+                    f"{ratio:.2f}x",
+                    ">= 0.90x " + ("PASS" if ratio >= 0.9 else "FAIL"),
+                )
+            ],
+        )
+    )
+    print("all rounds: off " + " ".join(f"{x:.0f}" for x in runs[False])
+          + "; on " + " ".join(f"{x:.0f}" for x in runs[True]))  # fmt: skip
+    return 0  # a benchmark, not a test: PASS/FAIL is information
+
+
+if __name__ == "__main__":
+    sys.exit(main())
