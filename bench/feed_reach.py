@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -98,6 +99,10 @@ def main(argv: list[str] | None = None) -> int:
                 runs[counting].append(rps)
                 state = "on" if counting else "off"
                 print(f"  [{rnd + 1}] reach counting {state:<3} {rps:>9.0f} req/s", flush=True)
+        # The servers flushed their buffers on the way out: the counting really ran.
+        with sqlite3.connect(instance / "syndication.db") as db:
+            clients = db.execute("SELECT count(*), min(reader) FROM reach_clients").fetchone()
+        print(f"  stored after the runs: {clients[0]} client-day row(s), reader {clients[1]!r}")
     off, on = statistics.median(runs[False]), statistics.median(runs[True])
     ratio = on / off if off else float("nan")
     print()

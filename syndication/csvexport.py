@@ -14,6 +14,8 @@ import io
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from flask import Response
+
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CONTENT_TYPE = "text/csv; charset=utf-8; header=present"
 
@@ -30,3 +32,12 @@ def to_csv(rows: Iterable[Sequence[Any]]) -> str:
     for row in rows:
         writer.writerow([cell(v) for v in row])
     return out.getvalue()
+
+
+def csv_response(rows: Iterable[Sequence[Any]], filename: str) -> Response:
+    """A download of `rows` (the header row first) as `filename`."""
+    return Response(
+        to_csv(rows),
+        content_type=CONTENT_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -32,8 +32,7 @@ from syndication.auth.roles import ROLES
 from syndication.auth.session import current_principal
 from syndication.channels import service as channels
 from syndication.channels.preview import draft_channel, preview
-from syndication.csvexport import CONTENT_TYPE as CSV_TYPE
-from syndication.csvexport import to_csv
+from syndication.csvexport import csv_response
 from syndication.errors import Conflict, NotFound, ServiceError, ValidationError
 from syndication.i18n import isolate
 from syndication.links import service as links
@@ -189,14 +188,6 @@ def _story_form(values: dict, errors: dict, story=None, link=None, status: int =
     )
 
 
-def _csv_download(rows: list[list[Any]], filename: str) -> Response:
-    return Response(
-        to_csv(rows),
-        content_type=CSV_TYPE,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
-
-
 @bp.get("/stories/<code>/reach.csv")
 @requires("reader")
 def story_reach_csv(code: str) -> Response:
@@ -204,7 +195,7 @@ def story_reach_csv(code: str) -> Response:
         data = _story_reach(code)
     except NotFound:
         abort(404)
-    return _csv_download(reach.story_reach_rows(data), f"reach-{data['story']}.csv")
+    return csv_response(reach.story_reach_rows(data), f"reach-{data['story']}.csv")
 
 
 @bp.route("/stories/new", methods=["GET", "POST"])
@@ -479,7 +470,7 @@ def channel_reach(slug: str) -> Response:
 @requires("reader")
 def channel_reach_csv(slug: str) -> Response:
     data, _ = _channel_reach(slug)
-    return _csv_download(reach.channel_reach_rows(data), f"reach-{data['channel']}.csv")
+    return csv_response(reach.channel_reach_rows(data), f"reach-{data['channel']}.csv")
 
 
 @bp.route("/channels/new", methods=["GET", "POST"])

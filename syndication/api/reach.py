@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response
-
 from syndication.api.common import Blueprint
 from syndication.api.reach_schemas import ChannelReachOut, ReachQuery, StoryReachOut
 from syndication.auth.access import requires
-from syndication.csvexport import CONTENT_TYPE, to_csv
+from syndication.csvexport import csv_response
 from syndication.reach import service
 from syndication.runtime import runtime
 
@@ -18,14 +16,6 @@ blp = Blueprint(
     "reach_api", __name__, url_prefix="/api/v1", description="Reach: subscribers and story reach"
 )
 CSV_SCHEMA = {"type": "string", "description": "RFC 4180 CSV with a header row"}
-
-
-def _csv(rows: list[list[Any]], filename: str) -> Response:
-    return Response(
-        to_csv(rows),
-        content_type=CONTENT_TYPE,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
 
 
 def channel_reach(slug: str, days: int) -> dict[str, Any]:
@@ -60,7 +50,7 @@ def channel(slug: str, days: int) -> Any:
 def channel_csv(slug: str, days: int) -> Any:
     """The same as CSV: date, channel, reader, counted_as, subscribers"""
     reach = channel_reach(slug, days)
-    return _csv(service.channel_reach_rows(reach), f"reach-{reach['channel']}.csv")
+    return csv_response(service.channel_reach_rows(reach), f"reach-{reach['channel']}.csv")
 
 
 @blp.route("/stories/<code>/reach", methods=["GET"])
@@ -79,4 +69,4 @@ def story(code: str) -> Any:
 def story_csv(code: str) -> Any:
     """The same as CSV: story, measure, kind, value"""
     reach = story_reach(code)
-    return _csv(service.story_reach_rows(reach), f"reach-{reach['story']}.csv")
+    return csv_response(service.story_reach_rows(reach), f"reach-{reach['story']}.csv")
