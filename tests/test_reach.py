@@ -201,6 +201,16 @@ def test_a_failed_flush_is_put_back_and_written_once_later(rt, client, channel, 
     )
 
 
+def test_requests_wait_while_there_is_no_key_to_hash_them_with(rt, channel, caplog):
+    rt.reach._secret = None
+    rt.reach.hit(1, MINIFLUX, "192.0.2.1", START)
+    assert rt.reach.flush() == 0
+    assert "could not read feed reach" in caplog.text and len(rt.reach) == 1
+    rt.reach.use_secret("k" * 32)
+    assert rt.reach.flush() == 1
+    assert _stored(rt)[1] == [(START.date(), "Miniflux", 1)]
+
+
 def test_a_channel_deleted_before_the_flush_drops_its_counts_only(rt, client, channel):
     with rt.db.write() as s:
         create_channel(s, {"slug": "other", "title": "Other"}, now=rt.clock())

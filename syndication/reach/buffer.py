@@ -114,7 +114,14 @@ class ReachBuffer:
             if dropped:
                 log.warning("reach: %d feed requests not counted (reach_buffer_max)", dropped)
             tally, self._held = self._held, Tally()
-            tally.merge(self._tally(items))
+            try:
+                tally.merge(self._tally(items))
+            except Exception:  # no secret key yet, say: the requests wait, the thread lives
+                log.exception("could not read feed reach; keeping it for the next flush")
+                with self._lock:
+                    self._items[:0] = items
+                self._held = tally
+                return 0
             if not tally:
                 return len(items)
             try:
