@@ -26,6 +26,7 @@ import sqlite3
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from bench.http_cache_hit import (
@@ -60,6 +61,51 @@ def measure(factory: str, url_path: str, counting: bool, spec: LoadSpec) -> floa
     if not res.ok:
         print(f"  !! {label}: non-2xx={res.non_2xx} socket-errors={res.socket_errors}")
     return res.rps
+
+
+WSGI_CALLS = 20_000
+
+
+def in_process(url_path: str, rounds: int) -> dict[bool, list[float]]:
+    """Microseconds per cache hit through the app's WSGI stack in this process, counting off
+    and on, interleaved: the same requests without a server, wrk or other processes' noise.
+    Both apps' flusher threads run as in production (each flush falls inside the timing)."""
+    from syndication.app import create_app
+    from syndication.config import load_settings
+
+    apps = {}
+    for counting in (False, True):
+        app = create_app(load_settings({"reach_counting": counting}))
+        apps[counting] = app
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": url_path,
+        "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8000",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_USER_AGENT": UA,
+        "wsgi.url_scheme": "http",
+    }
+
+    def start_response(status: str, headers: list) -> None:
+        assert status.startswith("200"), status
+
+    timings: dict[bool, list[float]] = {False: [], True: []}
+    for app in apps.values():  # render and cache the page once
+        b"".join(app.wsgi_app(dict(environ), start_response))
+    for _ in range(rounds):
+        for counting, app in apps.items():
+            call = app.wsgi_app
+            t0 = time.perf_counter()
+            for _ in range(WSGI_CALLS):
+                b"".join(call(dict(environ), start_response))
+            timings[counting].append((time.perf_counter() - t0) / WSGI_CALLS * 1e6)
+            print(f"  [in process] counting {'on ' if counting else 'off'} "
+                  f"{timings[counting][-1]:.1f} µs/hit", flush=True)  # fmt: skip
+    for app in apps.values():
+        app.extensions["syndication"].close()
+    return timings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,8 +147,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  [{rnd + 1}] reach counting {state:<3} {rps:>9.0f} req/s", flush=True)
         # The servers flushed their buffers on the way out: the counting really ran.
         with sqlite3.connect(instance / "syndication.db") as db:
-            clients = db.execute("SELECT count(*), min(reader) FROM reach_clients").fetchone()
-        print(f"  stored after the runs: {clients[0]} client-day row(s), reader {clients[1]!r}")
+            rows = db.execute("SELECT reader, count(*) FROM reach_clients GROUP BY reader")
+            stored = ", ".join(f"{reader} {n}" for reader, n in rows)
+        print(f"  stored after the runs (client-days by reader): {stored or 'none'}", flush=True)
+        wsgi = in_process(url_path, args.rounds)
     off, on = statistics.median(runs[False]), statistics.median(runs[True])
     ratio = on / off if off else float("nan")
     print()
@@ -116,6 +164,20 @@ def main(argv: list[str] | None = None) -> int:
                     f"{on:.0f}",
                     f"{ratio:.2f}x",
                     ">= 0.90x " + ("PASS" if ratio >= 0.9 else "FAIL"),
+                )
+            ],
+        )
+    )
+    w_off, w_on = statistics.median(wsgi[False]), statistics.median(wsgi[True])
+    print(
+        format_table(
+            ["in process, no server", "counting off µs/hit", "counting on µs/hit", "ratio"],
+            [
+                (
+                    f"the WSGI app called directly, {WSGI_CALLS} hits a round",
+                    f"{w_off:.1f}",
+                    f"{w_on:.1f}",
+                    f"{w_off / w_on:.2f}x (throughput on/off)",
                 )
             ],
         )
