@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import os
 import threading
+import weakref
 from collections.abc import Callable
 from multiprocessing import util as mp_util
 
@@ -21,17 +22,21 @@ class PeriodicFlush:
         self._flush = flush
         self._interval = interval
         self._name = name
-        self._pid: int | None = None
+        self._started = False
         self._stop = threading.Event()
+        # A forked child has no thread: it starts its own on its first item. Told by the fork
+        # itself rather than by comparing os.getpid() on every item (a system call per request).
+        ref = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: _forget_thread(ref))
 
     def ensure_started(self) -> None:
         """Start this process's flusher unless running; call with the buffer's lock held, so
         that two first items cannot start two threads."""
-        if self._pid != os.getpid():
+        if not self._started:
             self._start()
 
     def _start(self) -> None:
-        self._pid = os.getpid()
+        self._started = True
         self._stop = threading.Event()
         thread = threading.Thread(target=self._run, name=self._name, daemon=True)
         thread.start()
@@ -47,3 +52,9 @@ class PeriodicFlush:
     def close(self) -> None:
         self._stop.set()
         self._flush()
+
+
+def _forget_thread(ref: weakref.ref[PeriodicFlush]) -> None:
+    flusher = ref()
+    if flusher is not None:
+        flusher._started = False
