@@ -5,6 +5,7 @@
   (c) 1,000 vs 1,000,000 stories            bench/archive_scale.py (first run fills ~5 GB in /tmp)
   (d) `syndication run` vs bare granian     bench/http_cache_hit.py
   gzip vs identity feed cache hit           bench/feed_gzip.py
+  feed cache hit, reach counting off vs on  bench/feed_reach.py
       WSGI server choice                    bench/wsgi_servers.py (--servers)
   short links and QR codes                  bench/links_qr.py
   feed cache hit with vs without metrics    bench/request_metrics.py
@@ -27,6 +28,7 @@ PARTS = [
     ("(a) feed page build", "bench.feed_build", []),
     ("(b)+(d) feed cache hit over HTTP", "bench.http_cache_hit", ["--rounds", "1"]),
     ("gzip vs identity feed cache hit", "bench.feed_gzip", ["--rounds", "1"]),
+    ("feed reach counting off vs on", "bench.feed_reach", ["--rounds", "1"]),
     ("(c) archive scale", "bench.archive_scale", []),
     ("short links and QR codes", "bench.links_qr", []),
     ("feed cache hit with vs without metrics", "bench.request_metrics", ["--rounds", "1"]),

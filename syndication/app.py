@@ -39,6 +39,8 @@ def create_app(
     from syndication.auth import session as auth_session
 
     auth_session.configure(app, settings)
+    # Feed clients are counted by a hash keyed from the secret key (reach/buffer.py).
+    rt.reach.use_secret(str(app.secret_key))
     i18n.init_app(app, settings.tz)
     # The input-cleaning layer (inputs.py) first of all: a request with a NUL byte, a lone
     # surrogate or an id beyond its column is refused before anything reads it.

@@ -75,6 +75,10 @@ class Settings:
     link_redirect_status: int = 302
     link_utm: str = ""
     visit_flush_interval: float = 2.0
+    reach_counting: bool = True
+    reach_flush_interval: float = 5.0
+    reach_buffer_max: int = 100_000
+    reach_retention_days: int = 400
     secret_key: str = ""
     outbound_allow: str = ""
     retry_schedule: str = "5,300,1800,7200,18000,36000,36000"
@@ -436,6 +440,9 @@ _NAMED_VALIDATORS: dict[str, Callable[[str, Any], None]] = {
     "workers": _check_range(0, 256),
     "trusted_proxies": _check_range(0, 5),
     "visit_flush_interval": _check_range(0.05, 60),
+    "reach_flush_interval": _check_range(0.05, 300),
+    "reach_buffer_max": _check_range(1, 10_000_000),
+    "reach_retention_days": _check_range(1, 36_500),
     "outbound_timeout": _check_range(0.1, 300),
     "push_concurrency": _check_range(1, 4096),
     "push_per_subscriber": _check_range(1, 256),

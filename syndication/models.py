@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -488,3 +489,38 @@ class Heartbeat(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("ix_heartbeats_at", "at"),)
+
+
+class ReachReport(Base):
+    """A feed reader's latest stated subscriber count for a channel on one UTC day, per feed id
+    of that reader (reach/readers.py): the channel's count from it that day is their sum."""
+
+    __tablename__ = "reach_reports"
+
+    channel_id: Mapped[int] = mapped_column(
+        ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)  # UTC
+    reader: Mapped[str] = mapped_column(String(64), primary_key=True)
+    feed_key: Mapped[str] = mapped_column(String(64), primary_key=True)  # "" = none given
+    subscribers: Mapped[int] = mapped_column(Integer)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)  # of the request that stated it
+
+    __table_args__ = (Index("ix_reach_reports_day", "day"),)
+
+
+class ReachClient(Base):
+    """One other feed client that fetched a channel on one UTC day, known only by a truncated
+    keyed hash of its address and User-Agent whose key changes every day (reach/buffer.py): no
+    address is stored, and one day's hashes cannot be matched with another's."""
+
+    __tablename__ = "reach_clients"
+
+    channel_id: Mapped[int] = mapped_column(
+        ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)  # UTC
+    client: Mapped[str] = mapped_column(String(16), primary_key=True)  # hex, 64 bits
+    reader: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (Index("ix_reach_clients_day", "day"),)

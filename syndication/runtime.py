@@ -18,6 +18,7 @@ from syndication.ops.metrics import Metrics
 from syndication.outbound import OutboundClient
 from syndication.push.context import PushContext
 from syndication.ratelimit import RateLimiter
+from syndication.reach.buffer import ReachBuffer
 
 
 @dataclass
@@ -26,6 +27,7 @@ class Runtime:
     db: Database
     pages: PageCache
     visits: VisitBuffer
+    reach: ReachBuffer
     items: ItemCache
     push: PushContext
     limiter: RateLimiter
@@ -48,6 +50,12 @@ class Runtime:
             db=db,
             pages=PageCache(settings.feed_cache_bytes, settings.feed_cache_entries),
             visits=VisitBuffer(db, settings.visit_flush_interval, metrics.visits_buffered),
+            reach=ReachBuffer(
+                db,
+                settings.reach_flush_interval,
+                enabled=settings.reach_counting,
+                max_items=settings.reach_buffer_max,
+            ),
             items=ItemCache(settings.item_cache_bytes),
             push=PushContext(db, settings, clock=clock, outbound=outbound, metrics=metrics),
             limiter=RateLimiter(db, clock),
@@ -57,6 +65,7 @@ class Runtime:
 
     def close(self) -> None:
         self.visits.close()
+        self.reach.close()
         self.push.close()
         self.db.dispose()
 

@@ -12,7 +12,8 @@ Jobs, every `poll_interval` seconds:
 - heartbeat: this process's row in `heartbeats`, read by GET /ready (ops/heartbeat.py).
 and hourly:
 - prune: delete finished deliveries older than `delivery_retention` (push/retention.py) and
-  old rate-limit windows, sign-in attempt counters and heartbeats of processes gone.
+  old rate-limit windows, sign-in attempt counters and heartbeats of processes gone, and feed
+  reach days older than `reach_retention_days` (reach/service.py).
 
 Every job takes its time from the runtime's clock.
 """
@@ -30,6 +31,7 @@ from syndication.db import Database
 from syndication.ops import heartbeat
 from syndication.push import retention
 from syndication.push.websub import verify
+from syndication.reach import service as reach
 from syndication.runtime import Runtime
 from syndication.stories.service import release_due
 
@@ -56,6 +58,10 @@ def prune(rt: Runtime) -> None:
     rt.limiter.prune()
     signin_limiter.prune(rt.db, rt.clock())
     heartbeat.prune(rt.db, rt.clock)
+    with rt.db.write() as session:
+        reach.prune(
+            session, today=rt.clock().date(), retention_days=rt.settings.reach_retention_days
+        )
     if deleted:
         log.info("pruned %d finished deliveries older than delivery_retention", deleted)
 

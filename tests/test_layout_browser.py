@@ -16,11 +16,20 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from syndication.auth.tokens import create_token
 from syndication.channels.service import create_channel
 from syndication.links.service import create_link, ensure_story_link
-from syndication.models import Delivery, DeliveryAttempt, Subscriber, Visit
+from syndication.models import (
+    Channel,
+    Delivery,
+    DeliveryAttempt,
+    ReachClient,
+    ReachReport,
+    Subscriber,
+    Visit,
+)
 from syndication.partners.service import assign, create_partner
 from syndication.push.subscribers import create_subscriber, send_test
 from syndication.runtime import Runtime
@@ -111,6 +120,16 @@ def _stock(rt: Runtime) -> dict[str, str]:
         partner = create_partner(s, "City Paper syndication partnership", now)
         assign(s, sub.id, partner.id)
         s.flush()
+        # Reach: a stated count, and clients of a long-named reader, over a few days.
+        harbour = s.scalar(select(Channel.id).where(Channel.slug == "harbour"))
+        long_name = "A-self-hosted-reader-with-a-very-long-product-name-x"
+        for day in range(3):
+            at = now - timedelta(days=day)
+            s.add(ReachReport(channel_id=harbour, day=at.date(), reader="Feedly", feed_key="",
+                              subscribers=1200 + day, seen_at=at))  # fmt: skip
+            for n in range(day + 1):
+                s.add(ReachClient(channel_id=harbour, day=at.date(), client=f"{day}{n:015x}",
+                                  reader=long_name))  # fmt: skip
         return {
             "partner": str(partner.id),
             "story": story.code, "arabic": arabic.code, "draft": draft.code, "gone": gone.code,
@@ -137,6 +156,7 @@ def _pages(c: dict[str, str]) -> dict[str, tuple[str, str]]:
         "admin-channels": ("/admin/channels", "Harbour and coastal news"),
         "admin-channel-new": ("/admin/channels/new", "New channel"),
         "admin-channel-edit": ("/admin/channels/harbour", "WebSub subscriptions"),
+        "admin-channel-reach": ("/admin/channels/harbour/reach", "By reader"),
         "admin-channel-preview": ("/admin/channels/harbour?format=rss", "Findings"),
         "admin-links": ("/admin/links", "partner-offer"),
         "admin-link-new": ("/admin/links/new", "New link"),

@@ -73,6 +73,7 @@ def stacked_bars(
     days: Sequence[dict[str, Any]],
     series: Sequence[tuple[str, str, str]],
     size: Size = WIDE,
+    unit: str = "visits",
 ) -> Markup:
     """An SVG of `days` (dicts with "date" and a count per series key), one stacked bar a day.
 
@@ -94,7 +95,7 @@ def stacked_bars(
         f"{label}: {sum(int(d.get(key, 0)) for d in days)}" for key, label, _ in series
     )
     span = f"{days[0]['date']} to {days[-1]['date']}" if days else "no days"
-    desc = f"Visits per day from {span}, stacked bars. Totals: {summary}."
+    desc = f"{unit.capitalize()} per day from {span}, stacked bars. Totals: {summary}."
     cid = escape(chart_id)
     parts.append(
         f'<svg class="chart chart-{size.name}" id="{cid}" viewBox="0 0 {width} {height}" '
@@ -120,7 +121,7 @@ def stacked_bars(
     mid = top_margin + plot_h / 2
     rot_x = font * 0.9
     parts.append(
-        text(rot_x, mid, "visits", extra=f' text-anchor="middle" transform="rotate(-90 '
+        text(rot_x, mid, unit, extra=f' text-anchor="middle" transform="rotate(-90 '
              f'{rot_x:.1f} {mid:.1f})"')
     )  # fmt: skip
     label_w = char * 5 + font  # "MM-DD" and a gap
@@ -166,10 +167,11 @@ def responsive_bars(
     title: str,
     days: Sequence[dict[str, Any]],
     series: Sequence[tuple[str, str, str]],
+    unit: str = "visits",
 ) -> Markup:
     """The chart in every size (ids `chart_id` and `chart_id-narrow`); CSS shows one."""
     return Markup("").join(
         stacked_bars(chart_id if size is WIDE else f"{chart_id}-{size.name}", title, days,
-                     series, size)
+                     series, size, unit)
         for size in SIZES
     )  # fmt: skip

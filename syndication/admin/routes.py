@@ -32,6 +32,7 @@ from syndication.auth.roles import ROLES
 from syndication.auth.session import current_principal
 from syndication.channels import service as channels
 from syndication.channels.preview import draft_channel, preview
+from syndication.csvexport import csv_response
 from syndication.errors import Conflict, NotFound, ServiceError, ValidationError
 from syndication.i18n import isolate
 from syndication.links import service as links
@@ -42,6 +43,7 @@ from syndication.partners import service as partners
 from syndication.push import outbox as push_outbox
 from syndication.push import subscribers as push
 from syndication.push.websub import subscriptions as websub
+from syndication.reach import service as reach
 from syndication.runtime import runtime
 from syndication.stories import kill as takedown
 from syndication.stories import service as stories
@@ -163,6 +165,13 @@ def _uploaded_image(data: dict, values: dict, errors: dict) -> int | None:
     return None
 
 
+def _story_reach(code: str) -> dict[str, Any]:
+    rt = runtime()
+    rt.visits.flush()  # the clicks counted so far, as link_stats does
+    with rt.db.read() as session:
+        return reach.story_reach(session, code, now=rt.clock())
+
+
 def _story_form(values: dict, errors: dict, story=None, link=None, status: int = 200):
     settings = runtime().settings
     return render(
@@ -176,7 +185,18 @@ def _story_form(values: dict, errors: dict, story=None, link=None, status: int =
         qr_src=links.qr_url(settings, link.code) if link else None,
         page_url=f"{settings.base_url}/stories/{story.code}" if story else None,
         media_limit=f"{settings.media_max_bytes / 1048576:.3g} MiB",
+        reach=_story_reach(story.code) if story else None,
     )
+
+
+@bp.get("/stories/<code>/reach.csv")
+@requires("reader")
+def story_reach_csv(code: str) -> Response:
+    try:
+        data = _story_reach(code)
+    except NotFound:
+        abort(404)
+    return csv_response(reach.story_reach_rows(data), f"reach-{data['story']}.csv")
 
 
 @bp.route("/stories/new", methods=["GET", "POST"])
@@ -412,6 +432,46 @@ def _render_preview(session, channel) -> dict[str, Any]:
         "items": shown.items,
         "counts": {level: levels.count(level) for level in ("error", "warning", "info")},
     }
+
+
+def _channel_reach(slug: str) -> tuple[dict[str, Any], int]:
+    rt = runtime()
+    days = request.args.get("days", 30, type=int)
+    days = days if days in STATS_DAYS else 30
+    rt.reach.flush()  # the feed requests counted so far by this process
+    with rt.db.read() as session:
+        try:
+            return reach.channel_reach(session, slug, now=rt.clock(), days=days), days
+        except NotFound:
+            abort(404)
+
+
+@bp.get("/channels/<slug>/reach")
+@requires("reader")
+def channel_reach(slug: str) -> Response:
+    data, days = _channel_reach(slug)
+    chart = charts.responsive_bars(
+        "chart-reach",
+        f"Feed subscribers per day of {data['channel']}",
+        data["days"],
+        [("stated", "stated by readers", "s-link"), ("clients", "other clients", "s-qr")],
+        unit="subscribers",
+    )
+    return render(
+        "admin/channel_reach.html",
+        page_title=f"Reach of {data['channel']}",
+        reach=data,
+        chart=chart,
+        days=days,
+        day_choices=STATS_DAYS,
+    )
+
+
+@bp.get("/channels/<slug>/reach.csv")
+@requires("reader")
+def channel_reach_csv(slug: str) -> Response:
+    data, _ = _channel_reach(slug)
+    return csv_response(reach.channel_reach_rows(data), f"reach-{data['channel']}.csv")
 
 
 @bp.route("/channels/new", methods=["GET", "POST"])

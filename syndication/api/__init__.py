@@ -35,6 +35,7 @@ def init_api(app: Flask) -> Api:
         media,
         partner_events,
         partners,
+        reach,
         stories,
         subscribers,
         tokens,
@@ -85,6 +86,7 @@ def init_api(app: Flask) -> Api:
         partner_events,
         partners,
         websub,
+        reach,
     ):
         api.register_blueprint(module.blp)
     app.register_blueprint(docs.bp)

@@ -116,7 +116,11 @@ def feed(slug: str, fmt: str) -> Response:
         # do) is answered, never kept, so it can neither fill the cache nor evict hot pages.
         if before is None or rt.pages.is_linked(key):
             rt.pages.put(key, page, links_to=follows)
-    return respond(page, rt.clock())
+    now = rt.clock()
+    if before is None and request.method == "GET":
+        user_agent = request.headers.get("User-Agent", "")
+        rt.reach.hit(channel_id, user_agent, request.remote_addr or "", now)
+    return respond(page, now)
 
 
 def _outline_format(wanted: str, formats: list[str]) -> str | None:

@@ -17,19 +17,17 @@ remembered here settled is too old to place, and is done again (`admit` answers 
 
 from __future__ import annotations
 
-import atexit
 import logging
-import os
 import threading
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime
-from multiprocessing import util as mp_util
 
 from prometheus_client import Gauge
 from sqlalchemy import insert, update
 
 from syndication.db import Database
+from syndication.flusher import PeriodicFlush
 from syndication.models import Link, Visit
 
 log = logging.getLogger(__name__)
@@ -72,7 +70,6 @@ class VisitBuffer:
         self._db = db
         # The metric of visits buffered (ops/metrics.py): set under the lock, on every change.
         self._gauge = gauge
-        self._interval = interval
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()  # one flush at a time, so order and counts hold
         self._items: list[PendingVisit] = []
@@ -80,8 +77,7 @@ class VisitBuffer:
         self._in_flight: _Batch | None = None  # the batch being written
         self._settled = 0  # flushes over (written or put back): a read's starting point
         self._recent: deque[tuple[int, _Batch | None]] = deque(maxlen=RECENT_BATCHES)
-        self._pid: int | None = None
-        self._stop = threading.Event()
+        self._flusher = PeriodicFlush(self.flush, interval, "visit-flusher")
 
     def token(self) -> int:
         """Take before reading a link's `human_visits`; hand to `admit` with what was read."""
@@ -106,8 +102,7 @@ class VisitBuffer:
             if not visit.is_bot:
                 self._humans[visit.link_id] += 1
             self._measure()
-            if self._pid != os.getpid():
-                self._start()
+            self._flusher.ensure_started()
             return True
 
     def record(self, visit: PendingVisit) -> None:
@@ -203,21 +198,5 @@ class VisitBuffer:
                 self._recent.append((self._settled, None))
             self._measure()
 
-    def _start(self) -> None:
-        """Start this process's flusher (called with the lock held, once per process)."""
-        self._pid = os.getpid()
-        self._stop = threading.Event()
-        thread = threading.Thread(target=self._run, name="visit-flusher", daemon=True)
-        thread.start()
-        # Flush on the way out: atexit for ordinary interpreters, multiprocessing's
-        # finalizers for worker processes that leave through os._exit (granian's do).
-        atexit.register(self.close)
-        mp_util.Finalize(self, self.close, exitpriority=100)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            self.flush()
-
     def close(self) -> None:
-        self._stop.set()
-        self.flush()
+        self._flusher.close()
