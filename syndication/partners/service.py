@@ -9,6 +9,7 @@ another partner's subscriber from one that does not exist.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -104,15 +105,17 @@ def subscribers_of(session: Session, partner_id: int) -> list[Subscriber]:
     )
 
 
-def owned_subscriber(session: Session, partner_id: int, subscriber_id: int) -> Subscriber:
-    """Subscriber `subscriber_id` if it is the partner's; NotFound otherwise (the same answer
-    as for one that does not exist)."""
+def owned_subscriber(
+    session: Session, partner_id: int, subscriber_id: int, kinds: Collection[str] = ("webhook",)
+) -> Subscriber:
+    """Subscriber `subscriber_id` if it is the partner's and of one of `kinds`; NotFound
+    otherwise (the same answer as for one that does not exist)."""
     subscriber = session.get(Subscriber, subscriber_id)
     # partner_id None (no partner) owns nothing: not the newsroom's unassigned subscribers.
     if (
         partner_id is None
         or subscriber is None
-        or subscriber.kind != "webhook"
+        or subscriber.kind not in kinds
         or subscriber.partner_id != partner_id
     ):
         raise NotFound(f"no subscriber with id {subscriber_id}")

@@ -47,7 +47,7 @@ from sqlalchemy.orm import Session
 from syndication import bulk
 from syndication.clock import Clock
 from syndication.db import Database
-from syndication.errors import NotFound, ServiceError
+from syndication.errors import ServiceError
 from syndication.models import Delivery, Event, Partner, Subscriber
 from syndication.partners.service import owned_subscriber
 from syndication.push.queue import AVAILABLE
@@ -180,10 +180,7 @@ def _scope(session: Session, partner_id: int, subscriber_id: int | None) -> list
     """The pull subscribers a request reaches: one of the partner's (NotFound for anyone
     else's, or one that is not a pull subscriber), or all of them."""
     if subscriber_id is not None:
-        sub = owned_subscriber(session, partner_id, subscriber_id)
-        if sub.kind != KIND:
-            raise NotFound(f"no pull subscriber with id {subscriber_id}")
-        return [sub.id]
+        return [owned_subscriber(session, partner_id, subscriber_id, kinds=(KIND,)).id]
     return list(
         session.scalars(
             select(Subscriber.id).where(
