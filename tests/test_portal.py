@@ -15,13 +15,16 @@ from sqlalchemy import select
 
 from syndication.auth.tokens import create_token
 from syndication.auth.users import create_user, set_disabled
+from syndication.errors import NotFound
 from syndication.models import ApiToken, Delivery, DeliveryAttempt, Event, Subscriber, User
 from syndication.partners import service as partners
 from syndication.push import subscribers as push
+from syndication.push.queue import delivery_row
 from syndication.stories.kill import kill_story
 from syndication.stories.service import create_story
 from tests.pushkit import add_subscriber
 from tests.test_admin import _csrf_of
+from tests.test_pull_api import _auth, _ok, _pull_subscriber
 from tests.test_push_ui import _headers_error
 from tests.test_subscribers import BAD_HEADER_VALUES, GOOD_HEADER_VALUE
 
@@ -591,3 +594,170 @@ def test_partner_api(client, rt, world):
         client.post(assign, json={"subscriber_ids": [world["sub_a"]]}, headers=bearer).status_code
         == 403
     )
+
+
+# --- pull subscribers ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def pulls(rt, world) -> dict[str, int]:
+    """Beside the world's webhooks: a pull subscriber of A (one ping available on it) and of B,
+    and a WebSub subscription assigned to A (never the portal's)."""
+    ids = {
+        "pull_a": _pull_subscriber(rt, world["a"], name="pull-a"),
+        "pull_b": _pull_subscriber(rt, world["b"], name="pull-b"),
+        "websub_a": add_subscriber(
+            rt, "https://a.example/websub", kind="websub", name="websub-a",
+            topic="https://news.example/feed", partner_id=world["a"],
+        ).id,
+    }  # fmt: skip
+    with rt.db.write() as s:
+        ids["delivery_pull_a"] = push.send_test(s, ids["pull_a"], NOW).id
+        # A notification to the WebSub subscription (send_test knows no WebSub subscriber).
+        event_id = s.get(Delivery, ids["delivery_pull_a"]).event_id
+        websub = Delivery(**delivery_row(event_id, ids["websub_a"], NOW))
+        s.add(websub)
+        s.flush()
+        ids["delivery_websub_a"] = websub.id
+    return ids
+
+
+def _pull_page(app, rt, partner_id: int) -> dict:
+    """One page of the pull API for the partner (a client of its own: no portal session)."""
+    return _ok(app.test_client(), _auth(rt, partner_id=partner_id))
+
+
+def test_partner_sees_its_pull_subscribers_beside_its_webhooks(client, world, pulls, pa):
+    home = _page(client.get("/portal/"))
+    assert "hook-a" in home and "https://a.example/hook" in home
+    assert "pull-a" in home and ">pull<" in home
+    assert "pull-b" not in home and "websub-a" not in home
+    url = f"/portal/subscribers/{pulls['pull_a']}"
+    page = _page(client.get(url))
+    d = pulls["delivery_pull_a"]
+    assert f"Delivery {d}: ping" in page and "Waiting for your next request" in page
+    assert f"GET /api/v1/partner/events?subscriber={pulls['pull_a']}" in page
+    assert f'action="/portal/deliveries/{d}/replay"' in page
+    assert "Rotate secret" not in page and "Custom headers" not in page
+    assert f"Delivery {d}:" in _page(client.get(f"{url}?status=available"))
+    assert f"Delivery {d}:" not in _page(client.get(f"{url}?status=delivered"))
+    # The WebSub subscription is the hub's: not reachable, nor its delivery.
+    assert client.get(f"/portal/subscribers/{pulls['websub_a']}").status_code == 404
+    replay = f"/portal/deliveries/{pulls['delivery_websub_a']}/replay"
+    assert client.post(replay, data={"csrf_token": pa}).status_code == 404
+
+
+def test_owned_delivery_reaches_the_kinds_asked_for(rt, world, pulls):
+    with rt.db.read() as s:
+        d = pulls["delivery_pull_a"]
+        assert partners.owned_delivery(s, world["a"], d, kinds=("webhook", "pull")).id == d
+        for partner_id, delivery_id, kinds in (
+            (world["a"], d, ("webhook",)),  # the default: webhooks only
+            (world["b"], d, ("webhook", "pull")),
+            (world["a"], pulls["delivery_websub_a"], ("webhook", "pull")),
+        ):
+            with pytest.raises(NotFound):
+                partners.owned_delivery(s, partner_id, delivery_id, kinds=kinds)
+
+
+def test_a_pulled_delivery_replayed_is_served_again(app, client, rt, world, pulls, pa):
+    d, url = pulls["delivery_pull_a"], f"/portal/subscribers/{pulls['pull_a']}"
+    with rt.db.read() as s:
+        message_id = s.get(Delivery, d).message_id
+    first = _pull_page(app, rt, world["a"])
+    assert [(i["type"], i["id"]) for i in first["data"]] == [("ping", message_id)]
+    ack = _ok(app.test_client(), _auth(rt, partner_id=world["a"]), after=first["cursor"])
+    assert ack["data"] == []
+    with rt.db.read() as s:
+        assert s.get(Delivery, d).status == "delivered"
+    page = _page(client.get(url))
+    assert "Fetched at" in page and "Waiting for your next request" not in page
+
+    r = client.post(f"/portal/deliveries/{d}/replay", data={"csrf_token": pa})
+    assert r.status_code == 303 and r.headers["Location"] == url
+    assert f"Delivery {d} queued again" in _page(client.get(url))
+    with rt.db.read() as s:
+        assert s.get(Delivery, d).status == "available"
+    again = _pull_page(app, rt, world["a"])
+    assert [(i["type"], i["id"]) for i in again["data"]] == [("ping", message_id)]
+
+
+
+def test_every_action_on_the_partners_pull_subscriber(client, rt, world, pulls, pa):
+    sub, d = pulls["pull_a"], pulls["delivery_pull_a"]
+    url = f"/portal/subscribers/{sub}"
+
+    r = client.post(f"{url}/test", data={"csrf_token": pa})
+    assert r.status_code == 303 and r.headers["Location"] == url
+    with rt.db.read() as s:
+        rows = s.scalars(select(Delivery).where(Delivery.subscriber_id == sub)).all()
+        assert sorted(x.status for x in rows) == ["available", "available"]
+
+    client.post(f"{url}/state", data={"csrf_token": pa, "pause": "1"})
+    with rt.db.read() as s:
+        row = s.get(Subscriber, sub)
+        assert not row.active and row.disabled_reason == "paused by the partner (pa)"
+    assert "Resume" in _page(client.get(url))
+    with rt.db.write() as s:  # an event that came while it was paused
+        s.get(Delivery, d).status = "skipped"
+    client.post(f"{url}/state", data={"csrf_token": pa, "pause": "0"})
+    with rt.db.read() as s:
+        assert s.get(Subscriber, sub).active
+    since = (NOW - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    r = client.post(f"{url}/recover", data={"csrf_token": pa, "since": since})
+    assert r.status_code == 303
+    assert "1 deliveries queued again" in _page(client.get(url))
+    with rt.db.read() as s:
+        assert s.get(Delivery, d).status == "available"
+
+    # Events: the form has no headers field; hostile extras are ignored as for a webhook.
+    form = _page(client.get(f"{url}/settings"))
+    assert 'name="event_types"' in form and 'id="headers"' not in form
+    r = client.post(
+        f"{url}/settings",
+        data={"csrf_token": pa, "event_types": ["story.published"], "headers": "",
+              "url": "https://evil.example/", "name": "renamed", "throttle": "0.1"},
+    )  # fmt: skip
+    assert r.status_code == 303 and r.headers["Location"] == url
+    with rt.db.read() as s:
+        row = s.get(Subscriber, sub)
+        assert row.event_types == ["story.published"]
+        assert (row.url, row.name, row.throttle, row.headers or {}) == ("", "pull-a", None, {})
+    assert "story.published" in _page(client.get(url))
+
+
+@pytest.mark.parametrize(
+    "headers", ["Authorization: Bearer x", "no colon at all", "X-A: 1\nx-a: 2", "X: " + "v" * 1001]
+)
+def test_a_pull_subscriber_takes_no_headers(client, rt, world, pulls, pa, headers):
+    before = _snapshot(rt)
+    url = f"/portal/subscribers/{pulls['pull_a']}/settings"
+    r = client.post(url, data={"csrf_token": pa, "headers": headers})
+    assert r.status_code == 422
+    assert "a pull subscriber has none: its partner fetches its events" in _page(r)
+    assert _snapshot(rt) == before
+
+
+def test_a_pull_subscriber_has_no_secret_to_rotate(client, rt, world, pulls, pa):
+    before = _snapshot(rt)
+    url = f"/portal/subscribers/{pulls['pull_a']}/rotate-secret"
+    for response in (client.get(url), client.post(url, data={"csrf_token": pa, "rotation": ""})):
+        assert response.status_code == 409
+        page = _page(response)
+        assert "has no signing secret" in page and 'name="rotation"' not in page
+        assert "whsec_" not in page
+    assert _snapshot(rt) == before
+
+
+def test_nothing_of_another_partners_pull_subscriber_is_reachable(client, rt, world, pulls):
+    pb = _session(client, "pb")
+    before = _snapshot(rt)
+    ids = {"sub_x": pulls["pull_a"], "delivery_x": pulls["delivery_pull_a"]}
+    for method, url, form in _every_portal_request(ids, "x", pb):
+        response = client.open(url, method=method, data=form)
+        assert response.status_code == 404, (method, url)
+        assert "pull-a" not in _page(response)
+    assert "pull-a" not in _page(client.get("/portal/")) and "pull-b" in _page(
+        client.get("/portal/")
+    )
+    assert _snapshot(rt) == before

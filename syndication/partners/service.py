@@ -122,11 +122,18 @@ def owned_subscriber(
     return subscriber
 
 
-def owned_delivery(session: Session, partner_id: int, delivery_id: int) -> Delivery:
-    """Delivery `delivery_id` if it goes to one of the partner's subscribers; NotFound
-    otherwise (the same answer as for one that does not exist)."""
+def owned_delivery(
+    session: Session, partner_id: int, delivery_id: int, kinds: Collection[str] = ("webhook",)
+) -> Delivery:
+    """Delivery `delivery_id` if it goes to one of the partner's subscribers of one of
+    `kinds`; NotFound otherwise (the same answer as for one that does not exist)."""
     delivery = session.get(Delivery, delivery_id)
     owner = session.get(Subscriber, delivery.subscriber_id) if delivery is not None else None
-    if partner_id is None or owner is None or owner.partner_id != partner_id:
+    if (
+        partner_id is None
+        or owner is None
+        or owner.kind not in kinds
+        or owner.partner_id != partner_id
+    ):
         raise NotFound(f"no delivery with id {delivery_id}")
     return delivery

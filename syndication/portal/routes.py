@@ -1,5 +1,6 @@
 """The partner portal under /portal/: a partner's people (role "partner") see and manage their
-own webhook endpoints, and nothing else.
+own webhook endpoints and pull subscribers, and nothing else (WebSub subscriptions are not a
+partner's: the hub's subscribers manage them by the protocol).
 
 Thin views over the push services the admin uses (push/subscribers.py). Every view needs the
 partner role (the guard refuses everyone else, the newsroom's admins included: the portal is
@@ -35,6 +36,9 @@ bp = Blueprint("portal", __name__, url_prefix="/portal")
 PAGE_SIZE = 25
 # The disable reason the admin sees for an endpoint a partner paused.
 PAUSED = "paused by the partner ({name})"
+# The kinds of subscriber a partner manages here: a pull subscriber has the same log, test,
+# replay, recover, pause and events as a webhook, and no URL, secret or headers.
+KINDS = (push.WEBHOOK, push.PULL)
 
 
 def _partner_id() -> int:
@@ -48,7 +52,7 @@ def _partner_id() -> int:
 
 def _owned(session: Session, subscriber_id: int) -> Subscriber:
     try:
-        return partners.owned_subscriber(session, _partner_id(), subscriber_id)
+        return partners.owned_subscriber(session, _partner_id(), subscriber_id, kinds=KINDS)
     except NotFound:
         abort(404)
 
@@ -66,7 +70,7 @@ def index() -> Response:
         rows = [
             (s, push.subscriber_health(session, s.id))
             for s in partners.subscribers_of(session, partner.id)
-            if s.kind == "webhook"
+            if s.kind in KINDS
         ]
         return render(
             "portal/index.html", page_title="Your endpoints", partner=partner, subscribers=rows
@@ -137,7 +141,18 @@ def settings(subscriber_id: int) -> Response:
             stored = forms.subscriber_values(sub)
             values = {k: stored[k] for k in ("event_types", "headers")}
             return _settings_form(sub, values, {})
-    data, errors = forms.partner_settings_data(request.form)
+    if sub.kind == push.PULL:
+        # Events only. Headers a hostile form adds go to the service as given, which refuses
+        # any for a pull subscriber (the API's rule and message); empty is none, as the form.
+        errors: dict[str, str] = {}
+        data: dict[str, Any] = {
+            "event_types": [e for e in request.form.getlist("event_types") if e]
+        }
+        raw = (request.form.get("headers") or "").strip()
+        if raw:
+            data["headers"] = raw
+    else:
+        data, errors = forms.partner_settings_data(request.form)
     values = forms.form_values(request.form, lists=("event_types",))
     try:
         with rt.db.write() as session:
@@ -227,6 +242,18 @@ def rotate(subscriber_id: int) -> Response:
         sub = _owned(session, subscriber_id)
         shown_for = _rotation(sub)
         name = sub.name
+        if sub.kind == push.PULL:
+            # Nothing to rotate: its partner's token is what authenticates its requests.
+            return render(
+                "portal/rotate.html",
+                status=409,
+                page_title="No secret to rotate",
+                message=f"{name} is a pull subscriber: it has no signing secret. You fetch its "
+                "events with your API token; to change that, ask the newsroom for a new token.",
+                subscriber=sub,
+                back=back,
+                pull=True,
+            )
     overlap = (
         f"The old one keeps signing too for {rt.settings.secret_overlap} seconds, so you can "
         "switch over without losing a message."
@@ -273,7 +300,7 @@ def replay(delivery_id: int) -> Response:
     rt = runtime()
     try:
         with rt.db.write() as session:
-            delivery = partners.owned_delivery(session, _partner_id(), delivery_id)
+            delivery = partners.owned_delivery(session, _partner_id(), delivery_id, kinds=KINDS)
             subscriber_id = delivery.subscriber_id
             push.replay_delivery(session, delivery_id, rt.clock())
     except NotFound:
