@@ -682,7 +682,6 @@ def test_a_pulled_delivery_replayed_is_served_again(app, client, rt, world, pull
     assert [(i["type"], i["id"]) for i in again["data"]] == [("ping", message_id)]
 
 
-
 def test_every_action_on_the_partners_pull_subscriber(client, rt, world, pulls, pa):
     sub, d = pulls["pull_a"], pulls["delivery_pull_a"]
     url = f"/portal/subscribers/{sub}"
