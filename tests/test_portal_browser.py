@@ -39,8 +39,11 @@ def _partners(rt: Runtime) -> dict[str, int]:
         theirs, _ = create_subscriber(
             s, None, {"name": "Harbour Weekly feed", "url": "https://harbour.example/h"}, now
         )
+        pulled, _ = create_subscriber(s, None, {"kind": "pull", "name": "City Paper pull"}, now)
         partners.assign(s, mine.id, a)
         partners.assign(s, theirs.id, b)
+        partners.assign(s, pulled.id, a)
+        waiting = send_test(s, pulled.id, now)
         delivery = send_test(s, mine.id, now)
         delivery.status = "dead"
         s.add(
@@ -53,7 +56,13 @@ def _partners(rt: Runtime) -> dict[str, int]:
         other = send_test(s, theirs.id, now)
         create_user(s, "city", PASSWORD, "partner", now, partner_id=a)
         s.flush()
-        return {"sub": mine.id, "delivery": delivery.id, "other": other.id}
+        return {
+            "sub": mine.id,
+            "delivery": delivery.id,
+            "other": other.id,
+            "pull": pulled.id,
+            "waiting": waiting.id,
+        }
 
 
 def _no_sideways_scroll(b: Sweep, width: int, where: str) -> None:
@@ -83,8 +92,17 @@ def test_partner_portal_in_a_real_browser(served: tuple[str, Runtime], browser) 
         b.wait.until(ec.title_contains("Your endpoints"))
         page = b.text()
         assert "City Paper newsroom" in page and "Harbour Weekly" not in page
+        assert "City Paper pull" in page
         _no_sideways_scroll(b, width, "/portal/")
         b.shot("portal-home")
+
+        # The pull subscriber: its log, no URL, no secret to rotate.
+        b.go(f"/portal/subscribers/{ids['pull']}")
+        page = b.text()
+        assert f"Delivery {ids['waiting']}: ping" in page
+        assert "Waiting for your next request" in page and "Rotate secret" not in page
+        _no_sideways_scroll(b, width, "the pull subscriber's page")
+        b.shot("portal-pull")
 
         # The delivery log: the failed attempt, then Replay.
         b.go(detail)
