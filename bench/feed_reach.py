@@ -94,7 +94,7 @@ def in_process(url_path: str, rounds: int) -> dict[bool | None, list[float]]:
         "wsgi.url_scheme": "http",
     }
 
-    def start_response(status: str, headers: list) -> None:
+    def start_response(status: str, headers: list, exc_info: object = None) -> None:
         assert status.startswith("200"), status
 
     timings: dict[bool | None, list[float]] = {False: [], True: [], None: []}
